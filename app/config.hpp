@@ -1,0 +1,81 @@
+#pragma once
+// pacsnode.toml: the node's configuration. Only app/ reads the file; the other modules take
+// the settings structs that app/ builds from this.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pacsnode::app {
+
+struct PeerConfig {
+  std::string name;
+  std::string ae_title;
+  std::string host;
+  std::uint16_t port = 104;
+};
+
+struct UserCredential {
+  std::string username;
+  std::string password;
+};
+
+enum class UnknownCallingAePolicy { Accept, Reject };
+enum class UserIdentityPolicy { Ignore, Require };
+
+struct Config {
+  std::filesystem::path file;  // absolute path of the file this came from (empty for defaults)
+
+  // [node]
+  std::string ae_title = "PACSNODE";
+  std::string bind_address = "0.0.0.0";
+  std::uint16_t port = 11112;
+  std::filesystem::path data_dir;  // absolute; relative values are resolved against file's folder
+  unsigned max_associations = 64;
+  std::uint32_t max_pdu_length = 131072;  // what we advertise for receiving; 0 = unlimited
+  std::chrono::seconds artim_timeout{30};
+  std::chrono::seconds idle_timeout{300};    // no PDU for this long in an established association → abort
+  std::chrono::seconds shutdown_grace{10};   // in-flight work gets this long on SIGTERM
+
+  // [security]
+  UnknownCallingAePolicy unknown_calling_ae = UnknownCallingAePolicy::Accept;
+  UserIdentityPolicy user_identity = UserIdentityPolicy::Ignore;
+  std::vector<UserCredential> users;
+
+  // [database]
+  std::string database_url;          // empty: embedded PostgreSQL under <data_dir>/pg
+  std::string embedded_user = "postgres";  // the OS user the embedded cluster runs as when we are root
+
+  // [logging]
+  std::string log_level = "info";
+  std::filesystem::path log_file;    // empty: stderr
+
+  std::vector<PeerConfig> peers;
+
+  const PeerConfig* find_peer_by_name(std::string_view name) const;
+  const PeerConfig* find_peer_by_ae(std::string_view ae_title) const;
+};
+
+// A bad configuration: which file, which key, what is wrong.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::filesystem::path file, std::string key, std::string problem);
+  const std::filesystem::path& file() const { return file_; }
+  const std::string& key() const { return key_; }
+  const std::string& problem() const { return problem_; }
+
+ private:
+  std::filesystem::path file_;
+  std::string key_;
+  std::string problem_;
+};
+
+// Reads and validates a configuration file. Throws ConfigError on a missing file, a TOML
+// syntax error, an unknown key, a wrong type, an out-of-range value, a duplicate peer name.
+Config load_config(const std::filesystem::path& file);
+// Same, from text (for tests); `file` is used for messages and to resolve data_dir.
+Config parse_config(std::string_view toml_text, const std::filesystem::path& file);
+
+}  // namespace pacsnode::app
