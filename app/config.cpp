@@ -1,1 +1,493 @@
-// placeholder, replaced by its module's implementation
+#include "app/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+// We never print TOML; leaving the formatters out trims the compile time of this heavy header.
+#define TOML_ENABLE_FORMATTERS 0
+#include <toml++/toml.h>
+
+#include "base/log.hpp"
+
+namespace pacsnode::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string describe(const fs::path& file, const std::string& key, const std::string& problem) {
+  std::string out = file.empty() ? std::string("<config>") : file.string();
+  out += ": ";
+  if (!key.empty()) {
+    out += key;
+    out += ": ";
+  }
+  out += problem;
+  return out;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(fs::path file, std::string key, std::string problem)
+    : std::runtime_error(describe(file, key, problem)),
+      file_(std::move(file)),
+      key_(std::move(key)),
+      problem_(std::move(problem)) {}
+
+namespace {
+
+using Keys = std::span<const std::string_view>;
+
+constexpr std::string_view kRootKeys[] = {"node", "security", "database", "logging", "peers"};
+constexpr std::string_view kNodeKeys[] = {"ae_title",       "bind",          "port",         "data_dir",
+                                          "max_associations", "max_pdu_length", "artim_timeout", "idle_timeout",
+                                          "shutdown_grace"};
+constexpr std::string_view kSecurityKeys[] = {"unknown_calling_ae", "user_identity", "users"};
+constexpr std::string_view kUserKeys[] = {"username", "password"};
+constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_user"};
+constexpr std::string_view kLoggingKeys[] = {"level", "file"};
+constexpr std::string_view kPeerKeys[] = {"name", "ae_title", "host", "port"};
+
+// Where a misplaced top-level key most likely belongs (keys written above the first
+// [table] header land at the top level, a classic TOML slip).
+constexpr std::pair<std::string_view, Keys> kSections[] = {
+    {"node", kNodeKeys}, {"security", kSecurityKeys}, {"database", kDatabaseKeys}, {"logging", kLoggingKeys}};
+
+constexpr std::uint32_t kMinPduLength = 4096;
+constexpr std::uint32_t kMaxPduLength = 16 * 1024 * 1024;
+
+std::string_view type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+// Shows the value as well as its type, so that `port = "11112"` is obvious at a glance.
+std::string got(const toml::node& node) {
+  if (const auto* s = node.as_string()) return fmt::format("got a string: \"{}\"", s->get());
+  if (const auto* i = node.as_integer()) return fmt::format("got an integer: {}", i->get());
+  if (const auto* f = node.as_floating_point()) return fmt::format("got a floating-point number: {}", f->get());
+  if (const auto* b = node.as_boolean()) return fmt::format("got a boolean: {}", b->get());
+  return fmt::format("got {}", type_name(node));
+}
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Case-insensitive Levenshtein distance; keys are short, so the quadratic cost is nothing.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      const std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::optional<std::string_view> closest(std::string_view word, Keys candidates) {
+  std::optional<std::string_view> best;
+  std::size_t best_distance = std::min<std::size_t>(3, word.size());  // must beat this
+  for (auto candidate : candidates) {
+    const std::size_t d = edit_distance(word, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::string join(Keys words, std::string_view quote, std::string_view last_separator) {
+  std::string out;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) out += (i + 1 == words.size()) ? last_separator : std::string_view(", ");
+    out += quote;
+    out += words[i];
+    out += quote;
+  }
+  return out;
+}
+
+std::string_view trim_spaces(std::string_view s) {
+  const auto first = s.find_first_not_of(' ');
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(' ');
+  return s.substr(first, last - first + 1);
+}
+
+// Lexically normalised, absolute, without a trailing separator (so "var/" and "var" compare equal).
+fs::path resolve(const fs::path& base_dir, const fs::path& p) {
+  fs::path r = (p.is_absolute() ? p : base_dir / p).lexically_normal();
+  if (!r.has_filename() && r.has_relative_path()) r = r.parent_path();
+  return r;
+}
+
+// One TOML table being read: knows its dotted path for messages and reports every problem as
+// a ConfigError. A section that is absent from the file has no table and yields no values.
+class Section {
+ public:
+  Section(const fs::path& file, const toml::table* table, std::string path)
+      : file_(file), table_(table), path_(std::move(path)) {}
+
+  const std::string& path() const { return path_; }
+
+  std::string key(std::string_view name) const {
+    return path_.empty() ? std::string(name) : fmt::format("{}.{}", path_, name);
+  }
+
+  [[noreturn]] void fail(std::string_view name, std::string problem) const {
+    throw ConfigError(file_, key(name), std::move(problem));
+  }
+
+  // Unknown keys are refused rather than ignored: a misspelt key silently falling back to its
+  // default is the hardest configuration mistake to find.
+  void allow_only(Keys known) const {
+    if (table_ == nullptr) return;
+    for (auto&& [k, node] : *table_) {
+      const std::string_view name = k.str();
+      if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+      const std::string_view what = node.is_table()             ? "unknown table"
+                                    : node.is_array_of_tables() ? "unknown table array"
+                                                                : "unknown key";
+      if (auto suggestion = closest(name, known)) {
+        fail(name, fmt::format("{} (did you mean \"{}\"?)", what, *suggestion));
+      }
+      fail(name, fmt::format("{}; allowed here: {}", what, join(known, "", ", ")));
+    }
+  }
+
+  const toml::node* find(std::string_view name) const { return table_ ? table_->get(name) : nullptr; }
+
+  std::optional<std::string> string(std::string_view name) const {
+    const toml::node* node = find(name);
+    if (node == nullptr) return std::nullopt;
+    if (const auto* s = node->as_string()) return s->get();
+    fail(name, fmt::format("must be a string ({})", got(*node)));
+  }
+
+  std::string required_string(std::string_view name, std::string_view why) const {
+    auto value = string(name);
+    if (!value) fail(name, fmt::format("missing; {}", why));
+    return *value;
+  }
+
+  std::optional<std::int64_t> integer(std::string_view name, std::int64_t min, std::int64_t max) const {
+    const toml::node* node = find(name);
+    if (node == nullptr) return std::nullopt;
+    const auto* i = node->as_integer();
+    if (i == nullptr) fail(name, fmt::format("must be an integer ({})", got(*node)));
+    const std::int64_t value = i->get();
+    if (value < min || value > max) fail(name, fmt::format("must be between {} and {} (got {})", min, max, value));
+    return value;
+  }
+
+  std::optional<std::chrono::seconds> seconds(std::string_view name, std::int64_t min, std::int64_t max) const {
+    if (auto value = integer(name, min, max)) return std::chrono::seconds(*value);
+    return std::nullopt;
+  }
+
+  // `options` pairs each accepted spelling with its value; spellings are case-sensitive.
+  template <typename E>
+  std::optional<E> choice(std::string_view name, std::initializer_list<std::pair<std::string_view, E>> options) const {
+    auto text = string(name);
+    if (!text) return std::nullopt;
+    for (const auto& [spelling, value] : options) {
+      if (spelling == *text) return value;
+    }
+    std::vector<std::string_view> spellings;
+    for (const auto& option : options) spellings.push_back(option.first);
+    fail(name, fmt::format("must be {} (got \"{}\")", join(spellings, "\"", " or "), *text));
+  }
+
+  // A sub-table; absent → an empty Section.
+  Section table(std::string_view name) const {
+    const toml::node* node = find(name);
+    if (node == nullptr) return Section(file_, nullptr, key(name));
+    if (const auto* t = node->as_table()) return Section(file_, t, key(name));
+    fail(name, fmt::format("must be a table, written [{}] ({})", key(name), got(*node)));
+  }
+
+  // An array of tables ([[name]]), with paths "name[0]", "name[1]", ...
+  std::vector<Section> table_array(std::string_view name) const {
+    std::vector<Section> out;
+    const toml::node* node = find(name);
+    if (node == nullptr) return out;
+    const auto* array = node->as_array();
+    if (array == nullptr) {
+      fail(name, fmt::format("must be an array of tables, each written [[{}]] ({})", key(name), got(*node)));
+    }
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const std::string element_key = fmt::format("{}[{}]", key(name), i);
+      const auto* t = (*array)[i].as_table();
+      if (t == nullptr) throw ConfigError(file_, element_key, fmt::format("must be a table ({})", got((*array)[i])));
+      out.emplace_back(file_, t, element_key);
+    }
+    return out;
+  }
+
+ private:
+  const fs::path& file_;
+  const toml::table* table_;
+  std::string path_;
+};
+
+// The top level may hold only the known sections. A known section key found here was almost
+// certainly written above its [table] header, so the hint names the section.
+void check_top_level(const Section& root, const toml::table& table) {
+  for (auto&& [k, node] : table) {
+    const std::string_view name = k.str();
+    if (std::find(std::begin(kRootKeys), std::end(kRootKeys), name) != std::end(kRootKeys)) continue;
+    for (const auto& [section, keys] : kSections) {
+      if (std::find(keys.begin(), keys.end(), name) != keys.end()) {
+        root.fail(name, fmt::format("unknown top-level key (did you mean {}.{}? keys above the first [table] "
+                                    "header belong to no table)",
+                                    section, name));
+      }
+    }
+  }
+  root.allow_only(kRootKeys);
+}
+
+// PS3.5 AE VR: at most 16 characters of the default character repertoire, no backslash, no
+// control characters; leading and trailing spaces are not significant, so they are dropped.
+std::string ae_title(const Section& section, std::string_view name, const std::string& raw) {
+  for (const char c : raw) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) section.fail(name, "must not contain control characters (tab, newline, ...)");
+    if (c == '\\') section.fail(name, fmt::format("must not contain a backslash (got \"{}\")", raw));
+    if (u >= 0x80) {
+      section.fail(name, fmt::format("must contain only ASCII characters, the DICOM default repertoire (got \"{}\")", raw));
+    }
+  }
+  const std::string_view trimmed = trim_spaces(raw);
+  if (trimmed.empty()) section.fail(name, "must not be empty or all spaces");
+  if (trimmed.size() > 16) {
+    section.fail(name, fmt::format("must be at most 16 characters (got {}: \"{}\")", trimmed.size(), trimmed));
+  }
+  return std::string(trimmed);
+}
+
+bool is_numeric_address(const std::string& text) {
+  unsigned char buffer[sizeof(struct in6_addr)];
+  return ::inet_pton(AF_INET, text.c_str(), buffer) == 1 || ::inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+}
+
+bool is_peer_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
+  });
+}
+
+bool has_space_or_control(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; });
+}
+
+void read_node(const Section& node, const fs::path& base_dir, Config& config) {
+  node.allow_only(kNodeKeys);
+  if (auto v = node.string("ae_title")) config.ae_title = ae_title(node, "ae_title", *v);
+  if (auto v = node.string("bind")) {
+    // The acceptor takes a numeric address; catching a host name here gives a clearer message
+    // than a failed bind at start-up.
+    if (!is_numeric_address(*v)) {
+      node.fail("bind", fmt::format("must be a numeric IPv4 or IPv6 address such as 0.0.0.0, 127.0.0.1 or :: "
+                                    "(got \"{}\")",
+                                    *v));
+    }
+    config.bind_address = *v;
+  }
+  if (auto v = node.integer("port", 1, 65535)) config.port = static_cast<std::uint16_t>(*v);
+  fs::path data_dir = "var";
+  if (auto v = node.string("data_dir")) {
+    if (v->empty()) node.fail("data_dir", "must not be empty (the default is \"var\", beside this file)");
+    data_dir = *v;
+  }
+  config.data_dir = resolve(base_dir, data_dir);
+  if (auto v = node.integer("max_associations", 1, 10000)) config.max_associations = static_cast<unsigned>(*v);
+  if (auto v = node.integer("max_pdu_length", 0, kMaxPduLength)) {
+    // PS3.8 allows any non-zero length, but tiny PDUs fragment every data set into thousands
+    // of pieces and some peers mishandle them; 4096 keeps us clear of both.
+    if (*v != 0 && *v < kMinPduLength) {
+      node.fail("max_pdu_length", fmt::format("must be 0 (unlimited) or between {} and {} (got {}); DICOM "
+                                              "permits smaller values but pacsnode refuses them",
+                                              kMinPduLength, kMaxPduLength, *v));
+    }
+    config.max_pdu_length = static_cast<std::uint32_t>(*v);
+  }
+  if (auto v = node.seconds("artim_timeout", 1, 3600)) config.artim_timeout = *v;
+  if (auto v = node.seconds("idle_timeout", 1, 86400)) config.idle_timeout = *v;
+  if (auto v = node.seconds("shutdown_grace", 0, 3600)) config.shutdown_grace = *v;
+}
+
+void read_security(const Section& security, Config& config) {
+  security.allow_only(kSecurityKeys);
+  if (auto v = security.choice<UnknownCallingAePolicy>(
+          "unknown_calling_ae", {{"accept", UnknownCallingAePolicy::Accept}, {"reject", UnknownCallingAePolicy::Reject}})) {
+    config.unknown_calling_ae = *v;
+  }
+  if (auto v = security.choice<UserIdentityPolicy>(
+          "user_identity", {{"ignore", UserIdentityPolicy::Ignore}, {"require", UserIdentityPolicy::Require}})) {
+    config.user_identity = *v;
+  }
+  std::map<std::string, std::string, std::less<>> seen;  // username → key where first defined
+  for (const Section& user : security.table_array("users")) {
+    user.allow_only(kUserKeys);
+    UserCredential credential;
+    credential.username = user.required_string("username", "every [[security.users]] entry needs username and password");
+    credential.password = user.required_string("password", "every [[security.users]] entry needs username and password");
+    if (credential.username.empty()) user.fail("username", "must not be empty");
+    if (credential.password.empty()) user.fail("password", "must not be empty");
+    if (auto [it, inserted] = seen.emplace(credential.username, user.key("username")); !inserted) {
+      user.fail("username", fmt::format("duplicate user \"{}\" (already defined at {})", credential.username, it->second));
+    }
+    config.users.push_back(std::move(credential));
+  }
+  if (config.user_identity == UserIdentityPolicy::Require && config.users.empty()) {
+    security.fail("user_identity", "is \"require\" but no [[security.users]] entry is defined, so every association "
+                                   "would be refused");
+  }
+}
+
+void read_database(const Section& database, Config& config) {
+  database.allow_only(kDatabaseKeys);
+  if (auto v = database.string("url")) config.database_url = *v;
+  if (auto v = database.string("embedded_user")) {
+    if (v->empty()) database.fail("embedded_user", "must not be empty (the default is \"postgres\")");
+    config.embedded_user = *v;
+  }
+}
+
+void read_logging(const Section& logging, const fs::path& base_dir, Config& config) {
+  logging.allow_only(kLoggingKeys);
+  if (auto v = logging.string("level")) {
+    if (!pacsnode::log::parse_level(*v)) {
+      logging.fail("level", fmt::format("must be \"trace\", \"debug\", \"info\", \"warn\", \"error\", \"critical\" or "
+                                        "\"off\" (got \"{}\")",
+                                        *v));
+    }
+    config.log_level = *v;
+  }
+  if (auto v = logging.string("file"); v && !v->empty()) config.log_file = resolve(base_dir, *v);
+}
+
+void read_peers(const Section& root, Config& config) {
+  std::map<std::string, std::string, std::less<>> seen;  // name → key where first defined
+  constexpr std::string_view kNeeds = "every [[peers]] entry needs name, ae_title and host";
+  for (const Section& peer : root.table_array("peers")) {
+    peer.allow_only(kPeerKeys);
+    PeerConfig p;
+    p.name = peer.required_string("name", kNeeds);
+    if (!is_peer_name(p.name)) {
+      peer.fail("name", fmt::format("must be non-empty and contain only letters, digits, '_', '.' and '-' (got \"{}\")",
+                                    p.name));
+    }
+    if (auto [it, inserted] = seen.emplace(p.name, peer.key("name")); !inserted) {
+      peer.fail("name", fmt::format("duplicate peer name \"{}\" (already used at {})", p.name, it->second));
+    }
+    p.ae_title = ae_title(peer, "ae_title", peer.required_string("ae_title", kNeeds));
+    p.host = peer.required_string("host", kNeeds);
+    if (p.host.empty() || has_space_or_control(p.host)) {
+      peer.fail("host", fmt::format("must be a host name or IP address without spaces (got \"{}\")", p.host));
+    }
+    if (auto v = peer.integer("port", 1, 65535)) p.port = static_cast<std::uint16_t>(*v);
+    config.peers.push_back(std::move(p));
+  }
+}
+
+}  // namespace
+
+const PeerConfig* Config::find_peer_by_name(std::string_view name) const {
+  for (const auto& peer : peers) {
+    if (peer.name == name) return &peer;
+  }
+  return nullptr;
+}
+
+const PeerConfig* Config::find_peer_by_ae(std::string_view ae_title) const {
+  const std::string_view wanted = trim_spaces(ae_title);
+  for (const auto& peer : peers) {
+    if (trim_spaces(peer.ae_title) == wanted) return &peer;
+  }
+  return nullptr;
+}
+
+Config parse_config(std::string_view toml_text, const fs::path& file) {
+  toml::table table;
+  try {
+    table = toml::parse(toml_text, file.string());
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw ConfigError(file, "", fmt::format("TOML syntax error at line {}, column {}: {}", where.line, where.column,
+                                            e.description()));
+  }
+
+  Config config;
+  fs::path base_dir;
+  if (file.empty()) {
+    base_dir = fs::current_path();
+  } else {
+    config.file = fs::absolute(file).lexically_normal();
+    base_dir = config.file.parent_path();
+  }
+
+  const Section root(file, &table, "");
+  check_top_level(root, table);
+  read_node(root.table("node"), base_dir, config);
+  read_security(root.table("security"), config);
+  read_database(root.table("database"), config);
+  read_logging(root.table("logging"), base_dir, config);
+  read_peers(root, config);
+  return config;
+}
+
+Config load_config(const fs::path& file) {
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) throw ConfigError(file, "", "cannot read: is a directory, not a file");
+
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> stream(std::fopen(file.c_str(), "rb"), &std::fclose);
+  if (!stream) {
+    throw ConfigError(file, "", fmt::format("cannot read: {}", std::generic_category().message(errno)));
+  }
+  std::string text;
+  char buffer[8192];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, stream.get())) > 0) text.append(buffer, n);
+  if (std::ferror(stream.get())) {
+    throw ConfigError(file, "", fmt::format("cannot read: {}", std::generic_category().message(errno)));
+  }
+  return parse_config(text, file);
+}
+
+}  // namespace pacsnode::app

@@ -6,13 +6,14 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pacsnode::app {
 
 struct PeerConfig {
-  std::string name;
-  std::string ae_title;
+  std::string name;      // unique within the file, [A-Za-z0-9_.-]+
+  std::string ae_title;  // leading/trailing spaces dropped on load
   std::string host;
   std::uint16_t port = 104;
 };
@@ -29,10 +30,11 @@ struct Config {
   std::filesystem::path file;  // absolute path of the file this came from (empty for defaults)
 
   // [node]
-  std::string ae_title = "PACSNODE";
+  std::string ae_title = "PACSNODE";  // leading/trailing spaces dropped on load
   std::string bind_address = "0.0.0.0";
   std::uint16_t port = 11112;
-  std::filesystem::path data_dir;  // absolute; relative values are resolved against file's folder
+  std::filesystem::path data_dir;  // absolute, lexically normal; relative values are resolved against
+                                   // file's folder; parse_config sets "var" there when the key is absent
   unsigned max_associations = 64;
   std::uint32_t max_pdu_length = 131072;  // what we advertise for receiving; 0 = unlimited
   std::chrono::seconds artim_timeout{30};
@@ -49,16 +51,23 @@ struct Config {
   std::string embedded_user = "postgres";  // the OS user the embedded cluster runs as when we are root
 
   // [logging]
-  std::string log_level = "info";
-  std::filesystem::path log_file;    // empty: stderr
+  std::string log_level = "info";    // validated with log::parse_level
+  std::filesystem::path log_file;    // empty: stderr; else absolute, relative to file's folder
 
   std::vector<PeerConfig> peers;
 
+  // The peer with exactly this name, or nullptr. Points into `peers`.
   const PeerConfig* find_peer_by_name(std::string_view name) const;
+  // The first peer (in file order) whose AE title equals `ae_title`, ignoring leading and
+  // trailing spaces (insignificant in the AE VR) but case-sensitive; nullptr if none.
+  // Several peers may share an AE title (legal in DICOM), hence "first".
   const PeerConfig* find_peer_by_ae(std::string_view ae_title) const;
 };
 
-// A bad configuration: which file, which key, what is wrong.
+// A bad configuration: which file, which key, what is wrong. what() reads
+// "<file>: <key>: <problem>", e.g. "etc/pacsnode.toml: peers[1].port: must be between 1 and
+// 65535 (got 0)". Keys are dotted paths with 0-based array indices; the key is empty for
+// problems with the file as a whole (missing file, TOML syntax error).
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(std::filesystem::path file, std::string key, std::string problem);
@@ -75,7 +84,8 @@ class ConfigError : public std::runtime_error {
 // Reads and validates a configuration file. Throws ConfigError on a missing file, a TOML
 // syntax error, an unknown key, a wrong type, an out-of-range value, a duplicate peer name.
 Config load_config(const std::filesystem::path& file);
-// Same, from text (for tests); `file` is used for messages and to resolve data_dir.
+// Same, from text (for tests); `file` is used for messages and to resolve data_dir and
+// logging.file (an empty `file` resolves them against the current directory).
 Config parse_config(std::string_view toml_text, const std::filesystem::path& file);
 
 }  // namespace pacsnode::app
