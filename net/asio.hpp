@@ -4,7 +4,7 @@
 #include <utility>
 #include <boost/asio.hpp>
 
-namespace pacsnode::net {
+namespace pacsnode {
 namespace asio = boost::asio;
 using tcp = boost::asio::ip::tcp;
-}  // namespace pacsnode::net
+}  // namespace pacsnode

@@ -156,6 +156,7 @@ class Association : public std::enable_shared_from_this<Association> {
   std::uint16_t next_message_id() { return next_message_id_++; }
 
   std::uint64_t id() const { return id_; }
+  tcp::socket::executor_type executor() { return socket_.get_executor(); }
   State state() const { return state_; }
   EndReason end_reason() const { return end_reason_; }
   bool is_requestor() const { return requestor_; }

@@ -1,0 +1,41 @@
+#include "app/settings.hpp"
+
+#include "app/version.hpp"
+
+namespace pacsnode::app {
+
+net::AssociationSettings association_settings(const Config& config) {
+  net::AssociationSettings s;
+  s.ae_title = config.ae_title;
+  s.max_pdu_length = config.max_pdu_length;
+  s.artim_timeout = config.artim_timeout;
+  s.idle_timeout = config.idle_timeout;
+  s.implementation_class_uid = kImplementationClassUid;
+  s.implementation_version_name = kImplementationVersionName;
+  return s;
+}
+
+net::ServerSettings server_settings(const Config& config) {
+  return net::ServerSettings{config.bind_address, config.port};
+}
+
+scp::PolicySettings policy_settings(const Config& config) {
+  scp::PolicySettings s;
+  s.ae_title = config.ae_title;
+  for (const auto& peer : config.peers) s.known_ae_titles.push_back(peer.ae_title);
+  s.reject_unknown_calling_ae = config.unknown_calling_ae == UnknownCallingAePolicy::Reject;
+  s.require_user_identity = config.user_identity == UserIdentityPolicy::Require;
+  for (const auto& user : config.users) s.users.push_back({user.username, user.password});
+  s.max_associations = config.max_associations;
+  s.contexts = scp::offered_services();
+  return s;
+}
+
+log::LogSettings log_settings(const Config& config) {
+  log::LogSettings s;
+  s.level = log::parse_level(config.log_level).value_or(log::Level::info);
+  s.file = config.log_file.string();
+  return s;
+}
+
+}  // namespace pacsnode::app

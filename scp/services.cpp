@@ -1,0 +1,52 @@
+#include "scp/services.hpp"
+
+#include "base/log.hpp"
+
+namespace pacsnode::scp {
+
+using net::CommandField;
+
+net::CommandSet make_response(const net::CommandSet& request, std::uint16_t status) {
+  net::CommandSet rsp;
+  const auto field = request.command_field().value_or(CommandField::CEchoRq);
+  rsp.set_us(net::tag::CommandField, static_cast<std::uint16_t>(static_cast<std::uint16_t>(field) | 0x8000));
+  rsp.set_us(net::tag::MessageIdBeingRespondedTo, request.message_id().value_or(0));
+  rsp.set_us(net::tag::CommandDataSetType, net::kNoDataSet);
+  rsp.set_us(net::tag::Status, status);
+  if (auto cls = request.str(net::tag::AffectedSopClassUid)) rsp.set_ui(net::tag::AffectedSopClassUid, *cls);
+  if (auto inst = request.str(net::tag::AffectedSopInstanceUid)) rsp.set_ui(net::tag::AffectedSopInstanceUid, *inst);
+  return rsp;
+}
+
+asio::awaitable<void> handle_echo(net::Association& association, const net::Message& request) {
+  co_await association.send(request.pc_id, make_response(request.command, net::status::Success));
+}
+
+asio::awaitable<void> serve_association(std::shared_ptr<net::Association> association) {
+  while (auto message = co_await association->receive()) {
+    const auto field = message->command.command_field();
+    const auto raw = field ? static_cast<std::uint16_t>(*field) : 0;
+    log::debug("{} received {}", association->tag(), message->command.describe());
+    try {
+      if (raw & 0x8000) {
+        log::warn("{} unexpected response {} ignored", association->tag(), message->command.describe());
+        continue;
+      }
+      switch (*field) {
+        case CommandField::CEchoRq:
+          co_await handle_echo(*association, *message);
+          break;
+        default:
+          log::warn("{} operation {:#06x} not offered: answering 0x0211", association->tag(), raw);
+          co_await association->send(message->pc_id, make_response(message->command, 0x0211));
+          break;
+      }
+    } catch (const net::AssociationError& e) {
+      log::info("{} {}", association->tag(), e.what());
+      break;
+    }
+  }
+  log::info("{} ended: {}", association->tag(), net::end_reason_name(association->end_reason()));
+}
+
+}  // namespace pacsnode::scp

@@ -1,0 +1,19 @@
+#pragma once
+// The DIMSE services the node offers, dispatched per message on one association.
+#include <memory>
+
+#include "net/association.hpp"
+
+namespace pacsnode::scp {
+
+// Serves one established association until it ends: every request gets its response;
+// an operation we do not offer gets status 0x0211 (unrecognized operation).
+asio::awaitable<void> serve_association(std::shared_ptr<net::Association> association);
+
+// C-ECHO-RSP for one C-ECHO-RQ (PS3.7 §9.3.5).
+asio::awaitable<void> handle_echo(net::Association& association, const net::Message& request);
+
+// The response command set for `request` with `status` (fields every response carries).
+net::CommandSet make_response(const net::CommandSet& request, std::uint16_t status);
+
+}  // namespace pacsnode::scp

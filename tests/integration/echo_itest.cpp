@@ -1,0 +1,281 @@
+// The foundation, end to end: `pacsnode serve` with an embedded PostgreSQL, DCMTK's
+// echoscu/storescu/storescp as peers, our own requestor for the cases those tools cannot
+// produce, and raw sockets for malformed input.
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "net/association.hpp"
+#include "net/uids.hpp"
+#include "tests/support/node.hpp"
+
+using namespace pacsnode;
+using namespace pacsnode::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+net::AssociationSettings requestor_settings(std::uint32_t max_pdu = 16384) {
+  net::AssociationSettings s;
+  s.ae_title = "TESTSCU";
+  s.max_pdu_length = max_pdu;
+  s.artim_timeout = 10s;
+  s.connect_timeout = 5s;
+  s.implementation_class_uid = "1.2.3.4";
+  s.implementation_version_name = "TEST";
+  return s;
+}
+
+net::AAssociateRq echo_rq(const std::string& called) {
+  net::AAssociateRq rq;
+  rq.called_ae = called;
+  rq.calling_ae = "TESTSCU";
+  rq.contexts.push_back({1, std::string(net::uid::Verification), {std::string(net::uid::ImplicitVrLittleEndian)}});
+  return rq;
+}
+
+// C-ECHO on an established association; returns the response status.
+asio::awaitable<std::uint16_t> echo_on(net::Association& a) {
+  const auto* pc = net::find_context(a.contexts(), net::uid::Verification);
+  REQUIRE(pc != nullptr);
+  net::CommandSet c;
+  c.set_ui(net::tag::AffectedSopClassUid, net::uid::Verification);
+  c.set_us(net::tag::CommandField, 0x0030);
+  c.set_us(net::tag::MessageId, a.next_message_id());
+  co_await a.send(pc->id, c);
+  auto rsp = co_await a.receive();
+  REQUIRE(rsp.has_value());
+  co_return rsp->command.us(net::tag::Status).value_or(0xFFFF);
+}
+
+std::string rejection_of(std::uint16_t port, net::AAssociateRq rq, net::AssociationSettings settings = requestor_settings()) {
+  std::string outcome = "accepted";
+  run_coroutine([&]() -> asio::awaitable<void> {
+    try {
+      auto a = co_await net::Association::request("127.0.0.1", port, rq, settings, 1);
+      co_await a->release();
+    } catch (const net::AssociationError& e) {
+      if (e.rj()) {
+        outcome = std::to_string(e.rj()->result) + "," + std::to_string(e.rj()->source) + "," +
+                  std::to_string(e.rj()->reason);
+      } else {
+        outcome = e.what();
+      }
+    }
+  });
+  return outcome;
+}
+
+}  // namespace
+
+TEST_CASE("echoscu gets its answer at max PDU 4096 and 131072, with 128 proposed contexts") {
+  Node node;
+  for (const char* pdu : {"4096", "16384", "131072"}) {
+    auto [code, out] = run({"echoscu", "-v", "-pdu", pdu, "-aec", "PACSNODE", "127.0.0.1", std::to_string(node.port())});
+    CHECK_MESSAGE(code == 0, out);
+  }
+  // 128 contexts, several transfer syntaxes each (conformance case 1).
+  auto [code, out] = run({"echoscu", "-v", "-ppc", "128", "-pts", "3", "-aec", "PACSNODE", "127.0.0.1",
+                          std::to_string(node.port())});
+  CHECK_MESSAGE(code == 0, out);
+  CHECK(node.log().find("accepted (128 of 128 contexts") != std::string::npos);
+}
+
+TEST_CASE("a requestor with max PDU length 0 (unlimited) is answered; responses fragmented sanely") {
+  Node node;
+  run_coroutine([&]() -> asio::awaitable<void> {
+    auto a = co_await net::Association::request("127.0.0.1", node.port(), echo_rq("PACSNODE"), requestor_settings(0), 1);
+    CHECK(a->peer_max_pdu_length() == 131072);  // what the node advertises by default
+    for (int i = 0; i < 3; ++i) CHECK(co_await echo_on(*a) == 0x0000);
+    co_await a->release();
+    CHECK(a->end_reason() == net::EndReason::Released);
+  });
+}
+
+TEST_CASE("8 concurrent associations, 20 echoes each") {
+  Node node;
+  std::vector<Process> clients;
+  for (int i = 0; i < 8; ++i) {
+    ProcessOptions options;
+    options.env.push_back({"TCP_NODELAY", "1"});
+    options.capture_output = true;
+    clients.push_back(Process::spawn({"echoscu", "-r", "20", "-aet", "SCU" + std::to_string(i), "-aec", "PACSNODE",
+                                      "127.0.0.1", std::to_string(node.port())},
+                                     options));
+  }
+  for (auto& c : clients) {
+    auto code = c.wait(60s);
+    REQUIRE(code.has_value());
+    CHECK_MESSAGE(*code == 0, c.output());
+  }
+}
+
+TEST_CASE("association rejections carry the PS3.8 result, source and reason") {
+  Node node({.extra = "[[peers]]\nname = \"known\"\nae_title = \"KNOWN\"\nhost = \"127.0.0.1\"\nport = 104\n"});
+  SUBCASE("wrong called AE title: RJ (1, 1, 7), with echoscu and pacsnode echo") {
+    CHECK(rejection_of(node.port(), echo_rq("NOTME")) == "1,1,7");
+    auto [code, out] = run({"echoscu", "-aec", "NOTME", "127.0.0.1", std::to_string(node.port())});
+    CHECK(code != 0);
+    CHECK_MESSAGE(out.find("Called AE Title Not Recognized") != std::string::npos, out);
+    auto [code2, out2] = run({PACSNODE_BINARY, "echo", "NOTME@127.0.0.1:" + std::to_string(node.port())});
+    CHECK(code2 == 1);
+    CHECK_MESSAGE(out2.find("called AE title not recognized") != std::string::npos, out2);
+  }
+  SUBCASE("protocol version without bit 0: RJ (1, 2, 2)") {
+    auto rq = echo_rq("PACSNODE");
+    rq.protocol_version = 0x0002;
+    CHECK(rejection_of(node.port(), rq) == "1,2,2");
+    rq.protocol_version = 0x0003;  // other bits are not tested (conformance case 4)
+    CHECK(rejection_of(node.port(), rq) == "accepted");
+  }
+  SUBCASE("unknown application context: RJ (1, 1, 2)") {
+    auto rq = echo_rq("PACSNODE");
+    rq.application_context = "1.2.3.4.5";
+    CHECK(rejection_of(node.port(), rq) == "1,1,2");
+  }
+  SUBCASE("all-spaces calling AE title: RJ (1, 1, 3)") {
+    auto rq = echo_rq("PACSNODE");
+    rq.calling_ae = "                ";
+    CHECK(rejection_of(node.port(), rq) == "1,1,3");
+  }
+  CHECK(node.echo_ok());
+}
+
+TEST_CASE("calling AE policy 'reject' refuses unknown AEs with RJ (1, 1, 3) and accepts peers") {
+  Node node({.extra = "[security]\nunknown_calling_ae = \"reject\"\n"
+                      "[[peers]]\nname = \"known\"\nae_title = \"ECHOSCU\"\nhost = \"127.0.0.1\"\nport = 104\n"});
+  CHECK(node.echo_ok("ECHOSCU"));
+  auto rq = echo_rq("PACSNODE");
+  rq.calling_ae = "STRANGER";
+  CHECK(rejection_of(node.port(), rq) == "1,1,3");
+}
+
+TEST_CASE("only an unsupported abstract syntax proposed: that context is rejected with result 3") {
+  Node node;
+  run_coroutine([&]() -> asio::awaitable<void> {
+    net::AAssociateRq rq = echo_rq("PACSNODE");
+    rq.contexts.clear();
+    rq.contexts.push_back({1, "1.2.840.10008.5.1.4.1.1.2", {std::string(net::uid::ExplicitVrLittleEndian)}});
+    rq.contexts.push_back({3, std::string(net::uid::Verification), {"1.2.3.999"}});  // no acceptable TS
+    auto a = co_await net::Association::request("127.0.0.1", node.port(), rq, requestor_settings(), 1);
+    CHECK(a->contexts().empty());
+    co_await a->release();
+  });
+  CHECK(node.log().find("accepted (0 of 2 contexts") != std::string::npos);
+  // And DCMTK's storescu, which proposes storage contexts only, gives up cleanly.
+  auto [code, out] = run({"storescu", "-aec", "PACSNODE", "127.0.0.1", std::to_string(node.port()),
+                          "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"});
+  CHECK(code != 0);
+  CHECK(node.echo_ok());
+}
+
+TEST_CASE("association limit: RJ (2, 3, 2) when full, accepted again once one is released") {
+  Node node({.extra_node = "max_associations = 2\n"});
+  run_coroutine([&]() -> asio::awaitable<void> {
+    auto a1 = co_await net::Association::request("127.0.0.1", node.port(), echo_rq("PACSNODE"), requestor_settings(), 1);
+    auto a2 = co_await net::Association::request("127.0.0.1", node.port(), echo_rq("PACSNODE"), requestor_settings(), 2);
+    bool rejected = false;
+    try {
+      co_await net::Association::request("127.0.0.1", node.port(), echo_rq("PACSNODE"), requestor_settings(), 3);
+    } catch (const net::AssociationError& e) {
+      REQUIRE(e.rj().has_value());
+      CHECK(e.rj()->result == 2);
+      CHECK(e.rj()->source == 3);
+      CHECK(e.rj()->reason == 2);
+      rejected = true;
+    }
+    CHECK(rejected);
+    co_await a1->release();
+    co_await a2->release();
+  });
+  // The slots are free again (the server notices the closes promptly).
+  bool ok = false;
+  for (int i = 0; i < 50 && !ok; ++i) {
+    ok = node.echo_ok();
+    if (!ok) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(ok);
+}
+
+TEST_CASE("user identity 'require': right credentials get 0x59, wrong ones RJ (1, 1, 1)") {
+  Node node({.extra = "[security]\nuser_identity = \"require\"\n[[security.users]]\nusername = \"rad\"\npassword = \"s3cret\"\n"});
+  auto rq = echo_rq("PACSNODE");
+  CHECK(rejection_of(node.port(), rq) == "1,1,1");  // none offered
+  rq.user_info.user_identity_rq = net::UserIdentityRq{2, true, "rad", "wrong"};
+  CHECK(rejection_of(node.port(), rq) == "1,1,1");
+  rq.user_info.user_identity_rq = net::UserIdentityRq{2, true, "rad", "s3cret"};
+  CHECK(rejection_of(node.port(), rq) == "accepted");
+}
+
+TEST_CASE("pacsnode echo against DCMTK storescp and against pacsnode serve") {
+  Node node;
+  auto [code, out] = run({PACSNODE_BINARY, "echo", node.target(), "--aet", "CLI"});
+  CHECK_MESSAGE(code == 0, out);
+  CHECK(out.find("C-ECHO succeeded") != std::string::npos);
+
+  TempDir dir("scp");
+  const auto port = free_port();
+  ProcessOptions options;
+  options.env.push_back({"TCP_NODELAY", "1"});
+  options.capture_output = true;
+  options.cwd = dir.path();
+  auto storescp = Process::spawn({"storescp", "-aet", "STORESCP", std::to_string(port)}, options);
+  bool ok = false;
+  for (int i = 0; i < 100 && !ok; ++i) {
+    auto [c, o] = run({PACSNODE_BINARY, "echo", "STORESCP@127.0.0.1:" + std::to_string(port), "--timeout", "5"});
+    ok = c == 0;
+    if (!ok) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(ok);
+  storescp.stop();
+
+  // Nothing listening: a one-line reason and a non-zero exit.
+  auto [code3, out3] = run({PACSNODE_BINARY, "echo", "NOBODY@127.0.0.1:" + std::to_string(free_port())});
+  CHECK(code3 == 1);
+  CHECK_MESSAGE(out3.find("cannot connect") != std::string::npos, out3);
+  // Malformed target: usage error.
+  auto [code4, out4] = run({PACSNODE_BINARY, "echo", "no-port-here"});
+  CHECK(code4 == 2);
+}
+
+TEST_CASE("garbage, truncated PDUs and a 4 GB length: the connection is closed, the node keeps answering") {
+  Node node;
+  SUBCASE("garbage") {
+    auto r = raw_exchange(node.port(), std::vector<std::uint8_t>(64, 0xAB));
+    CHECK(r.closed_by_peer);
+    // A-ABORT (source 2, reason 1: unrecognized PDU) before closing.
+    REQUIRE(r.received.size() >= 10);
+    CHECK(r.received[0] == 0x07);
+    CHECK(r.received[8] == 2);
+    CHECK(r.received[9] == 1);
+  }
+  SUBCASE("a PDU whose length field says 4 GB") {
+    auto r = raw_exchange(node.port(), {0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x01});
+    CHECK(r.closed_by_peer);
+    REQUIRE(r.received.size() >= 10);
+    CHECK(r.received[0] == 0x07);
+  }
+  SUBCASE("an A-ASSOCIATE-RQ whose items overflow the PDU") {
+    std::vector<std::uint8_t> pdu{0x01, 0x00, 0x00, 0x00, 0x00, 0x4A, 0x00, 0x01, 0x00, 0x00};
+    pdu.resize(6 + 0x4A, ' ');
+    pdu[6 + 68] = 0x10;  // application context item...
+    pdu[6 + 69] = 0x00;
+    pdu[6 + 70] = 0xFF;  // ...claiming 65 000 bytes
+    pdu[6 + 71] = 0xE8;
+    auto r = raw_exchange(node.port(), pdu);
+    CHECK(r.closed_by_peer);
+  }
+  CHECK(node.echo_ok());
+  CHECK(node.running());
+}
+
+TEST_CASE("ARTIM: a silent connection and a truncated PDU are closed after artim_timeout") {
+  Node node({.extra_node = "artim_timeout = 2\n"});
+  const auto start = std::chrono::steady_clock::now();
+  auto silent = raw_exchange(node.port(), {}, 15s);
+  CHECK(silent.closed_by_peer);
+  auto truncated = raw_exchange(node.port(), {0x01, 0x00, 0x00, 0x00, 0x00, 0xC8, 0x00, 0x01, 0x00, 0x00}, 15s);
+  CHECK(truncated.closed_by_peer);
+  CHECK(std::chrono::steady_clock::now() - start < 12s);
+  CHECK(node.echo_ok());
+}

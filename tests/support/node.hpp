@@ -1,0 +1,75 @@
+#pragma once
+// Integration-test fixtures: a running `pacsnode serve` on a free loopback port with its
+// own data directory and embedded PostgreSQL, and helpers to drive DCMTK's tools.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/process.hpp"
+#include "net/asio.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace pacsnode::test {
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+std::uint16_t free_port();
+
+// Runs a program to completion with TCP_NODELAY=1 set (DCMTK's tools need it).
+std::pair<int, std::string> run(const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// The configuration of one test node. `extra` is appended to the generated TOML.
+struct NodeOptions {
+  std::string ae_title = "PACSNODE";
+  std::string extra_node;   // more keys for [node]
+  std::string extra;        // more tables (peers, security, ...)
+  std::string log_level = "debug";
+};
+
+class Node {
+ public:
+  // Writes <dir>/pacsnode.toml, starts `pacsnode serve`, waits (polling C-ECHO) until it
+  // answers. Shares `dir` with the caller (data in <dir>/var).
+  explicit Node(NodeOptions options = {});
+  ~Node();  // SIGTERM, wait, SIGKILL if needed
+
+  std::uint16_t port() const { return port_; }
+  const std::string& ae_title() const { return options_.ae_title; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  std::filesystem::path config_path() const { return dir_.path() / "pacsnode.toml"; }
+  std::string target() const;  // "PACSNODE@127.0.0.1:port"
+  std::string log() const;     // everything serve printed
+  bool running() { return process_ && process_->running(); }
+  // Graceful stop: SIGTERM, returns the exit code.
+  int stop();
+  // True if echoscu gets an answer.
+  bool echo_ok(const std::string& calling_ae = "ECHOSCU");
+
+ private:
+  NodeOptions options_;
+  TempDir dir_;
+  std::uint16_t port_ = 0;
+  std::optional<Process> process_;
+};
+
+// Writes a configuration file for a node at `dir` with `port`.
+void write_config(const std::filesystem::path& file, std::uint16_t port, const NodeOptions& options);
+
+// Runs `body` as a coroutine on a fresh io_context until it finishes (rethrows its error).
+void run_coroutine(std::function<asio::awaitable<void>()> body);
+
+// Sends raw bytes to host:port and reads until the peer closes or `timeout` passes.
+// Returns what came back and whether the peer closed the connection.
+struct RawExchange {
+  std::vector<std::uint8_t> received;
+  bool closed_by_peer = false;
+};
+RawExchange raw_exchange(std::uint16_t port, const std::vector<std::uint8_t>& bytes,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace pacsnode::test
