@@ -2,10 +2,12 @@
 // PS3.8 §9.3 Protocol Data Units: one type per PDU, encoded to and decoded from bytes.
 // The decoder never allocates from an unchecked length field: every length is checked
 // against the bytes actually present before it is used.
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -143,10 +145,15 @@ struct Pdv {
   std::span<const std::uint8_t> data;
   bool is_command() const { return (control & 0x01) != 0; }
   bool is_last() const { return (control & 0x02) != 0; }
+  // Compares the bytes, not where they live.
+  bool operator==(const Pdv& other) const {
+    return pc_id == other.pc_id && control == other.control && std::ranges::equal(data, other.data);
+  }
 };
 
 struct PDataTf {
   std::vector<Pdv> pdvs;
+  bool operator==(const PDataTf&) const = default;
 };
 
 struct AReleaseRq {
@@ -188,20 +195,37 @@ struct PduHeader {
 };
 PduHeader decode_header(std::span<const std::uint8_t, kPduHeaderSize> bytes);
 
+// Refuses a header before its body is read (and before any buffer is sized from it):
+// unknown type → UnrecognizedPdu, PDU-length above kMaxAcceptedPduLength →
+// InvalidPduParameterValue. nullopt when the body may be read.
+std::optional<PduError> check_header(const PduHeader& header);
+
 // Decodes one whole PDU: `bytes` is header + body, exactly header.length + 6 bytes.
 // PDataTf's PDVs point into `bytes`.
-// Errors: unknown type → UnrecognizedPdu; truncated/overflowing lengths, an even or zero
-// presentation context id, a zero-PDV P-DATA, a PDV shorter than 2 bytes, a missing
-// mandatory item → InvalidPduParameterValue or UnrecognizedPduParameter.
-// Unknown item types inside A-ASSOCIATE-RQ/AC and unknown user-information sub-items are
-// skipped, as PS3.8 §9.3.1 asks.
+// Errors: unknown type → UnrecognizedPdu; truncated/overflowing lengths, a size that is
+// not header.length + 6, a zero-PDV P-DATA, a PDV shorter than 2 bytes, an RQ/AC/RJ/
+// release/abort body shorter than its fixed part → InvalidPduParameterValue.
+// Tolerated, as interoperability asks (PS3.8 §9.3.1 and the peers in the wild):
+// - unknown item types inside A-ASSOCIATE-RQ/AC and unknown user-information sub-items
+//   are skipped; missing items decode as empty (application context "", no contexts,
+//   default user information), so that the acceptor answers with an A-ASSOCIATE-RJ or a
+//   context rejection rather than an abort;
+// - an even, zero or repeated presentation context id in an RQ is decoded as is:
+//   negotiate() answers that context with a provider rejection (result 2), so one bad
+//   context does not cost the whole association;
+// - an AC context with a non-zero result and no (or an empty) transfer syntax;
+// - AE titles lose trailing spaces/NULs and leading spaces; UIDs lose trailing NULs;
+//   the protocol version is returned as is (the acceptor decides); A-ABORT source 1.
 struct DecodeResult {
   std::optional<Pdu> pdu;
   PduError error;  // meaningful when !pdu
 };
 DecodeResult decode_pdu(std::span<const std::uint8_t> bytes);
 
-// Encodes one PDU, header included. AE titles are space-padded to 16 bytes.
+// Encodes one PDU, header included, byte-exact per PS3.8 §9.3, such that decode_pdu gives
+// it back. AE titles are space-padded (or cut) to 16 bytes; empty optional fields
+// (application context, implementation class UID, version name) are left out.
+// Throws std::length_error when a field cannot be represented (an item over 65535 bytes).
 std::vector<std::uint8_t> encode_pdu(const Pdu& pdu);
 
 // Appends one P-DATA-TF PDU holding a single PDV to `out` (hot path: no intermediate Pdu).
