@@ -2,7 +2,11 @@
 // A private PostgreSQL cluster under <data_dir>/pg: initdb on first use, pg_ctl start/stop,
 // Unix socket only (no TCP), run as an unprivileged user when we are root.
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
 
 namespace pacsnode::app {
 
@@ -14,6 +18,8 @@ struct EmbeddedPostgresSettings {
 
 class EmbeddedPostgres {
  public:
+  // Resolves the binaries and, when root, the OS user (falling back to "nobody" if
+  // run_as_user does not exist). Throws pacsnode::Error(Config) if no PostgreSQL is installed.
   explicit EmbeddedPostgres(EmbeddedPostgresSettings settings);
   ~EmbeddedPostgres();  // stops the cluster if this object started it
   EmbeddedPostgres(const EmbeddedPostgres&) = delete;
@@ -30,9 +36,30 @@ class EmbeddedPostgres {
   // libpq connection string for the cluster's socket ("host=<socket dir> dbname=pacsnode ...").
   std::string conninfo() const;
 
+  // The server binaries in use (psql and pg_dump are there too).
+  const std::filesystem::path& bin_dir() const { return bin_dir_; }
+  // Where the server's Unix socket lives: the cluster directory, or /tmp/pacsnode-<hash>
+  // when <cluster_dir>/.s.PGSQL.5432 would exceed the 107-byte socket path limit.
+  std::filesystem::path socket_dir() const;
+  // The OS user the server runs as: empty when we are not root (it runs as us).
+  const std::string& os_user() const { return os_user_; }
+
  private:
+  std::pair<int, std::string> run_tool(const std::string& tool, std::vector<std::string> args) const;
+  void check_parents_traversable() const;
+  void initdb();
+  void prepare_config();
+  void prepare_socket_dir() const;
+  void fix_ownership() const;
+  std::string log_tail() const;
+
   EmbeddedPostgresSettings settings_;
   bool started_by_us_ = false;
+  std::filesystem::path bin_dir_;
+  std::string os_user_;  // set only when we are root
+  uid_t uid_ = 0;
+  gid_t gid_ = 0;
+  std::vector<gid_t> groups_;
 };
 
 }  // namespace pacsnode::app

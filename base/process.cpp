@@ -1,1 +1,386 @@
-// placeholder, replaced by its module's implementation
+#include "base/process.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <pwd.h>
+#include <sstream>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "base/error.hpp"
+#include "base/log.hpp"
+
+extern char** environ;
+
+namespace pacsnode {
+namespace {
+
+// What the child reports through the CLOEXEC pipe when it fails before exec succeeds.
+enum class ChildStage : int { Cwd = 1, Stdio, Groups, Gid, Uid, Exec };
+
+struct ChildFailure {
+  int stage = 0;
+  int error = 0;
+};
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+// The PATH the child will see: an env override wins over ours.
+std::string effective_path(const ProcessOptions& options) {
+  for (const auto& [key, value] : options.env) {
+    if (key == "PATH") return value;
+  }
+  const char* path = std::getenv("PATH");
+  return path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+}
+
+// Resolved in the parent so that the child only makes async-signal-safe calls.
+std::string resolve_program(const std::string& program, const ProcessOptions& options) {
+  if (program.find('/') != std::string::npos) return program;
+  std::istringstream dirs(effective_path(options));
+  std::string dir;
+  int last_error = ENOENT;
+  while (std::getline(dirs, dir, ':')) {
+    const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (errno == EACCES) last_error = EACCES;
+  }
+  throw Error(last_error == ENOENT ? ErrorCode::NotFound : ErrorCode::Internal,
+              "cannot run " + program + ": " + errno_text(last_error));
+}
+
+struct UserIdentity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  std::string home;
+};
+
+UserIdentity lookup_user(const std::string& name) {
+  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buffer(size > 0 ? static_cast<std::size_t>(size) : 16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  int rc;
+  while ((rc = ::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE) {
+    buffer.resize(buffer.size() * 2);
+  }
+  if (rc != 0 || found == nullptr) {
+    throw Error(ErrorCode::NotFound, "cannot run as user " + name + ": no such user");
+  }
+  UserIdentity user{entry.pw_uid, entry.pw_gid, {}, entry.pw_dir != nullptr ? entry.pw_dir : "/"};
+  // initgroups() reads /etc/group, which is not safe after fork(): compute the list here.
+  int count = 32;
+  user.groups.resize(static_cast<std::size_t>(count));
+  while (::getgrouplist(name.c_str(), user.gid, user.groups.data(), &count) < 0) {
+    user.groups.resize(static_cast<std::size_t>(count) * 2);
+    count = static_cast<int>(user.groups.size());
+  }
+  user.groups.resize(static_cast<std::size_t>(count));
+  return user;
+}
+
+std::vector<std::string> build_environment(const ProcessOptions& options, const UserIdentity* user,
+                                           const std::string& user_name) {
+  std::vector<std::pair<std::string, std::string>> additions;
+  if (user != nullptr) {
+    // Like su: the child should not look for its dot-files in our home.
+    additions.emplace_back("HOME", user->home);
+    additions.emplace_back("USER", user_name);
+    additions.emplace_back("LOGNAME", user_name);
+  }
+  additions.insert(additions.end(), options.env.begin(), options.env.end());
+
+  std::vector<std::string> result;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view text(*entry);
+    const std::string_view key = text.substr(0, text.find('='));
+    const bool replaced = std::any_of(additions.begin(), additions.end(),
+                                      [&](const auto& addition) { return addition.first == key; });
+    if (!replaced) result.emplace_back(text);
+  }
+  // A key given twice: the last one wins.
+  for (std::size_t i = 0; i < additions.size(); ++i) {
+    const bool overridden_later = std::any_of(additions.begin() + static_cast<std::ptrdiff_t>(i) + 1, additions.end(),
+                                              [&](const auto& later) { return later.first == additions[i].first; });
+    if (!overridden_later) result.push_back(additions[i].first + "=" + additions[i].second);
+  }
+  return result;
+}
+
+std::vector<char*> to_pointers(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (auto& s : strings) pointers.push_back(s.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+[[noreturn]] void child_fail(int pipe_fd, ChildStage stage) {
+  ChildFailure failure{static_cast<int>(stage), errno};
+  [[maybe_unused]] ssize_t ignored = ::write(pipe_fd, &failure, sizeof failure);
+  ::_exit(127);
+}
+
+// Runs in the forked child: only async-signal-safe calls from here on.
+[[noreturn]] void child_main(const char* program, char* const* argv, char* const* envp, int pipe_fd, int output_fd,
+                             int null_fd, const char* cwd, const UserIdentity* user, bool new_group) {
+  // The parent may block or ignore signals (a signal-handling thread); a child such as the
+  // postmaster must start with the defaults or it could not be stopped with SIGTERM.
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &default_action, nullptr);
+  }
+  sigset_t empty;
+  ::sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+
+  if (new_group) ::setpgid(0, 0);
+  if (::dup2(null_fd, STDIN_FILENO) < 0) child_fail(pipe_fd, ChildStage::Stdio);
+  if (output_fd >= 0) {
+    if (::dup2(output_fd, STDOUT_FILENO) < 0 || ::dup2(output_fd, STDERR_FILENO) < 0) {
+      child_fail(pipe_fd, ChildStage::Stdio);
+    }
+  }
+  // Descriptors that someone opened without O_CLOEXEC (a lock file, a socket) must not
+  // leak into a long-lived child such as the postmaster. Best effort: needs Linux 5.11.
+  ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+
+  if (user != nullptr) {
+    if (::setgroups(user->groups.size(), user->groups.data()) != 0) child_fail(pipe_fd, ChildStage::Groups);
+    if (::setgid(user->gid) != 0) child_fail(pipe_fd, ChildStage::Gid);
+    if (::setuid(user->uid) != 0) child_fail(pipe_fd, ChildStage::Uid);
+  }
+  // After the user switch, so that the new user's permissions are the ones checked.
+  if (cwd != nullptr && ::chdir(cwd) != 0) child_fail(pipe_fd, ChildStage::Cwd);
+  ::execve(program, argv, envp);
+  child_fail(pipe_fd, ChildStage::Exec);
+}
+
+std::string describe_failure(const ChildFailure& failure, const std::string& program, const ProcessOptions& options) {
+  const std::string reason = errno_text(failure.error);
+  switch (static_cast<ChildStage>(failure.stage)) {
+    case ChildStage::Cwd:
+      return "cannot run " + program + ": cannot change to directory " + options.cwd->string() + ": " + reason;
+    case ChildStage::Stdio:
+      return "cannot run " + program + ": cannot redirect its standard streams: " + reason;
+    case ChildStage::Groups:
+    case ChildStage::Gid:
+    case ChildStage::Uid:
+      return "cannot run " + program + " as user " + *options.run_as_user + ": " + reason;
+    case ChildStage::Exec:
+      break;
+  }
+  return "cannot run " + program + ": " + reason;
+}
+
+std::filesystem::path temp_directory() {
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? std::filesystem::path(tmp) : std::filesystem::path("/tmp");
+}
+
+}  // namespace
+
+Process Process::spawn(const std::vector<std::string>& argv, const ProcessOptions& options) {
+  if (argv.empty() || argv[0].empty()) throw Error(ErrorCode::InvalidArgument, "cannot run an empty command");
+  const std::string program = resolve_program(argv[0], options);
+
+  std::optional<UserIdentity> user;
+  if (options.run_as_user) {
+    UserIdentity wanted = lookup_user(*options.run_as_user);
+    if (::geteuid() == 0) {
+      user = std::move(wanted);
+    } else if (wanted.uid != ::geteuid()) {
+      // Without root we cannot switch; running as ourselves instead would surprise the caller.
+      throw Error(ErrorCode::InvalidArgument,
+                  "cannot run " + argv[0] + " as user " + *options.run_as_user + ": only root can switch users");
+    }
+  }
+
+  std::vector<std::string> args = argv;
+  std::vector<char*> arg_pointers = to_pointers(args);
+  std::vector<std::string> env = build_environment(options, user ? &*user : nullptr, options.run_as_user.value_or(""));
+  std::vector<char*> env_pointers = to_pointers(env);
+  const std::string cwd = options.cwd ? options.cwd->string() : std::string();
+
+  Process process;
+  Fd output;
+  if (options.output_file) {
+    output.reset(::open(options.output_file->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (output.get() < 0) {
+      throw Error(ErrorCode::Unavailable,
+                  "cannot run " + argv[0] + ": cannot open " + options.output_file->string() + ": " + errno_text(errno));
+    }
+    process.capture_path_ = *options.output_file;
+  } else if (options.capture_output) {
+    std::string pattern = (temp_directory() / "pacsnode-output-XXXXXX").string();
+    output.reset(::mkostemp(pattern.data(), O_CLOEXEC));
+    if (output.get() < 0) {
+      throw Error(ErrorCode::Unavailable, "cannot run " + argv[0] + ": cannot create a capture file in " +
+                                              temp_directory().string() + ": " + errno_text(errno));
+    }
+    process.capture_path_ = pattern;
+    process.owns_capture_ = true;
+  }
+  Fd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (null_fd.get() < 0) throw Error(ErrorCode::Internal, "cannot open /dev/null: " + errno_text(errno));
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw Error(ErrorCode::OutOfResources, "pipe: " + errno_text(errno));
+  Fd pipe_read(pipe_fds[0]);
+  Fd pipe_write(pipe_fds[1]);
+
+  const pid_t pid = ::fork();
+  if (pid < 0) throw Error(ErrorCode::OutOfResources, "cannot run " + argv[0] + ": fork: " + errno_text(errno));
+  if (pid == 0) {
+    child_main(program.c_str(), arg_pointers.data(), env_pointers.data(), pipe_write.get(), output.get(),
+               null_fd.get(), options.cwd ? cwd.c_str() : nullptr, user ? &*user : nullptr, options.new_process_group);
+  }
+  // Also set the group here: whichever of parent and child runs first, a stop() that
+  // follows spawn() immediately must find the group.
+  if (options.new_process_group) ::setpgid(pid, pid);
+  process.pid_ = pid;
+  process.group_ = options.new_process_group;
+
+  // The write end closes on a successful exec; anything read means the child failed.
+  pipe_write.reset();
+  ChildFailure failure;
+  ssize_t n;
+  do {
+    n = ::read(pipe_read.get(), &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    process.wait();
+    throw Error(failure.error == ENOENT ? ErrorCode::NotFound : ErrorCode::Internal,
+                describe_failure(failure, argv[0], options));
+  }
+  return process;
+}
+
+Process::Process(Process&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      exit_code_(std::exchange(other.exit_code_, std::nullopt)),
+      group_(other.group_),
+      capture_path_(std::move(other.capture_path_)),
+      owns_capture_(std::exchange(other.owns_capture_, false)) {}
+
+Process& Process::operator=(Process&& other) noexcept {
+  if (this != &other) {
+    Process doomed(std::move(*this));
+    pid_ = std::exchange(other.pid_, -1);
+    exit_code_ = std::exchange(other.exit_code_, std::nullopt);
+    group_ = other.group_;
+    capture_path_ = std::move(other.capture_path_);
+    owns_capture_ = std::exchange(other.owns_capture_, false);
+  }
+  return *this;
+}
+
+Process::~Process() {
+  try {
+    if (pid_ > 0 && !exit_code_) {
+      log::warn("process {}: still running when its owner went away; stopping it", pid_);
+      stop();
+    }
+  } catch (...) {
+    // A destructor must not throw; stop() only fails on impossible waitpid errors.
+  }
+  if (owns_capture_) {
+    std::error_code ignored;
+    std::filesystem::remove(capture_path_, ignored);
+  }
+}
+
+bool Process::running() {
+  if (pid_ <= 0 || exit_code_) return false;
+  int status = 0;
+  const pid_t rc = ::waitpid(pid_, &status, WNOHANG);
+  if (rc == 0) return true;
+  if (rc == pid_) {
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  } else {
+    // ECHILD: someone else reaped it (SIGCHLD ignored); the real code is lost.
+    exit_code_ = 255;
+  }
+  return false;
+}
+
+std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return exit_code_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Short first sleeps so that quick programs return quickly, then at most 20 ms per poll.
+  auto pause = std::chrono::microseconds(200);
+  while (running()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(20));
+  }
+  return exit_code_;
+}
+
+void Process::kill(int signal) {
+  if (pid_ <= 0 || exit_code_) return;
+  ::kill(group_ ? -pid_ : pid_, signal);
+}
+
+int Process::stop(std::chrono::milliseconds grace, int signal) {
+  if (pid_ <= 0) return exit_code_.value_or(-1);
+  if (exit_code_) return *exit_code_;
+  kill(signal);
+  if (auto code = wait(grace)) return *code;
+  log::warn("process {}: did not exit within {} ms of signal {}; killing it", pid_, grace.count(), signal);
+  kill(SIGKILL);
+  return wait().value_or(-1);
+}
+
+std::string Process::output() const {
+  if (capture_path_.empty()) return {};
+  std::ifstream in(capture_path_, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::pair<int, std::string> run_process(const std::vector<std::string>& argv, const ProcessOptions& options,
+                                        std::chrono::milliseconds timeout) {
+  ProcessOptions with_capture = options;
+  if (!with_capture.output_file) with_capture.capture_output = true;
+  Process process = Process::spawn(argv, with_capture);
+  const auto code = process.wait(timeout);
+  if (!code) {
+    process.stop(std::chrono::seconds(2));
+    throw Error(ErrorCode::Unavailable,
+                fmt::format("{} did not finish within {} s", argv[0],
+                            std::chrono::duration_cast<std::chrono::seconds>(timeout).count()));
+  }
+  return {*code, process.output()};
+}
+
+}  // namespace pacsnode

@@ -28,7 +28,8 @@ class Database {
   // Opens a connection and runs "SELECT 1". Throws pacsnode::Error(Unavailable) with the
   // server's message when it cannot.
   void ping();
-  // Every known migration, applied or not, in version order.
+  // Every known migration, applied or not, in version order; then any version the database
+  // holds that this binary does not know (applied, with the name recorded in the database).
   std::vector<MigrationInfo> migration_status();
   // Applies pending migrations, each in its own transaction, recording it in
   // schema_migrations; concurrent callers serialise on an advisory lock. Returns how many
@@ -40,5 +41,11 @@ class Database {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Creates database `name` if it does not exist, connecting with `admin_conninfo` (a role
+// allowed to CREATE DATABASE, connected to another database such as "postgres"). Safe
+// against a concurrent creator. Throws pacsnode::Error(Unavailable) when the server
+// cannot be reached.
+void ensure_database(const std::string& admin_conninfo, const std::string& name);
 
 }  // namespace pacsnode::db
