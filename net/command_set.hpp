@@ -83,7 +83,7 @@ class CommandSet {
   bool has(std::uint32_t tag) const;
 
   // Typed getters: nullopt when absent or of the wrong length. String getters strip
-  // trailing NUL/space padding (and leading spaces for AE).
+  // trailing NUL/space padding and leading spaces (insignificant in AE, LO; absent in UI).
   std::optional<std::uint16_t> us(std::uint32_t tag) const;
   std::optional<std::uint32_t> ul(std::uint32_t tag) const;
   std::optional<std::string> str(std::uint32_t tag) const;
@@ -100,7 +100,9 @@ class CommandSet {
   static std::optional<CommandSet> decode(std::span<const std::uint8_t> bytes);
 
   const std::map<std::uint32_t, std::vector<std::uint8_t>>& elements() const { return elements_; }
-  std::string describe() const;  // one line for logs: "C-ECHO-RQ id=1 ..."
+  // One line for logs: "C-ECHO-RQ msg=1 class=1.2.840.10008.1.1 dataset=no"; control
+  // characters from the peer are replaced by '?'.
+  std::string describe() const;
 
  private:
   std::map<std::uint32_t, std::vector<std::uint8_t>> elements_;

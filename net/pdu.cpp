@@ -2,7 +2,6 @@
 // before use; nothing is allocated from a length that was not.
 #include "net/pdu.hpp"
 
-
 #include <type_traits>
 
 #include <fmt/format.h>

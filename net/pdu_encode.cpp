@@ -1,6 +1,7 @@
 // Encoding side of net/pdu.hpp: byte-exact PS3.8 §9.3, and the P-DATA hot path.
 #include "net/pdu.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -27,6 +28,7 @@ class Writer {
     u16(static_cast<std::uint16_t>(v));
   }
   void bytes(std::string_view s) { out_.insert(out_.end(), s.begin(), s.end()); }
+  void bytes(std::span<const std::uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
   void zeros(std::size_t n) { out_.insert(out_.end(), n, 0); }
   void counted16(std::string_view s) {
     u16(checked16(s.size()));
@@ -178,7 +180,7 @@ void encode_body(Writer& w, const PDataTf& p) {
     w.u32(static_cast<std::uint32_t>(pdv.data.size() + 2));
     w.u8(pdv.pc_id);
     w.u8(pdv.control);
-    w.bytes(std::string_view(reinterpret_cast<const char*>(pdv.data.data()), pdv.data.size()));
+    w.bytes(pdv.data);
   }
 }
 
