@@ -11,6 +11,7 @@
 #include <linux/close_range.h>
 #include <pwd.h>
 #include <sstream>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
@@ -52,7 +53,10 @@ std::string resolve_program(const std::string& program, const ProcessOptions& op
   while (std::getline(dirs, dir, ':')) {
     const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + program;
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (errno == EACCES) last_error = EACCES;
+    // Like execvp: a file that exists but may not be run is reported as such, unless a
+    // later directory has a runnable one. A PATH entry we cannot enter is just skipped.
+    struct stat st {};
+    if (errno == EACCES && ::stat(candidate.c_str(), &st) == 0) last_error = EACCES;
   }
   throw Error(last_error == ENOENT ? ErrorCode::NotFound : ErrorCode::Internal,
               "cannot run " + program + ": " + errno_text(last_error));

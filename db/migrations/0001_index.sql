@@ -126,6 +126,8 @@ CREATE INDEX instance_received_at ON instance (received_at);
 -- let them drift. Statement-level with transition tables: a batch of N instances costs one
 -- UPDATE per touched series and study, not N. Writers that batch across studies should
 -- insert in study order so that two concurrent batches lock study rows in the same order.
+-- Instances never move between series (re-parenting is a delete and an insert), so an
+-- UPDATE of instance needs no trigger.
 
 -- Recomputes one study's summary from its children: used after deletions and modality
 -- changes, where incremental bookkeeping would be error-prone.

@@ -153,6 +153,26 @@ TEST_CASE("embedded postgres: a long cluster path uses a short socket directory"
   fs::remove_all(postgres.socket_dir());
 }
 
+TEST_CASE("embedded postgres: a failed start reports the end of the server log") {
+  pacsnode::test::TempDir dir("pg");
+  const fs::path cluster = dir.path() / "pg";
+  {
+    EmbeddedPostgres postgres(settings_for(cluster));
+    postgres.start();
+  }
+  // postgresql.auto.conf is read last, so this breaks the next start.
+  std::ofstream(cluster / "postgresql.auto.conf", std::ios::app) << "shared_buffers = 'lots'\n";
+  EmbeddedPostgres postgres(settings_for(cluster));
+  try {
+    postgres.start();
+    FAIL("start should fail");
+  } catch (const pacsnode::Error& e) {
+    CHECK(e.code() == pacsnode::ErrorCode::Unavailable);
+    CHECK(std::string(e.what()).find("invalid value for parameter \"shared_buffers\"") != std::string::npos);
+  }
+  CHECK_FALSE(postgres.is_running());
+}
+
 TEST_CASE("database: errors are translated") {
   pacsnode::test::TempDir dir("pg");
   // Nothing listens there: the connection is refused, which is retryable.
@@ -217,4 +237,39 @@ TEST_CASE("index schema: identity, counts kept by triggers, cascade") {
   sql("DELETE FROM patient WHERE issuer_of_patient_id = 'HOSP_A'");
   CHECK(sql("SELECT (SELECT count(*) FROM study) + (SELECT count(*) FROM series) + (SELECT count(*) FROM instance)") ==
         "0");
+}
+
+TEST_CASE("embedded postgres as root: names a parent directory the cluster user cannot enter") {
+  if (::geteuid() != 0) return;  // as non-root the cluster runs as us: nothing to check
+  pacsnode::test::TempDir dir("pg");
+  const fs::path locked = dir.path() / "locked";
+  fs::create_directories(locked);
+  ::chmod(locked.c_str(), 0700);
+  EmbeddedPostgres postgres(settings_for(locked / "data" / "pg"));
+  try {
+    postgres.start();
+    FAIL("start should refuse");
+  } catch (const pacsnode::Error& e) {
+    CHECK(e.code() == pacsnode::ErrorCode::Config);
+    CHECK(std::string(e.what()).find("cannot enter directory " + locked.string() + " ") != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(locked / "data" / "pg"));
+}
+
+TEST_CASE("embedded postgres as root: an unknown cluster user falls back to nobody") {
+  if (::geteuid() != 0) return;
+  pacsnode::test::TempDir dir("pg");
+  auto settings = settings_for(dir.path() / "pg");
+  settings.run_as_user = "pacsnode-no-such-user";
+  EmbeddedPostgres postgres(settings);
+  CHECK(postgres.os_user() == "nobody");
+  postgres.start();
+  Database db({postgres.conninfo()});
+  db.ping();
+  const pid_t postmaster = postmaster_pid(dir.path() / "pg");
+  struct stat st {};
+  REQUIRE(::stat(("/proc/" + std::to_string(postmaster)).c_str(), &st) == 0);
+  CHECK(st.st_uid == 65534);
+  postgres.stop();
+  CHECK(process_ends(postmaster));
 }

@@ -64,9 +64,12 @@ TEST_CASE("process: wait times out, stop terminates the whole group") {
 }
 
 TEST_CASE("process: stop escalates to SIGKILL when TERM is ignored") {
-  auto process = Process::spawn({"sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"});
-  // Let the shell install its trap before we signal it.
-  std::this_thread::sleep_for(200ms);
+  ProcessOptions options;
+  options.capture_output = true;
+  auto process = Process::spawn({"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"}, options);
+  // Signal only once the shell has installed its trap.
+  for (int i = 0; i < 500 && process.output().empty(); ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(process.output() == "ready\n");
   CHECK(process.stop(300ms) == 128 + SIGKILL);
 }
 
