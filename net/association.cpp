@@ -167,16 +167,9 @@ asio::awaitable<Association::ReadResult> Association::read_pdu() {
   co_await asio::async_read(socket_, asio::buffer(header), asio::redirect_error(use_awaitable, ec));
   if (!ec) {
     const PduHeader h = decode_header(header);
-    if (h.type < 1 || h.type > 7) {
+    if (auto refused = check_header(h)) {  // unknown type, or a length we will not allocate
       result.kind = ReadResult::Kind::Invalid;
-      result.error = {AbortReason::UnrecognizedPdu, "unrecognized PDU type " + std::to_string(h.type)};
-      co_return result;
-    }
-    if (h.length > kMaxAcceptedPduLength) {
-      result.kind = ReadResult::Kind::Invalid;
-      result.error = {AbortReason::InvalidPduParameterValue,
-                      "PDU length " + std::to_string(h.length) + " exceeds the limit of " +
-                          std::to_string(kMaxAcceptedPduLength)};
+      result.error = std::move(*refused);
       co_return result;
     }
     read_buffer_.resize(kPduHeaderSize + h.length);
@@ -250,6 +243,13 @@ void Association::close_transport() {
   }
   deadline_timer_.cancel();
   notify();
+}
+
+void Association::half_close() {
+  // After an A-ABORT or A-ASSOCIATE-RJ nothing more goes out: a FIN right behind it tells
+  // the peer to close at once instead of holding the connection until ARTIM.
+  error_code ec;
+  if (socket_.is_open()) socket_.shutdown(tcp::socket::shutdown_send, ec);
 }
 
 void Association::end(EndReason reason) {
@@ -366,6 +366,7 @@ asio::awaitable<void> Association::on_event(Event event, const Pdu* pdu, AbortRe
         AAbort abort{static_cast<std::uint8_t>(provider ? 2 : 0),
                      static_cast<std::uint8_t>(provider ? abort_reason : AbortReason::NotSpecified)};
         co_await send_pdu(abort);
+        half_close();
         break;
       }
       case Action::AA3: {  // the peer aborted
@@ -386,6 +387,7 @@ asio::awaitable<void> Association::on_event(Event event, const Pdu* pdu, AbortRe
         break;
       case Action::AA7:
         co_await send_pdu(AAbort{2, static_cast<std::uint8_t>(AbortReason::UnexpectedPdu)});
+        half_close();
         break;
       case Action::AA8: {  // protocol violation by the peer
         const auto reason = event == Event::Evt19 ? abort_reason : AbortReason::UnexpectedPdu;
@@ -394,6 +396,7 @@ asio::awaitable<void> Association::on_event(Event event, const Pdu* pdu, AbortRe
         arm_artim();
         end(EndReason::ProtocolError);
         co_await send_pdu(AAbort{2, static_cast<std::uint8_t>(reason)});
+        half_close();
         break;
       }
       default:
@@ -571,6 +574,7 @@ asio::awaitable<std::shared_ptr<Association>> Association::accept(tcp::socket so
     a->end(EndReason::Rejected);
     try {
       co_await a->send_pdu(decision.rj);
+      a->half_close();
     } catch (const AssociationError&) {
     }
     co_await a->reader_loop();

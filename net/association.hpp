@@ -189,6 +189,7 @@ class Association : public std::enable_shared_from_this<Association> {
   void set_read_deadline(Clock::time_point deadline);
   void arm_artim() { set_read_deadline(Clock::now() + settings_.artim_timeout); }
   void close_transport();
+  void half_close();
   void end(EndReason reason);
   void notify();  // wakes receive()/release() waiters
   asio::awaitable<void> wait_notified();

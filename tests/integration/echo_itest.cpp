@@ -99,7 +99,7 @@ TEST_CASE("8 concurrent associations, 20 echoes each") {
     ProcessOptions options;
     options.env.push_back({"TCP_NODELAY", "1"});
     options.capture_output = true;
-    clients.push_back(Process::spawn({"echoscu", "-r", "20", "-aet", "SCU" + std::to_string(i), "-aec", "PACSNODE",
+    clients.push_back(Process::spawn({"echoscu", "--repeat", "20", "-aet", "SCU" + std::to_string(i), "-aec", "PACSNODE",
                                       "127.0.0.1", std::to_string(node.port())},
                                      options));
   }
@@ -111,7 +111,7 @@ TEST_CASE("8 concurrent associations, 20 echoes each") {
 }
 
 TEST_CASE("association rejections carry the PS3.8 result, source and reason") {
-  Node node({.extra = "[[peers]]\nname = \"known\"\nae_title = \"KNOWN\"\nhost = \"127.0.0.1\"\nport = 104\n"});
+  Node node(tables("[[peers]]\nname = \"known\"\nae_title = \"KNOWN\"\nhost = \"127.0.0.1\"\nport = 104\n"));
   SUBCASE("wrong called AE title: RJ (1, 1, 7), with echoscu and pacsnode echo") {
     CHECK(rejection_of(node.port(), echo_rq("NOTME")) == "1,1,7");
     auto [code, out] = run({"echoscu", "-aec", "NOTME", "127.0.0.1", std::to_string(node.port())});
@@ -142,8 +142,8 @@ TEST_CASE("association rejections carry the PS3.8 result, source and reason") {
 }
 
 TEST_CASE("calling AE policy 'reject' refuses unknown AEs with RJ (1, 1, 3) and accepts peers") {
-  Node node({.extra = "[security]\nunknown_calling_ae = \"reject\"\n"
-                      "[[peers]]\nname = \"known\"\nae_title = \"ECHOSCU\"\nhost = \"127.0.0.1\"\nport = 104\n"});
+  Node node(tables("[security]\nunknown_calling_ae = \"reject\"\n"
+                   "[[peers]]\nname = \"known\"\nae_title = \"ECHOSCU\"\nhost = \"127.0.0.1\"\nport = 104\n"));
   CHECK(node.echo_ok("ECHOSCU"));
   auto rq = echo_rq("PACSNODE");
   rq.calling_ae = "STRANGER";
@@ -170,7 +170,7 @@ TEST_CASE("only an unsupported abstract syntax proposed: that context is rejecte
 }
 
 TEST_CASE("association limit: RJ (2, 3, 2) when full, accepted again once one is released") {
-  Node node({.extra_node = "max_associations = 2\n"});
+  Node node(node_keys("max_associations = 2\n"));
   run_coroutine([&]() -> asio::awaitable<void> {
     auto a1 = co_await net::Association::request("127.0.0.1", node.port(), echo_rq("PACSNODE"), requestor_settings(), 1);
     auto a2 = co_await net::Association::request("127.0.0.1", node.port(), echo_rq("PACSNODE"), requestor_settings(), 2);
@@ -198,7 +198,9 @@ TEST_CASE("association limit: RJ (2, 3, 2) when full, accepted again once one is
 }
 
 TEST_CASE("user identity 'require': right credentials get 0x59, wrong ones RJ (1, 1, 1)") {
-  Node node({.extra = "[security]\nuser_identity = \"require\"\n[[security.users]]\nusername = \"rad\"\npassword = \"s3cret\"\n"});
+  auto options = tables("[security]\nuser_identity = \"require\"\n[[security.users]]\nusername = \"rad\"\npassword = \"s3cret\"\n");
+  options.wait_for_echo = false;  // echoscu offers no identity: it is rejected
+  Node node(options);
   auto rq = echo_rq("PACSNODE");
   CHECK(rejection_of(node.port(), rq) == "1,1,1");  // none offered
   rq.user_info.user_identity_rq = net::UserIdentityRq{2, true, "rad", "wrong"};
@@ -256,8 +258,9 @@ TEST_CASE("garbage, truncated PDUs and a 4 GB length: the connection is closed, 
     CHECK(r.received[0] == 0x07);
   }
   SUBCASE("an A-ASSOCIATE-RQ whose items overflow the PDU") {
-    std::vector<std::uint8_t> pdu{0x01, 0x00, 0x00, 0x00, 0x00, 0x4A, 0x00, 0x01, 0x00, 0x00};
-    pdu.resize(6 + 0x4A, ' ');
+    std::vector<std::uint8_t> pdu(6 + 0x4A, ' ');
+    const std::uint8_t head[] = {0x01, 0x00, 0x00, 0x00, 0x00, 0x4A, 0x00, 0x01, 0x00, 0x00};
+    std::copy(std::begin(head), std::end(head), pdu.begin());
     pdu[6 + 68] = 0x10;  // application context item...
     pdu[6 + 69] = 0x00;
     pdu[6 + 70] = 0xFF;  // ...claiming 65 000 bytes
@@ -270,7 +273,7 @@ TEST_CASE("garbage, truncated PDUs and a 4 GB length: the connection is closed, 
 }
 
 TEST_CASE("ARTIM: a silent connection and a truncated PDU are closed after artim_timeout") {
-  Node node({.extra_node = "artim_timeout = 2\n"});
+  Node node(node_keys("artim_timeout = 2\n"));
   const auto start = std::chrono::steady_clock::now();
   auto silent = raw_exchange(node.port(), {}, 15s);
   CHECK(silent.closed_by_peer);

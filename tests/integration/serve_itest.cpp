@@ -86,7 +86,7 @@ TEST_CASE("serve: embedded PostgreSQL migrated, db status while serving, second 
 }
 
 TEST_CASE("graceful shutdown: an idle association is aborted at the grace deadline, serve exits 0") {
-  Node node({.extra_node = "idle_timeout = 120\n"});  // shutdown_grace = 5 in test configs
+  Node node(node_keys("idle_timeout = 120\n"));  // shutdown_grace = 5 in test configs
   net::EndReason ended = net::EndReason::Open;
   std::thread client([&]() {
     run_coroutine([&]() -> asio::awaitable<void> {

@@ -45,7 +45,8 @@ Node::Node(NodeOptions options) : options_(std::move(options)), dir_("pn") {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!process_->running()) break;
-    if (echo_ok()) return;
+    // Listening, and (unless the node demands credentials echoscu cannot give) answering.
+    if (log().find("listening for DICOM") != std::string::npos && (!options_.wait_for_echo || echo_ok())) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const std::string output = log();

@@ -29,7 +29,19 @@ struct NodeOptions {
   std::string extra_node;   // more keys for [node]
   std::string extra;        // more tables (peers, security, ...)
   std::string log_level = "debug";
+  bool wait_for_echo = true;  // readiness: echoscu answered (false: the log says listening)
 };
+
+inline NodeOptions node_keys(std::string keys) {
+  NodeOptions o;
+  o.extra_node = std::move(keys);
+  return o;
+}
+inline NodeOptions tables(std::string toml) {
+  NodeOptions o;
+  o.extra = std::move(toml);
+  return o;
+}
 
 class Node {
  public:
