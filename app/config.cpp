@@ -54,7 +54,8 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::string_view kRootKeys[] = {"node", "security", "database", "logging", "peers"};
+constexpr std::string_view kRootKeys[] = {"node", "storage", "security", "database", "logging", "peers"};
+constexpr std::string_view kStorageKeys[] = {"path", "duplicates", "min_free_mb", "accept_any_sop_class"};
 constexpr std::string_view kNodeKeys[] = {"ae_title",       "bind",          "port",         "data_dir",
                                           "max_associations", "max_pdu_length", "artim_timeout", "idle_timeout",
                                           "shutdown_grace"};
@@ -67,7 +68,7 @@ constexpr std::string_view kPeerKeys[] = {"name", "ae_title", "host", "port"};
 // Where a misplaced top-level key most likely belongs (keys written above the first
 // [table] header land at the top level, a classic TOML slip).
 constexpr std::pair<std::string_view, Keys> kSections[] = {
-    {"node", kNodeKeys}, {"security", kSecurityKeys}, {"database", kDatabaseKeys}, {"logging", kLoggingKeys}};
+    {"node", kNodeKeys}, {"storage", kStorageKeys}, {"security", kSecurityKeys}, {"database", kDatabaseKeys}, {"logging", kLoggingKeys}};
 
 constexpr std::uint32_t kMinPduLength = 4096;
 constexpr std::uint32_t kMaxPduLength = 16 * 1024 * 1024;
@@ -211,6 +212,14 @@ class Section {
     const std::int64_t value = i->get();
     if (value < min || value > max) fail(name, fmt::format("must be between {} and {} (got {})", min, max, value));
     return value;
+  }
+
+  std::optional<bool> boolean(std::string_view name) const {
+    const toml::node* node = find(name);
+    if (node == nullptr) return std::nullopt;
+    const auto* b = node->as_boolean();
+    if (b == nullptr) fail(name, fmt::format("must be true or false ({})", got(*node)));
+    return b->get();
   }
 
   std::optional<std::chrono::seconds> seconds(std::string_view name, std::int64_t min, std::int64_t max) const {
@@ -380,6 +389,22 @@ void read_security(const Section& security, Config& config) {
   }
 }
 
+void read_storage(const Section& storage, const fs::path& base_dir, Config& config) {
+  storage.allow_only(kStorageKeys);
+  fs::path path = config.data_dir / "storage";
+  if (auto v = storage.string("path")) {
+    if (v->empty()) storage.fail("path", "must not be empty (the default is <data_dir>/storage)");
+    path = resolve(base_dir, *v);
+  }
+  config.storage_path = path;
+  if (auto v = storage.choice<DuplicatePolicy>("duplicates",
+                                               {{"keep", DuplicatePolicy::Keep}, {"replace", DuplicatePolicy::Replace}})) {
+    config.duplicates = *v;
+  }
+  if (auto v = storage.integer("min_free_mb", 0, std::int64_t{1} << 40)) config.min_free_mb = static_cast<std::uint64_t>(*v);
+  if (auto v = storage.boolean("accept_any_sop_class")) config.accept_any_sop_class = *v;
+}
+
 void read_database(const Section& database, Config& config) {
   database.allow_only(kDatabaseKeys);
   if (auto v = database.string("url")) config.database_url = *v;
@@ -465,6 +490,7 @@ Config parse_config(std::string_view toml_text, const fs::path& file) {
   const Section root(file, &table, "");
   check_top_level(root, table);
   read_node(root.table("node"), base_dir, config);
+  read_storage(root.table("storage"), base_dir, config);
   read_security(root.table("security"), config);
   read_database(root.table("database"), config);
   read_logging(root.table("logging"), base_dir, config);

@@ -24,6 +24,7 @@ struct UserCredential {
 };
 
 enum class UnknownCallingAePolicy { Accept, Reject };
+enum class DuplicatePolicy { Keep, Replace };
 enum class UserIdentityPolicy { Ignore, Require };
 
 struct Config {
@@ -40,6 +41,12 @@ struct Config {
   std::chrono::seconds artim_timeout{30};
   std::chrono::seconds idle_timeout{300};    // no PDU for this long in an established association → abort
   std::chrono::seconds shutdown_grace{10};   // in-flight work gets this long on SIGTERM
+
+  // [storage]
+  std::filesystem::path storage_path;  // absolute; default <data_dir>/storage
+  DuplicatePolicy duplicates = DuplicatePolicy::Keep;  // same SOP Instance UID again
+  std::uint64_t min_free_mb = 1024;    // refuse new instances (0xA700) below this much free space
+  bool accept_any_sop_class = false;   // accept storage of any abstract syntax, not only known Storage SOP Classes
 
   // [security]
   UnknownCallingAePolicy unknown_calling_ae = UnknownCallingAePolicy::Accept;

@@ -11,7 +11,11 @@
 #include "app/version.hpp"
 #include "base/log.hpp"
 #include "db/database.hpp"
+#include "db/index_writer.hpp"
+#include "scp/reconcile.hpp"
 #include "scu/echo.hpp"
+#include "scu/store.hpp"
+#include "storage/store.hpp"
 
 namespace {
 
@@ -51,6 +55,63 @@ int run_echo(const std::string& target, const std::string& our_aet, int timeout_
   std::cout << remote->ae_title << "@" << remote->host << ":" << remote->port << ": " << outcome.message << " in "
             << outcome.elapsed.count() << " ms\n";
   return 0;
+}
+
+int run_store(const std::string& target, const std::vector<std::string>& paths, const std::string& our_aet,
+              int timeout_s) {
+  auto remote = scu::parse_remote(target);
+  if (!remote) {
+    std::cerr << "pacsnode store: '" << target << "' is not AET@HOST:PORT\n";
+    return kExitConfig;
+  }
+  std::vector<std::string> errors;
+  std::vector<std::filesystem::path> inputs(paths.begin(), paths.end());
+  auto files = scu::collect_files(inputs, errors);
+  net::AssociationSettings settings;
+  settings.ae_title = our_aet;
+  settings.artim_timeout = std::chrono::seconds(timeout_s);
+  settings.connect_timeout = std::chrono::seconds(timeout_s);
+  settings.idle_timeout = std::chrono::seconds(std::max(timeout_s, 60));
+  settings.implementation_class_uid = kImplementationClassUid;
+  settings.implementation_version_name = kImplementationVersionName;
+  scu::StoreSummary summary;
+  try {
+    summary = scu::store_files_blocking(*remote, std::move(files), settings);
+  } catch (const std::exception& e) {
+    std::cerr << "pacsnode store: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  for (const auto& e : errors) summary.failures.push_back(e);
+  summary.failed += errors.size();
+  for (const auto& f : summary.failures) std::cerr << "failed: " << f << "\n";
+  std::cout << "sent " << summary.sent << ", warnings " << summary.warnings << ", failed " << summary.failed << "\n";
+  return summary.failed == 0 ? 0 : kExitFailure;
+}
+
+// `db reindex`: rebuild the index from the files (the node must not be running).
+int run_reindex(const app::Config& config) {
+  pid_t holder = 0;
+  auto lock = app::DataDirLock::try_acquire(config.data_dir, &holder);
+  if (!lock) {
+    std::cerr << "pacsnode db reindex: the node is running (pid " << holder << ") on " << config.data_dir.string()
+              << "; stop it first\n";
+    return kExitFailure;
+  }
+  try {
+    app::DatabaseRuntime runtime(config);
+    db::Database database({runtime.conninfo()});
+    database.migrate();
+    storage::Store store(app::storage_settings(config));
+    db::IndexWriter index(app::index_writer_settings(config, runtime.conninfo()));
+    const auto report = scp::reconcile(store, index, runtime.conninfo(), true);
+    index.stop();
+    std::cout << "reindexed " << report.files_indexed << " of " << report.files_total << " file(s); "
+              << report.files_unreadable << " unreadable\n";
+    return report.files_unreadable == 0 ? 0 : kExitFailure;
+  } catch (const std::exception& e) {
+    std::cerr << "pacsnode db reindex: " << e.what() << "\n";
+    return kExitFailure;
+  }
 }
 
 // `db migrate|status`: joins the running node's database, or (embedded, node not running)
@@ -99,11 +160,24 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
 
+  std::string store_target;
+  std::vector<std::string> store_paths;
+  std::string store_aet = "PACSNODE";
+  int store_timeout = 30;
+  auto* store_cmd = cli.add_subcommand("store", "C-STORE files and folders (recursively) to a DICOM node");
+  store_cmd->add_option("target", store_target, "AET@HOST:PORT")->required();
+  store_cmd->add_option("paths", store_paths, "Files and folders")->required();
+  store_cmd->add_option("--aet", store_aet, "Our (calling) AE title")->capture_default_str();
+  store_cmd->add_option("--timeout", store_timeout, "Seconds to wait for connection and answers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+
   auto* db_cmd = cli.add_subcommand("db", "Database administration");
   db_cmd->require_subcommand(1);
   auto* migrate_cmd = db_cmd->add_subcommand("migrate", "Apply pending schema migrations");
   auto* status_cmd = db_cmd->add_subcommand("status", "Show schema migrations");
-  for (auto* c : {migrate_cmd, status_cmd}) {
+  auto* reindex_cmd = db_cmd->add_subcommand("reindex", "Rebuild the index from the stored files (node stopped)");
+  for (auto* c : {migrate_cmd, status_cmd, reindex_cmd}) {
     c->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
   }
 
@@ -113,6 +187,10 @@ int main(int argc, char** argv) {
     log::init({log::Level::warn, {}});
     return run_echo(echo_target, echo_aet, echo_timeout);
   }
+  if (*store_cmd) {
+    log::init({log::Level::warn, {}});
+    return run_store(store_target, store_paths, store_aet, store_timeout);
+  }
   auto config = load(config_path);
   if (!config) return kExitConfig;
   if (*serve_cmd) {
@@ -121,6 +199,7 @@ int main(int argc, char** argv) {
   }
   if (*db_cmd) {
     log::init({log::Level::warn, {}});
+    if (reindex_cmd->parsed()) return run_reindex(*config);
     return run_db(*config, migrate_cmd->parsed());
   }
   return kExitFailure;

@@ -12,7 +12,11 @@
 #include "db/database.hpp"
 #include "net/server.hpp"
 #include "scp/association_policy.hpp"
+#include "scp/reconcile.hpp"
 #include "scp/services.hpp"
+#include "scp/store_service.hpp"
+#include "storage/store.hpp"
+#include "db/index_writer.hpp"
 
 namespace pacsnode::app {
 
@@ -28,18 +32,31 @@ int serve(const Config& config) {
   }
 
   std::unique_ptr<DatabaseRuntime> database_runtime;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<db::IndexWriter> index;
   try {
     database_runtime = std::make_unique<DatabaseRuntime>(config);
     db::Database database({database_runtime->conninfo()});
     const int applied = database.migrate();
     log::info("database ready ({}), {} migration(s) applied",
               database_runtime->embedded() ? "embedded PostgreSQL" : "database.url", applied);
+    store = std::make_unique<storage::Store>(storage_settings(config));
+    index = std::make_unique<db::IndexWriter>(index_writer_settings(config, database_runtime->conninfo()));
+    const auto report = scp::reconcile(*store, *index, database_runtime->conninfo(), false);
+    log::info("storage {}: {} instance file(s); reconciled: {} indexed, {} index row(s) without file removed, {} "
+              "unreadable, {} interrupted transfer(s) removed",
+              config.storage_path.string(), report.files_total, report.files_indexed, report.rows_removed,
+              report.files_unreadable, report.temp_files_removed);
   } catch (const std::exception& e) {
-    log::critical("database: {}", e.what());
+    log::critical("startup: {}", e.what());
     return 1;
   }
 
   asio::io_context io;
+  // Blocking work of the services (fsync, parsing): I/O-bound, so more threads than cores.
+  asio::thread_pool workers(8);
+  scp::StoreService store_service(*store, *index, workers, store_settings(config));
+  const scp::ServiceSet services{&store_service};
   const auto association = association_settings(config);
   const auto policy = policy_settings(config);
   net::Server* server_ptr = nullptr;
@@ -49,10 +66,11 @@ int serve(const Config& config) {
       // This session is counted in active_sessions(); the limit is on the others.
       return scp::decide_association(rq, policy, srv.active_sessions() - 1);
     };
-    auto established = co_await net::Association::accept(std::move(socket), association, decide, id);
+    auto established =
+        co_await net::Association::accept(std::move(socket), association, decide, id, store_service.sink_factory());
     if (!established) co_return;
     srv.track(id, established);
-    co_await scp::serve_association(established);
+    co_await scp::serve_association(established, services);
   });
   server_ptr = &server;
   try {
@@ -77,6 +95,8 @@ int serve(const Config& config) {
   io.run();
   for (auto& t : pool) t.join();
 
+  workers.join();
+  index.reset();             // drains and stops the index writer
   database_runtime.reset();  // stops the embedded cluster
   log::info("pacsnode stopped");
   return 0;

@@ -27,7 +27,7 @@ scp::PolicySettings policy_settings(const Config& config) {
   s.require_user_identity = config.user_identity == UserIdentityPolicy::Require;
   for (const auto& user : config.users) s.users.push_back({user.username, user.password});
   s.max_associations = config.max_associations;
-  s.contexts = scp::offered_services();
+  s.contexts = scp::offered_services(true, config.accept_any_sop_class);
   return s;
 }
 
@@ -35,6 +35,29 @@ log::LogSettings log_settings(const Config& config) {
   log::LogSettings s;
   s.level = log::parse_level(config.log_level).value_or(log::Level::info);
   s.file = config.log_file.string();
+  return s;
+}
+
+}  // namespace pacsnode::app
+
+namespace pacsnode::app {
+
+storage::StorageSettings storage_settings(const Config& config) {
+  return storage::StorageSettings{config.storage_path, config.min_free_mb << 20};
+}
+
+db::IndexWriterSettings index_writer_settings(const Config& config, const std::string& conninfo) {
+  db::IndexWriterSettings s;
+  s.conninfo = conninfo;
+  s.duplicates = config.duplicates == DuplicatePolicy::Replace ? db::DuplicatePolicy::Replace : db::DuplicatePolicy::Keep;
+  return s;
+}
+
+scp::StoreSettings store_settings(const Config& config) {
+  scp::StoreSettings s;
+  s.replace_duplicates = config.duplicates == DuplicatePolicy::Replace;
+  s.implementation_class_uid = kImplementationClassUid;
+  s.implementation_version_name = kImplementationVersionName;
   return s;
 }
 

@@ -4,7 +4,10 @@
 #include "base/log.hpp"
 #include "net/association.hpp"
 #include "net/server.hpp"
+#include "db/index_writer.hpp"
 #include "scp/association_policy.hpp"
+#include "scp/store_service.hpp"
+#include "storage/store.hpp"
 
 namespace pacsnode::app {
 
@@ -12,5 +15,8 @@ net::AssociationSettings association_settings(const Config& config);
 net::ServerSettings server_settings(const Config& config);
 scp::PolicySettings policy_settings(const Config& config);
 log::LogSettings log_settings(const Config& config);
+storage::StorageSettings storage_settings(const Config& config);
+db::IndexWriterSettings index_writer_settings(const Config& config, const std::string& conninfo);
+scp::StoreSettings store_settings(const Config& config);
 
 }  // namespace pacsnode::app

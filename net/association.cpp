@@ -439,7 +439,7 @@ asio::awaitable<void> Association::on_pdata(const PDataTf& pdata) {
         break;
       }
       case Kind::CommandThenData:
-        current_sink_ = sink_factory_ ? sink_factory_(pdv.pc_id, assembler_.command()) : nullptr;
+        current_sink_ = sink_factory_ ? sink_factory_(*this, pdv.pc_id, assembler_.command()) : nullptr;
         if (!current_sink_) current_sink_ = std::make_unique<MemorySink>();
         current_sink_error_.clear();
         break;
@@ -512,9 +512,11 @@ asio::awaitable<void> Association::reader_loop() {
 // Acceptor
 
 asio::awaitable<std::shared_ptr<Association>> Association::accept(tcp::socket socket, AssociationSettings settings,
-                                                                   AcceptDecider decide, std::uint64_t id) {
+                                                                   AcceptDecider decide, std::uint64_t id,
+                                                                   SinkFactory sink_factory) {
   set_socket_options(socket);
   std::shared_ptr<Association> a(new Association(std::move(socket), std::move(settings), id, false));
+  a->sink_factory_ = std::move(sink_factory);
   a->peer_address_ = endpoint_text(a->socket_);
   a->state_ = State::Sta2;  // AE-5: connection accepted, ARTIM started
   a->arm_artim();

@@ -83,8 +83,11 @@ struct Message {
   std::span<const std::uint8_t> data_set() const;
 };
 
-// Chooses the sink for an incoming data set; nullptr → a MemorySink.
-using SinkFactory = std::function<std::unique_ptr<DataSink>(std::uint8_t pc_id, const CommandSet& command)>;
+class Association;
+// Chooses the sink for an incoming data set (called on the association's strand when a
+// command announcing a data set is complete); nullptr → a MemorySink.
+using SinkFactory =
+    std::function<std::unique_ptr<DataSink>(const Association& association, std::uint8_t pc_id, const CommandSet& command)>;
 
 // The acceptor's answer to an A-ASSOCIATE-RQ.
 struct AcceptDecision {
@@ -127,7 +130,8 @@ class Association : public std::enable_shared_from_this<Association> {
   // application context, asks `decide`, answers. Returns the established association, or
   // nullptr once a rejected/aborted/broken connection is closed. Never throws.
   static asio::awaitable<std::shared_ptr<Association>> accept(tcp::socket socket, AssociationSettings settings,
-                                                              AcceptDecider decide, std::uint64_t id);
+                                                              AcceptDecider decide, std::uint64_t id,
+                                                              SinkFactory sink_factory = {});
   // Requestor: connects, sends `rq` (our max PDU, implementation UID/name are filled in from
   // settings), waits for the answer under ARTIM. Throws AssociationError.
   static asio::awaitable<std::shared_ptr<Association>> request(std::string host, std::uint16_t port, AAssociateRq rq,

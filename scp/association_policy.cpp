@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "dicom/sop_classes.hpp"
 #include "net/uids.hpp"
 
 namespace pacsnode::scp {
@@ -21,12 +22,18 @@ bool blank(std::string_view ae) {
 
 }  // namespace
 
-net::AcceptorPolicy offered_services() {
+net::AcceptorPolicy offered_services(bool storage, bool any_sop_class) {
   net::AcceptorPolicy policy;
   policy.supported.push_back({std::string(net::uid::Verification),
                               {std::string(net::uid::ExplicitVrLittleEndian), std::string(net::uid::ImplicitVrLittleEndian),
                                std::string(net::uid::ExplicitVrBigEndian)},
                               false});
+  if (storage) {
+    for (const auto& sop_class : dicom::storage_sop_classes()) {
+      policy.supported.push_back({sop_class, dicom::storage_transfer_syntaxes(), false});
+    }
+    if (any_sop_class) policy.any_abstract_syntax_transfer_syntaxes = dicom::storage_transfer_syntaxes();
+  }
   return policy;
 }
 

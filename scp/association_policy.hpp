@@ -24,8 +24,10 @@ struct PolicySettings {
   net::AcceptorPolicy contexts;  // the services offered
 };
 
-// The presentation contexts of the services this build offers (Verification for now).
-net::AcceptorPolicy offered_services();
+// The presentation contexts of the services offered: Verification always; with `storage`,
+// every Storage SOP Class DCMTK knows (or, with `any_sop_class`, any abstract syntax) in
+// every standard transfer syntax, accepted as proposed.
+net::AcceptorPolicy offered_services(bool storage, bool any_sop_class);
 
 // Decides on one A-ASSOCIATE-RQ. `active` counts associations open besides this one.
 net::AcceptDecision decide_association(const net::AAssociateRq& rq, const PolicySettings& settings,

@@ -1,6 +1,7 @@
 #include "scp/services.hpp"
 
 #include "base/log.hpp"
+#include "scp/store_service.hpp"
 
 namespace pacsnode::scp {
 
@@ -22,7 +23,7 @@ asio::awaitable<void> handle_echo(net::Association& association, const net::Mess
   co_await association.send(request.pc_id, make_response(request.command, net::status::Success));
 }
 
-asio::awaitable<void> serve_association(std::shared_ptr<net::Association> association) {
+asio::awaitable<void> serve_association(std::shared_ptr<net::Association> association, ServiceSet services) {
   while (auto message = co_await association->receive()) {
     const auto field = message->command.command_field();
     const auto raw = field ? static_cast<std::uint16_t>(*field) : 0;
@@ -32,14 +33,13 @@ asio::awaitable<void> serve_association(std::shared_ptr<net::Association> associ
         log::warn("{} unexpected response {} ignored", association->tag(), message->command.describe());
         continue;
       }
-      switch (*field) {
-        case CommandField::CEchoRq:
-          co_await handle_echo(*association, *message);
-          break;
-        default:
-          log::warn("{} operation {:#06x} not offered: answering 0x0211", association->tag(), raw);
-          co_await association->send(message->pc_id, make_response(message->command, 0x0211));
-          break;
+      if (*field == CommandField::CEchoRq) {
+        co_await handle_echo(*association, *message);
+      } else if (*field == CommandField::CStoreRq && services.store) {
+        co_await services.store->handle(*association, *message);
+      } else {
+        log::warn("{} operation {:#06x} not offered: answering 0x0211", association->tag(), raw);
+        co_await association->send(message->pc_id, make_response(message->command, 0x0211));
       }
     } catch (const net::AssociationError& e) {
       log::info("{} {}", association->tag(), e.what());

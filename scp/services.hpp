@@ -6,9 +6,16 @@
 
 namespace pacsnode::scp {
 
+class StoreService;
+
+// The services one node offers; absent ones are not negotiated.
+struct ServiceSet {
+  StoreService* store = nullptr;
+};
+
 // Serves one established association until it ends: every request gets its response;
 // an operation we do not offer gets status 0x0211 (unrecognized operation).
-asio::awaitable<void> serve_association(std::shared_ptr<net::Association> association);
+asio::awaitable<void> serve_association(std::shared_ptr<net::Association> association, ServiceSet services);
 
 // C-ECHO-RSP for one C-ECHO-RQ (PS3.7 §9.3.5).
 asio::awaitable<void> handle_echo(net::Association& association, const net::Message& request);

@@ -1,0 +1,31 @@
+#pragma once
+// Brings the index and the files on disk back into agreement: at every start (after a crash,
+// a file may be in place whose index row never committed, and leftovers of interrupted
+// transfers sit in tmp/), and for `pacsnode db reindex` (disaster recovery: the index is
+// rebuilt from the files alone).
+#include <cstddef>
+#include <string>
+
+namespace pacsnode {
+namespace storage {
+class Store;
+}
+namespace db {
+class IndexWriter;
+}
+}  // namespace pacsnode
+
+namespace pacsnode::scp {
+
+struct ReconcileReport {
+  std::size_t temp_files_removed = 0;
+  std::size_t files_indexed = 0;      // on disk, not in the index: indexed now
+  std::size_t rows_removed = 0;       // in the index, file missing: row deleted
+  std::size_t files_unreadable = 0;   // on disk, cannot be parsed: left alone, logged
+  std::size_t files_total = 0;
+};
+
+// With `rebuild`, the index is emptied first and every file re-indexed.
+ReconcileReport reconcile(storage::Store& store, db::IndexWriter& index, const std::string& conninfo, bool rebuild);
+
+}  // namespace pacsnode::scp

@@ -1,0 +1,186 @@
+#include "scp/store_service.hpp"
+
+#include "base/error.hpp"
+#include "base/log.hpp"
+#include "db/index_writer.hpp"
+#include "dicom/extract.hpp"
+#include "dicom/file_meta.hpp"
+#include "dicom/uid.hpp"
+#include "net/blocking.hpp"
+#include "scp/services.hpp"
+#include "storage/store.hpp"
+
+namespace pacsnode::scp {
+namespace {
+
+// Where a C-STORE data set goes: a temp file, or nowhere when the instance is refused
+// before it arrives (invalid UID, disk below the watermark) — the data is read and dropped
+// so that the association stays usable, and the refusal status is answered at the end.
+class StoreSink final : public net::DataSink {
+ public:
+  StoreSink(std::uint16_t refusal, std::string why) : refusal_(refusal), why_(std::move(why)) {}
+  explicit StoreSink(storage::TempFile temp) : temp_(std::move(temp)) {}
+
+  void write(std::span<const std::uint8_t> fragment) override {
+    if (temp_) temp_->write(fragment);
+  }
+  void abandon() noexcept override {
+    if (temp_) temp_->discard();
+  }
+
+  std::uint16_t refusal() const { return refusal_; }
+  const std::string& why() const { return why_; }
+  storage::TempFile& temp() { return *temp_; }
+
+ private:
+  std::uint16_t refusal_ = 0;
+  std::string why_;
+  std::optional<storage::TempFile> temp_;
+};
+
+std::uint16_t status_for(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::OutOfResources: return net::status::OutOfResources;
+    case ErrorCode::InvalidArgument: return net::status::CannotUnderstand;
+    default: return net::status::ProcessingFailure;
+  }
+}
+
+struct Finished {
+  std::uint16_t status = net::status::Success;
+  std::string error;  // for the log and ErrorComment
+  std::optional<IndexRecord> record;  // to index
+  storage::CommitOutcome outcome = storage::CommitOutcome::Stored;
+};
+
+// Completion of IndexWriter::submit as an awaitable: the callback runs on a writer thread,
+// the coroutine resumes on its own strand.
+asio::awaitable<db::IndexResult> index_async(db::IndexWriter& writer, IndexRecord record) {
+  auto initiate = [&writer](auto handler, IndexRecord r) {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    writer.submit(std::move(r), [shared](db::IndexResult result) {
+      auto executor = asio::get_associated_executor(*shared);
+      asio::post(executor, [shared, result = std::move(result)]() mutable { (*shared)(std::move(result)); });
+    });
+  };
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(db::IndexResult)>(
+      initiate, asio::use_awaitable, std::move(record));
+}
+
+std::string short_text(std::string text) {
+  if (text.size() > 64) text.resize(64);  // ErrorComment is LO
+  return text;
+}
+
+}  // namespace
+
+StoreService::StoreService(storage::Store& store, db::IndexWriter& index, asio::thread_pool& workers,
+                           StoreSettings settings)
+    : store_(store), index_(index), workers_(workers), settings_(std::move(settings)) {}
+
+net::SinkFactory StoreService::sink_factory() {
+  return [this](const net::Association& association, std::uint8_t pc_id,
+                const net::CommandSet& command) -> std::unique_ptr<net::DataSink> {
+    if (command.command_field() != net::CommandField::CStoreRq) return nullptr;
+    const auto* context = association.context(pc_id);
+    const std::string instance_uid = command.str(net::tag::AffectedSopInstanceUid).value_or("");
+    const std::string class_uid = command.str(net::tag::AffectedSopClassUid).value_or("");
+    if (!dicom::is_valid_uid(instance_uid) || !dicom::is_valid_uid(class_uid)) {
+      return std::make_unique<StoreSink>(net::status::CannotUnderstand,
+                                         "invalid Affected SOP Instance/Class UID '" + instance_uid.substr(0, 80) + "'");
+    }
+    if (store_.below_watermark()) {
+      return std::make_unique<StoreSink>(net::status::OutOfResources,
+                                         fmt::format("storage has only {} MB free", store_.free_bytes() >> 20));
+    }
+    try {
+      storage::TempFile temp = store_.create_temp();
+      dicom::FileMeta meta;
+      meta.sop_class_uid = class_uid;
+      meta.sop_instance_uid = instance_uid;
+      meta.transfer_syntax_uid = context ? context->transfer_syntax : std::string();
+      meta.implementation_class_uid = settings_.implementation_class_uid;
+      meta.implementation_version_name = settings_.implementation_version_name;
+      meta.source_ae_title = association.peer_ae();
+      temp.write(dicom::encode_file_meta(meta));
+      return std::make_unique<StoreSink>(std::move(temp));
+    } catch (const Error& e) {
+      return std::make_unique<StoreSink>(status_for(e), e.what());
+    }
+  };
+}
+
+asio::awaitable<void> StoreService::handle(net::Association& association, net::Message& request) {
+  const std::string instance_uid = request.command.str(net::tag::AffectedSopInstanceUid).value_or("");
+  const std::string class_uid = request.command.str(net::tag::AffectedSopClassUid).value_or("");
+  auto* sink = dynamic_cast<StoreSink*>(request.sink.get());
+  Finished finished;
+  if (!request.command.has_data_set() || !sink) {
+    finished = {net::status::CannotUnderstand, "C-STORE-RQ without a data set", {}, {}};
+  } else if (sink->refusal() != 0) {
+    finished = {sink->refusal(), sink->why(), {}, {}};
+  } else if (!request.sink_error.empty()) {
+    sink->temp().discard();
+    finished = {net::status::OutOfResources, request.sink_error, {}, {}};
+  } else {
+    const auto* context = association.context(request.pc_id);
+    const std::string transfer_syntax = context ? context->transfer_syntax : std::string();
+    const std::string calling_ae = association.peer_ae();
+    const bool replace = settings_.replace_duplicates;
+    storage::TempFile& temp = sink->temp();
+    finished = co_await net::run_blocking(workers_, [&]() -> Finished {
+      try {
+        temp.flush();
+        IndexRecord record = dicom::extract_index_record(temp.path());
+        if (record.instance.sop_instance_uid != instance_uid || record.instance.sop_class_uid != class_uid) {
+          temp.discard();
+          return {net::status::DataSetDoesNotMatchSopClass,
+                  "data set SOP Instance/Class UID " + record.instance.sop_instance_uid + " / " +
+                      record.instance.sop_class_uid + " differs from the command's",
+                  {}, {}};
+        }
+        const auto relative = store_.relative_path_for(instance_uid);
+        record.instance.calling_ae_title = calling_ae;
+        record.instance.transfer_syntax_uid = transfer_syntax;
+        record.instance.file_path = relative.string();
+        record.instance.file_size = static_cast<std::int64_t>(temp.size());
+        record.instance.checksum = temp.checksum();
+        const auto outcome = store_.commit(temp, relative, replace);
+        if (outcome == storage::CommitOutcome::AlreadyExists) return {net::status::Success, {}, {}, outcome};
+        return {net::status::Success, {}, std::move(record), outcome};
+      } catch (const Error& e) {
+        temp.discard();
+        return {status_for(e), e.what(), {}, {}};
+      } catch (const std::exception& e) {
+        temp.discard();
+        return {net::status::ProcessingFailure, e.what(), {}, {}};
+      }
+    });
+    if (finished.record) {
+      const db::IndexResult result = co_await index_async(index_, std::move(*finished.record));
+      if (result.outcome == db::IndexOutcome::Failed) {
+        // The file is in place but not indexed: it is picked up by the next start's
+        // reconciliation, but the modality must not be told it is safe now.
+        finished.status = net::status::ProcessingFailure;
+        finished.error = "index: " + result.error;
+      } else if (!result.replaced_file_path.empty()) {
+        store_.remove(result.replaced_file_path);
+      }
+    }
+  }
+
+  net::CommandSet response = make_response(request.command, finished.status);
+  if (finished.status == net::status::Success) {
+    log::debug("{} stored {}{}", association.tag(), instance_uid,
+               finished.outcome == storage::CommitOutcome::AlreadyExists ? " (duplicate, kept the first copy)"
+               : finished.outcome == storage::CommitOutcome::Replaced    ? " (replaced the previous copy)"
+                                                                         : "");
+  } else {
+    log::warn("{} C-STORE {} refused with {:#06x}: {}", association.tag(), instance_uid.substr(0, 80), finished.status,
+              finished.error);
+    response.set_lo(net::tag::ErrorComment, short_text(finished.error));
+  }
+  co_await association.send(request.pc_id, response);
+}
+
+}  // namespace pacsnode::scp

@@ -1,0 +1,250 @@
+#include "storage/store.hpp"
+
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "base/error.hpp"
+#include "base/log.hpp"
+#include "dicom/uid.hpp"
+
+namespace pacsnode::storage {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::size_t kBufferSize = 1 << 20;
+
+Error io_error(const std::string& what, const fs::path& path, int err = errno) {
+  const ErrorCode code = (err == ENOSPC || err == EDQUOT) ? ErrorCode::OutOfResources : ErrorCode::Unavailable;
+  return Error(code, what + " " + path.string() + ": " + std::strerror(err));
+}
+
+void fsync_directory(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw io_error("cannot open folder", dir);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw io_error("cannot fsync folder", dir, err);
+}
+
+std::string random_name() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}{:016x}.part", rng(), rng());
+}
+
+}  // namespace
+
+struct TempFile::Hasher {
+  XXH3_state_t* state = XXH3_createState();
+  Hasher() { XXH3_128bits_reset(state); }
+  ~Hasher() { XXH3_freeState(state); }
+};
+
+TempFile::TempFile(int fd, fs::path path) : fd_(fd), path_(std::move(path)), hasher_(std::make_unique<Hasher>()) {
+  buffer_.reserve(kBufferSize);
+}
+
+TempFile::TempFile(TempFile&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      path_(std::move(other.path_)),
+      buffer_(std::move(other.buffer_)),
+      size_(other.size_),
+      hasher_(std::move(other.hasher_)) {
+  other.path_.clear();
+}
+
+TempFile& TempFile::operator=(TempFile&& other) noexcept {
+  if (this != &other) {
+    discard();
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+    other.path_.clear();
+    buffer_ = std::move(other.buffer_);
+    size_ = other.size_;
+    hasher_ = std::move(other.hasher_);
+  }
+  return *this;
+}
+
+TempFile::~TempFile() { discard(); }
+
+void TempFile::discard() noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!path_.empty()) ::unlink(path_.c_str());
+  path_.clear();
+}
+
+void TempFile::write(std::span<const std::uint8_t> bytes) {
+  if (fd_ < 0) throw Error(ErrorCode::Internal, "write to a closed temp file");
+  XXH3_128bits_update(hasher_->state, bytes.data(), bytes.size());
+  size_ += bytes.size();
+  if (buffer_.size() + bytes.size() > kBufferSize) flush();
+  if (bytes.size() >= kBufferSize) {  // large fragments go straight through
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw io_error("cannot write", path_);
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    return;
+  }
+  buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+}
+
+void TempFile::flush() {
+  std::size_t done = 0;
+  while (done < buffer_.size()) {
+    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw io_error("cannot write", path_);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  buffer_.clear();
+}
+
+void TempFile::sync() {
+  flush();
+  if (::fdatasync(fd_) != 0) throw io_error("cannot fdatasync", path_);
+}
+
+std::string TempFile::format_checksum(const Hasher& hasher) {
+  const XXH128_hash_t h = XXH3_128bits_digest(hasher.state);
+  return fmt::format("xxh3-128:{:016x}{:016x}", h.high64, h.low64);
+}
+
+std::string TempFile::checksum() const { return format_checksum(*hasher_); }
+
+Store::Store(StorageSettings settings) : settings_(std::move(settings)) {
+  std::error_code ec;
+  fs::create_directories(settings_.root / "objects", ec);
+  if (!ec) fs::create_directories(settings_.root / "tmp", ec);
+  if (ec) throw Error(ErrorCode::Unavailable, "cannot create storage folders under " + settings_.root.string() + ": " + ec.message());
+}
+
+TempFile Store::create_temp() {
+  const fs::path path = settings_.root / "tmp" / random_name();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (fd < 0) throw io_error("cannot create", path);
+  return TempFile(fd, path);
+}
+
+fs::path Store::relative_path_for(std::string_view uid) const {
+  if (!dicom::is_valid_uid(uid)) {
+    throw Error(ErrorCode::InvalidArgument, "invalid SOP Instance UID '" + std::string(uid.substr(0, 80)) + "'");
+  }
+  const XXH64_hash_t h = XXH3_64bits(uid.data(), uid.size());
+  return fs::path("objects") / fmt::format("{:02x}", h & 0xFF) / fmt::format("{:02x}", (h >> 8) & 0xFF) /
+         (std::string(uid) + ".dcm");
+}
+
+fs::path Store::absolute(const fs::path& relative) const {
+  const fs::path normal = relative.lexically_normal();
+  if (normal.is_absolute() || normal.empty() || *normal.begin() == "..") {
+    throw Error(ErrorCode::InvalidArgument, "path outside the storage root: " + relative.string());
+  }
+  return settings_.root / normal;
+}
+
+std::uint64_t Store::free_bytes() const {
+  struct statvfs s {};
+  if (::statvfs(settings_.root.c_str(), &s) != 0) return 0;
+  return static_cast<std::uint64_t>(s.f_bavail) * s.f_frsize;
+}
+
+bool Store::below_watermark() const { return free_bytes() < settings_.min_free_bytes; }
+
+CommitOutcome Store::commit(TempFile& temp, const fs::path& relative, bool replace) {
+  const fs::path target = absolute(relative);
+  const fs::path folder = target.parent_path();
+  temp.sync();
+  std::error_code ec;
+  bool created_folder = false;
+  if (!fs::exists(folder)) {
+    fs::create_directories(folder, ec);
+    if (ec) throw Error(ErrorCode::Unavailable, "cannot create " + folder.string() + ": " + ec.message());
+    created_folder = true;
+  }
+  CommitOutcome outcome = CommitOutcome::Stored;
+  if (replace) {
+    if (fs::exists(target)) outcome = CommitOutcome::Replaced;
+    if (::rename(temp.path().c_str(), target.c_str()) != 0) throw io_error("cannot rename into", target);
+  } else {
+    // renameat2(RENAME_NOREPLACE): atomic even when two associations send the same instance.
+    if (::renameat2(AT_FDCWD, temp.path().c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
+      if (errno == EEXIST) {
+        temp.discard();
+        return CommitOutcome::AlreadyExists;
+      }
+      throw io_error("cannot rename into", target);
+    }
+  }
+  ::close(std::exchange(temp.fd_, -1));
+  temp.path_.clear();  // it is the stored file now
+  fsync_directory(folder);
+  if (created_folder) {
+    fsync_directory(folder.parent_path());
+    fsync_directory(folder.parent_path().parent_path());
+  }
+  return outcome;
+}
+
+void Store::remove(const fs::path& relative) {
+  std::error_code ec;
+  fs::remove(absolute(relative), ec);
+  if (ec) log::warn("cannot remove {}: {}", relative.string(), ec.message());
+}
+
+std::pair<std::uint64_t, std::string> Store::size_and_checksum(const fs::path& relative) const {
+  const fs::path path = absolute(relative);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw io_error("cannot open", path);
+  TempFile::Hasher hasher;
+  std::vector<std::uint8_t> buffer(kBufferSize);
+  std::uint64_t size = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw io_error("cannot read", path, err);
+    }
+    if (n == 0) break;
+    XXH3_128bits_update(hasher.state, buffer.data(), static_cast<std::size_t>(n));
+    size += static_cast<std::uint64_t>(n);
+  }
+  ::close(fd);
+  return {size, TempFile::format_checksum(hasher)};
+}
+
+std::size_t Store::clean_temp() {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(settings_.root / "tmp", ec)) {
+    if (entry.path().extension() == ".part" && fs::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
+void Store::for_each_object(const std::function<void(const fs::path&)>& visit) const {
+  std::error_code ec;
+  const fs::path objects = settings_.root / "objects";
+  for (auto it = fs::recursive_directory_iterator(objects, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_regular_file() && it->path().extension() == ".dcm") visit(it->path().lexically_relative(settings_.root));
+  }
+}
+
+}  // namespace pacsnode::storage

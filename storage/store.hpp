@@ -1,0 +1,91 @@
+#pragma once
+// Instance files under the storage root: temp files written while an instance arrives,
+// made durable and atomically renamed into place, read back, reconciled at start.
+//
+// Layout: <root>/objects/<h1>/<h2>/<SOPInstanceUID>.dcm, where h1/h2 are two hex bytes of a
+// hash of the UID (65,536 folders: no folder grows huge). One SOP Instance UID has exactly
+// one path whatever its study says, so "is it stored?" is one stat and a duplicate can be
+// detected atomically by the rename itself. Temp files live in <root>/tmp on the same file
+// system, so the rename is atomic.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pacsnode::storage {
+
+struct StorageSettings {
+  std::filesystem::path root;               // absolute
+  std::uint64_t min_free_bytes = 1ull << 30;  // refuse new instances below this
+};
+
+// A file being received. Writes are buffered; the checksum (XXH3-128) is computed as the
+// bytes go by, so that no second read is needed. Removed on destruction unless committed.
+class TempFile {
+ public:
+  TempFile(TempFile&&) noexcept;
+  TempFile& operator=(TempFile&&) noexcept;
+  ~TempFile();
+
+  void write(std::span<const std::uint8_t> bytes);  // throws pacsnode::Error (disk full …)
+  // Hands the buffered bytes to the OS (so that other readers of path() see them).
+  void flush();
+  // Flushes the buffer and fdatasyncs. Throws pacsnode::Error.
+  void sync();
+  const std::filesystem::path& path() const { return path_; }
+  std::uint64_t size() const { return size_; }
+  std::string checksum() const;  // "xxh3-128:<32 hex digits>"
+  void discard() noexcept;       // close and unlink now
+
+ private:
+  friend class Store;
+  TempFile(int fd, std::filesystem::path path);
+  struct Hasher;
+  static std::string format_checksum(const Hasher& hasher);
+  int fd_ = -1;
+  std::filesystem::path path_;
+  std::vector<std::uint8_t> buffer_;
+  std::uint64_t size_ = 0;
+  std::unique_ptr<Hasher> hasher_;
+};
+
+enum class CommitOutcome { Stored, AlreadyExists, Replaced };
+
+class Store {
+ public:
+  explicit Store(StorageSettings settings);  // creates root/objects and root/tmp
+
+  const std::filesystem::path& root() const { return settings_.root; }
+  TempFile create_temp();
+  // objects/<h1>/<h2>/<uid>.dcm. Throws pacsnode::Error(InvalidArgument) for an invalid UID:
+  // no path is ever built from an unchecked value.
+  std::filesystem::path relative_path_for(std::string_view sop_instance_uid) const;
+  // Resolves a relative path from the index, refusing anything that leaves the root.
+  std::filesystem::path absolute(const std::filesystem::path& relative) const;
+  // Free space on the storage file system is below the watermark.
+  bool below_watermark() const;
+  std::uint64_t free_bytes() const;
+
+  // Makes `temp` the file at `relative`: sync, rename (with replace=false, never over an
+  // existing file: AlreadyExists, temp discarded), fsync of the folder so the rename is
+  // durable. Throws pacsnode::Error.
+  CommitOutcome commit(TempFile& temp, const std::filesystem::path& relative, bool replace);
+  void remove(const std::filesystem::path& relative);
+
+  // Size and checksum of a stored file, as a TempFile would have computed them.
+  std::pair<std::uint64_t, std::string> size_and_checksum(const std::filesystem::path& relative) const;
+
+  // Removes leftovers of interrupted transfers in tmp/; returns how many.
+  std::size_t clean_temp();
+  // Every stored object file, as a relative path.
+  void for_each_object(const std::function<void(const std::filesystem::path&)>& visit) const;
+
+ private:
+  StorageSettings settings_;
+};
+
+}  // namespace pacsnode::storage
