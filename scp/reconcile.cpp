@@ -10,6 +10,7 @@
 #include "db/index_reader.hpp"
 #include "db/index_writer.hpp"
 #include "dicom/extract.hpp"
+#include "dicom/part10.hpp"
 #include "storage/store.hpp"
 
 namespace pacsnode::scp {
@@ -38,6 +39,8 @@ ReconcileReport reconcile(storage::Store& store, db::IndexWriter& index, const s
       if (store.relative_path_for(record.instance.sop_instance_uid) != relative) {
         throw Error(ErrorCode::InvalidArgument, "file name does not match its SOP Instance UID");
       }
+      // What ingest took from the association lives on in our File Meta Information.
+      record.instance.calling_ae_title = dicom::read_part10_header(store.absolute(relative)).source_ae_title;
       auto [size, checksum] = store.size_and_checksum(relative);
       record.instance.file_path = key;
       record.instance.file_size = static_cast<std::int64_t>(size);

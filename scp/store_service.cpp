@@ -96,8 +96,8 @@ net::SinkFactory StoreService::sink_factory() {
     try {
       storage::TempFile temp = store_.create_temp();
       dicom::FileMeta meta;
-      meta.sop_class_uid = class_uid;
-      meta.sop_instance_uid = instance_uid;
+      meta.media_storage_sop_class_uid = class_uid;
+      meta.media_storage_sop_instance_uid = instance_uid;
       meta.transfer_syntax_uid = context ? context->transfer_syntax : std::string();
       meta.implementation_class_uid = settings_.implementation_class_uid;
       meta.implementation_version_name = settings_.implementation_version_name;

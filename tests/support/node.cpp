@@ -1,8 +1,14 @@
 #include "tests/support/node.hpp"
 
+#include "app/embedded_postgres.hpp"
+#include "tests/support/pg_cluster.hpp"
+
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <csignal>
 #include <fstream>
+#include <unistd.h>
 #include <sstream>
 #include <thread>
 
@@ -37,6 +43,47 @@ void write_config(const std::filesystem::path& file, std::uint16_t port, const N
 Node::Node(NodeOptions options) : options_(std::move(options)), dir_("pn") {
   port_ = free_port();
   write_config(config_path(), port_, options_);
+  start();
+}
+
+void Node::restart() {
+  if (process_ && process_->running()) process_->stop(std::chrono::seconds(20));
+  start();
+}
+
+void Node::kill() {
+  process_->kill(SIGKILL);
+  process_->wait(std::chrono::seconds(20));
+  // The embedded PostgreSQL keeps running (pg_ctl daemonised it); the restarted node joins it.
+}
+
+std::string Node::sql(const std::string& query) const {
+  app::EmbeddedPostgresSettings settings;
+  settings.cluster_dir = dir_.path() / "var" / "pg";
+  app::EmbeddedPostgres postgres(settings);
+  return psql(postgres, postgres.conninfo(), query);
+}
+
+void generate_instances(const std::filesystem::path& dir, int count, int studies, int pixels) {
+  auto [code, out] = run({"/usr/bin/python3", std::string(PACSNODE_SOURCE_DIR) + "/tests/tools/gen_instances.py",
+                          dir.string(), std::to_string(count), "--studies", std::to_string(studies), "--pixels",
+                          std::to_string(pixels)},
+                         std::chrono::minutes(5));
+  REQUIRE_MESSAGE(code == 0, out);
+}
+
+std::vector<std::filesystem::path> files_below(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file()) files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+void Node::start() {
   ProcessOptions process_options;
   process_options.output_file = dir_.path() / "serve.log";
   process_options.env.push_back({"TCP_NODELAY", "1"});
@@ -56,6 +103,22 @@ Node::Node(NodeOptions options) : options_(std::move(options)), dir_("pn") {
 
 Node::~Node() {
   if (process_ && process_->running()) process_->stop(std::chrono::seconds(20));
+  // After a kill -9 the node could not stop its PostgreSQL: do it here, leave nothing running.
+  const auto cluster = dir_.path() / "var" / "pg";
+  if (std::filesystem::exists(cluster / "postmaster.pid")) {
+    try {
+      app::EmbeddedPostgresSettings settings;
+      settings.cluster_dir = cluster;
+      app::EmbeddedPostgres postgres(settings);
+      ProcessOptions options;
+      if (::geteuid() == 0) options.run_as_user = postgres.os_user();
+      options.cwd = "/";
+      options.capture_output = true;
+      run_process({(postgres.bin_dir() / "pg_ctl").string(), "stop", "-D", cluster.string(), "-m", "fast", "-w"},
+                  options, std::chrono::seconds(60));
+    } catch (const std::exception&) {
+    }
+  }
 }
 
 int Node::stop() { return process_->stop(std::chrono::seconds(20)); }

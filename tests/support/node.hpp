@@ -59,6 +59,13 @@ class Node {
   bool running() { return process_ && process_->running(); }
   // Graceful stop: SIGTERM, returns the exit code.
   int stop();
+  // Runs SQL against the node's embedded database (psql, tuples only, '|' separated).
+  std::string sql(const std::string& query) const;
+  std::filesystem::path storage() const { return dir_.path() / "var" / "storage"; }
+  // Starts serve again after stop() (or after a crash), same config and data.
+  void restart();
+  // SIGKILL: a crash.
+  void kill();
   // True if echoscu gets an answer.
   bool echo_ok(const std::string& calling_ae = "ECHOSCU");
 
@@ -67,7 +74,14 @@ class Node {
   TempDir dir_;
   std::uint16_t port_ = 0;
   std::optional<Process> process_;
+  void start();
 };
+
+// Generates `count` synthetic CT instances into `dir` (tests/tools/gen_instances.py).
+void generate_instances(const std::filesystem::path& dir, int count, int studies, int pixels = 64);
+
+// Files below `dir` (recursively), sorted.
+std::vector<std::filesystem::path> files_below(const std::filesystem::path& dir);
 
 // Writes a configuration file for a node at `dir` with `port`.
 void write_config(const std::filesystem::path& file, std::uint16_t port, const NodeOptions& options);

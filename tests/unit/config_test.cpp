@@ -392,3 +392,23 @@ port = 5000
   }
   SUBCASE("no peers") { CHECK(Config{}.find_peer_by_ae("X") == nullptr); }
 }
+
+TEST_CASE("config: [storage]") {
+  const Config defaults = parse_config("[node]\ndata_dir = \"/data\"\n", kFile);
+  CHECK(defaults.storage_path == fs::path("/data/storage"));
+  CHECK(defaults.duplicates == pacsnode::app::DuplicatePolicy::Keep);
+  CHECK(defaults.min_free_mb == 1024);
+  CHECK_FALSE(defaults.accept_any_sop_class);
+
+  const Config c = parse_config(
+      "[storage]\npath = \"store\"\nduplicates = \"replace\"\nmin_free_mb = 0\naccept_any_sop_class = true\n", kFile);
+  CHECK(c.storage_path == fs::path("/srv/pacs/etc/store"));
+  CHECK(c.duplicates == pacsnode::app::DuplicatePolicy::Replace);
+  CHECK(c.min_free_mb == 0);
+  CHECK(c.accept_any_sop_class);
+
+  check_error("[storage]\nduplicates = \"newest\"", "storage.duplicates", "must be \"keep\" or \"replace\"");
+  check_error("[storage]\naccept_any_sop_class = 1", "storage.accept_any_sop_class", "must be true or false");
+  check_error("[storage]\nmin_free_mb = -1", "storage.min_free_mb", "must be between 0 and");
+  check_error("[storage]\npaht = \"x\"", "storage.paht", "unknown key");
+}

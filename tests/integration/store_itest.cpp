@@ -1,0 +1,374 @@
+// Ingest end to end: DCMTK's storescu and `pacsnode store` send real and generated files to
+// `pacsnode serve`; the tests look at the files on disk and the rows in PostgreSQL.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "dicom/part10.hpp"
+#include "net/association.hpp"
+#include "net/uids.hpp"
+#include "tests/support/node.hpp"
+
+using namespace pacsnode;
+using namespace pacsnode::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kPydicomFiles = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+
+// pydicom's files that DCMTK reads as Part 10 (the deliberately broken ones are excluded and
+// tested separately).
+std::vector<fs::path> valid_pydicom_files() {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(kPydicomFiles)) {
+    if (entry.path().extension() != ".dcm") continue;
+    auto [code, out] = run({"dcmftest", entry.path().string()});
+    if (code != 0) continue;
+    auto [dump_code, dump] = run({"dcmdump", "-q", entry.path().string()});
+    if (dump_code == 0) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<std::uint8_t> read_bytes(const fs::path& file, std::uint64_t offset = 0) {
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// dcmdump of the data set only (group 0002 and the header lines dropped): element for
+// element, values included.
+std::string dump_data_set(const fs::path& file) {
+  auto [code, out] = run({"dcmdump", "-q", "+L", "-M", "+uc", file.string()});
+  std::istringstream in(out);
+  std::string line, result;
+  while (std::getline(in, line)) {
+    if (line.rfind("(0002,", 0) == 0 || line.empty() || line[0] == '#') continue;
+    result += line + "\n";
+  }
+  return result;
+}
+
+fs::path stored_path(const Node& node, const std::string& sop_instance_uid) {
+  const std::string rel = node.sql("SELECT file_path FROM instance WHERE sop_instance_uid = '" + sop_instance_uid + "'");
+  return rel.empty() ? fs::path() : node.storage() / rel;
+}
+
+std::size_t count_objects(const Node& node) {
+  std::size_t n = 0;
+  for (const auto& f : files_below(node.storage() / "objects")) n += f.extension() == ".dcm";
+  return n;
+}
+
+std::vector<fs::path> temp_files(const Node& node) { return files_below(node.storage() / "tmp"); }
+
+net::AssociationSettings requestor_settings() {
+  net::AssociationSettings s;
+  s.ae_title = "RAWSCU";
+  s.artim_timeout = 10s;
+  s.connect_timeout = 5s;
+  s.implementation_class_uid = "1.2.3.4";
+  return s;
+}
+
+// C-STORE of `data_set` (an ELE data set) with the given command UIDs; returns the status.
+std::uint16_t store_raw(std::uint16_t port, const std::string& sop_class, const std::string& command_instance_uid,
+                        const std::vector<std::uint8_t>& data_set) {
+  std::uint16_t status = 0xFFFF;
+  run_coroutine([&]() -> asio::awaitable<void> {
+    net::AAssociateRq rq;
+    rq.called_ae = "PACSNODE";
+    rq.calling_ae = "RAWSCU";
+    rq.contexts.push_back({1, sop_class, {std::string(net::uid::ExplicitVrLittleEndian)}});
+    auto a = co_await net::Association::request("127.0.0.1", port, rq, requestor_settings(), 1);
+    REQUIRE(a->contexts().size() == 1);
+    net::CommandSet c;
+    c.set_ui(net::tag::AffectedSopClassUid, sop_class);
+    c.set_us(net::tag::CommandField, 0x0001);
+    c.set_us(net::tag::MessageId, 1);
+    c.set_us(net::tag::Priority, 0);
+    c.set_us(net::tag::CommandDataSetType, net::kDataSetPresent);
+    c.set_ui(net::tag::AffectedSopInstanceUid, command_instance_uid);
+    net::SpanSource source(data_set);
+    co_await a->send(1, c, source);
+    auto rsp = co_await a->receive();
+    REQUIRE(rsp.has_value());
+    status = rsp->command.us(net::tag::Status).value_or(0xFFFF);
+    co_await a->release();
+  });
+  return status;
+}
+
+const char* kCtImageStorage = "1.2.840.10008.5.1.4.1.1.2";
+
+}  // namespace
+
+TEST_CASE("every valid pydicom file, sent by storescu in its own transfer syntax, is stored and indexed") {
+  Node node;
+  const auto files = valid_pydicom_files();
+  REQUIRE(files.size() > 50);
+  std::size_t sent = 0;
+  for (const auto& file : files) {
+    const auto header = dicom::read_part10_header(file);
+    // -xs: propose the file's own transfer syntax (storescu's default might decompress).
+    auto [code, out] = run({"storescu", "-v", "-aet", "STORESCU", "-aec", "PACSNODE", "127.0.0.1",
+                            std::to_string(node.port()), file.string()});
+    if (out.find("No presentation context") != std::string::npos || out.find("Unknown SOP class") != std::string::npos) {
+      MESSAGE("storescu cannot propose " << file.filename() << ": sent with pacsnode store instead");
+      auto [c2, o2] = run({PACSNODE_BINARY, "store", node.target(), file.string()});
+      CHECK_MESSAGE(c2 == 0, file << ": " << o2);
+    } else {
+      CHECK_MESSAGE(code == 0, file << ": " << out);
+    }
+    const fs::path stored = stored_path(node, header.sop_instance_uid);
+    REQUIRE_MESSAGE(!stored.empty(), file << " not indexed");
+    REQUIRE(fs::exists(stored));
+    // Element for element identical to the source.
+    CHECK_MESSAGE(dump_data_set(stored) == dump_data_set(file), file);
+    // Our meta: transfer syntax as negotiated, our implementation class, the calling AE.
+    const auto stored_header = dicom::read_part10_header(stored);
+    CHECK(stored_header.sop_instance_uid == header.sop_instance_uid);
+    CHECK(stored_header.source_ae_title == "STORESCU" || stored_header.source_ae_title == "PACSNODE");
+    ++sent;
+  }
+  CHECK(node.sql("SELECT count(*) FROM instance") == std::to_string(sent));
+  CHECK(temp_files(node).empty());
+  // Index values for a known file (CT_small.dcm, as pydicom reads it).
+  const auto ct = node.sql(
+      "SELECT p.patient_id, p.patient_name, s.study_date, se.modality, i.instance_number, i.transfer_syntax_uid "
+      "FROM instance i JOIN series se ON se.id = i.series_pk JOIN study s ON s.id = se.study_pk "
+      "JOIN patient p ON p.id = s.patient_pk WHERE i.sop_instance_uid = '1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322'");
+  CHECK(ct == "1CT1|CompressedSamples^CT1|2004-01-19|CT|1|1.2.840.10008.1.2.1");
+}
+
+TEST_CASE("pacsnode store sends the file bytes as they are: the stored data set is byte-identical") {
+  Node node;
+  for (const char* name : {"CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "SC_rgb_rle.dcm", "emri_small_jpeg_2k_lossless.dcm",
+                           "MR_small_bigendian.dcm", "image_dfl.dcm"}) {
+    const fs::path file = kPydicomFiles / name;
+    auto [code, out] = run({PACSNODE_BINARY, "store", node.target(), file.string()});
+    CHECK_MESSAGE(code == 0, name << ": " << out);
+    CHECK(out.find("sent 1, warnings 0, failed 0") != std::string::npos);
+    const auto header = dicom::read_part10_header(file);
+    const fs::path stored = stored_path(node, header.sop_instance_uid);
+    REQUIRE_MESSAGE(!stored.empty(), name);
+    const auto stored_header = dicom::read_part10_header(stored);
+    CHECK_MESSAGE(stored_header.transfer_syntax_uid == header.transfer_syntax_uid, name);
+    CHECK_MESSAGE(read_bytes(stored, stored_header.data_set_offset) == read_bytes(file, header.data_set_offset), name);
+  }
+  // Counts per study and series are right.
+  CHECK(node.sql("SELECT sum(number_of_instances) FROM study") == "7");
+}
+
+TEST_CASE("broken files and a sender that drops mid-data-set: no crash, no partial file, no row") {
+  Node node;
+  SUBCASE("storescu and pacsnode store on pydicom's broken files") {
+    for (const char* name : {"MR_truncated.dcm", "rtplan_truncated.dcm", "no_meta.dcm", "ExplVR_BigEndNoMeta.dcm",
+                             "ExplVR_LitEndNoMeta.dcm"}) {
+      run({"storescu", "-aec", "PACSNODE", "127.0.0.1", std::to_string(node.port()), (kPydicomFiles / name).string()});
+      auto [code, out] = run({PACSNODE_BINARY, "store", node.target(), (kPydicomFiles / name).string()});
+      CHECK_MESSAGE(code == 1, name << ": " << out);
+    }
+    // Whatever the tools managed to send was refused: nothing indexed, nothing left over.
+    CHECK(node.sql("SELECT count(*) FROM instance") == "0");
+  }
+  SUBCASE("a truncated data set (valid command, half the bytes) is refused") {
+    const fs::path file = kPydicomFiles / "CT_small.dcm";
+    const auto header = dicom::read_part10_header(file);
+    auto data = read_bytes(file, header.data_set_offset);
+    data.resize(data.size() / 2);
+    const auto status = store_raw(node.port(), header.sop_class_uid, header.sop_instance_uid, data);
+    CHECK(status != 0x0000);
+    CHECK(node.sql("SELECT count(*) FROM instance") == "0");
+  }
+  SUBCASE("the connection drops in the middle of a data set") {
+    const fs::path file = kPydicomFiles / "CT_small.dcm";
+    const auto header = dicom::read_part10_header(file);
+    const auto data = read_bytes(file, header.data_set_offset);
+    run_coroutine([&]() -> asio::awaitable<void> {
+      net::AAssociateRq rq;
+      rq.called_ae = "PACSNODE";
+      rq.calling_ae = "DROPPER";
+      rq.contexts.push_back({1, header.sop_class_uid, {std::string(net::uid::ExplicitVrLittleEndian)}});
+      auto a = co_await net::Association::request("127.0.0.1", node.port(), rq, requestor_settings(), 1);
+      // A data source that hands out half the data set, then makes the send fail.
+      struct Half final : net::DataSource {
+        std::span<const std::uint8_t> data;
+        std::size_t read(std::span<std::uint8_t> buffer) override {
+          if (data.size() < 2000) throw std::runtime_error("sender gives up");
+          const std::size_t n = std::min(buffer.size(), data.size() / 2);
+          std::copy_n(data.begin(), n, buffer.begin());
+          data = data.subspan(n);
+          return n;
+        }
+      } half;
+      half.data = data;
+      net::CommandSet c;
+      c.set_ui(net::tag::AffectedSopClassUid, header.sop_class_uid);
+      c.set_us(net::tag::CommandField, 0x0001);
+      c.set_us(net::tag::MessageId, 1);
+      c.set_us(net::tag::CommandDataSetType, net::kDataSetPresent);
+      c.set_ui(net::tag::AffectedSopInstanceUid, header.sop_instance_uid);
+      try {
+        co_await a->send(1, c, half);
+      } catch (const std::runtime_error&) {
+      }
+      a->abort();  // then the TCP connection goes
+    });
+    // The node notices, removes the partial file.
+    bool clean = false;
+    for (int i = 0; i < 100 && !clean; ++i) {
+      clean = temp_files(node).empty() && node.log().find("peer=DROPPER ended") != std::string::npos;
+      if (!clean) std::this_thread::sleep_for(50ms);
+    }
+    CHECK(clean);
+    CHECK(node.sql("SELECT count(*) FROM instance") == "0");
+  }
+  CHECK(count_objects(node) == 0);
+  CHECK(temp_files(node).empty());
+  CHECK(node.echo_ok());
+  auto [code, out] = run({PACSNODE_BINARY, "store", node.target(), (kPydicomFiles / "CT_small.dcm").string()});
+  CHECK_MESSAGE(code == 0, out);
+}
+
+TEST_CASE("hostile UIDs are refused and nothing is written outside the storage root") {
+  Node node;
+  const fs::path file = kPydicomFiles / "CT_small.dcm";
+  const auto header = dicom::read_part10_header(file);
+  const auto data = read_bytes(file, header.data_set_offset);
+  CHECK(store_raw(node.port(), kCtImageStorage, "../../etc/x", data) != 0x0000);
+  CHECK(store_raw(node.port(), kCtImageStorage, "1.2.3/../../../x", data) != 0x0000);
+  CHECK(store_raw(node.port(), kCtImageStorage, std::string(200, '1'), data) != 0x0000);
+  CHECK_FALSE(fs::exists(node.storage() / ".." / ".." / "etc" / "x"));
+  CHECK_FALSE(fs::exists("/etc/x"));
+  CHECK(count_objects(node) == 0);
+  CHECK(temp_files(node).empty());
+  CHECK(node.sql("SELECT count(*) FROM instance") == "0");
+  // A valid command UID that differs from the data set's: 0xA900.
+  CHECK(store_raw(node.port(), kCtImageStorage, "1.2.3.4.5.6", data) == 0xA900);
+  CHECK(count_objects(node) == 0);
+  // The right one is stored.
+  CHECK(store_raw(node.port(), kCtImageStorage, header.sop_instance_uid, data) == 0x0000);
+  CHECK(count_objects(node) == 1);
+}
+
+TEST_CASE("re-sending the same instances: one row each, under both duplicate policies") {
+  for (const char* policy : {"keep", "replace"}) {
+    CAPTURE(policy);
+    Node node(tables(std::string("[storage]\nduplicates = \"") + policy + "\"\n"));
+    TempDir data("gen");
+    generate_instances(data.path(), 20, 2);
+    for (int round = 0; round < 3; ++round) {
+      auto [code, out] = run({"storescu", "-aec", "PACSNODE", "+sd", "127.0.0.1", std::to_string(node.port()),
+                              data.path().string()});
+      CHECK_MESSAGE(code == 0, out);
+    }
+    CHECK(node.sql("SELECT count(*) FROM instance") == "20");
+    CHECK(node.sql("SELECT sum(number_of_instances) FROM study") == "20");
+    CHECK(node.sql("SELECT count(*) FROM study") == "2");
+    CHECK(count_objects(node) == 20);
+    CHECK(temp_files(node).empty());
+  }
+}
+
+TEST_CASE("free disk below the watermark: 0xA700 before anything is written") {
+  Node node(tables("[storage]\nmin_free_mb = 1000000000\n"));
+  const fs::path file = kPydicomFiles / "CT_small.dcm";
+  const auto header = dicom::read_part10_header(file);
+  CHECK(store_raw(node.port(), header.sop_class_uid, header.sop_instance_uid,
+                  read_bytes(file, header.data_set_offset)) == 0xA700);
+  CHECK(count_objects(node) == 0);
+  CHECK(temp_files(node).empty());
+}
+
+TEST_CASE("kill -9 while 8 storescu send 2,000 instances: every acknowledged instance survives, indexed") {
+  Node node(node_keys("max_associations = 16\n"));
+  TempDir data("gen");
+  generate_instances(data.path(), 2000, 50);
+  // Eight groups of files, one storescu (one association) each.
+  std::vector<TempDir> groups;
+  const auto files = files_below(data.path());
+  for (int g = 0; g < 8; ++g) groups.emplace_back("grp");
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    fs::create_symlink(files[i], groups[i % 8].path() / files[i].filename());
+  }
+  std::vector<Process> senders;
+  for (int g = 0; g < 8; ++g) {
+    ProcessOptions options;
+    options.env.push_back({"TCP_NODELAY", "1"});
+    options.capture_output = true;
+    senders.push_back(Process::spawn({"storescu", "-v", "-aec", "PACSNODE", "+sd", "127.0.0.1",
+                                      std::to_string(node.port()), groups[g].path().string()},
+                                     options));
+  }
+  // Let part of the data arrive, then crash the node.
+  for (int i = 0; i < 200; ++i) {
+    if (count_objects(node) >= 400) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  node.kill();
+  for (auto& s : senders) s.wait(60s);
+
+  // Which instances did storescu see acknowledged? "Sending file: X" … "Received Store
+  // Response (Success)".
+  std::set<std::string> acknowledged;
+  const std::regex sending("Sending file: (\\S+)");
+  for (auto& s : senders) {
+    std::istringstream out(s.output());
+    std::string line, current;
+    std::smatch m;
+    while (std::getline(out, line)) {
+      if (std::regex_search(line, m, sending)) current = m[1];
+      if (line.find("Received Store Response (Success)") != std::string::npos && !current.empty()) {
+        acknowledged.insert(dicom::read_part10_header(current).sop_instance_uid);
+        current.clear();
+      }
+    }
+  }
+  MESSAGE(acknowledged.size() << " instances acknowledged before the crash");
+  CHECK(acknowledged.size() > 0);
+  CHECK(acknowledged.size() < 2000);
+
+  node.restart();
+  std::set<std::string> indexed;
+  {
+    std::istringstream rows(node.sql("SELECT sop_instance_uid FROM instance"));
+    std::string uid;
+    while (std::getline(rows, uid)) indexed.insert(uid);
+  }
+  for (const auto& uid : acknowledged) {
+    CHECK_MESSAGE(indexed.count(uid) == 1, uid << " was acknowledged but is not in the index");
+  }
+  // No index row points to a missing file, and every object file is indexed.
+  std::istringstream paths(node.sql("SELECT file_path FROM instance"));
+  std::string path;
+  std::size_t rows = 0;
+  while (std::getline(paths, path)) {
+    CHECK_MESSAGE(fs::exists(node.storage() / path), path);
+    ++rows;
+  }
+  CHECK(rows == count_objects(node));
+  CHECK(temp_files(node).empty());
+
+  // `db reindex` on that store reproduces the index.
+  const std::string snapshot_query =
+      "SELECT string_agg(x, E'\\n' ORDER BY x) FROM (SELECT concat_ws('|', p.patient_id, p.patient_name, "
+      "s.study_instance_uid, s.number_of_instances, se.series_instance_uid, se.number_of_instances, "
+      "i.sop_instance_uid, i.sop_class_uid, i.instance_number, i.transfer_syntax_uid, i.file_path, i.file_size, "
+      "i.checksum, i.calling_ae_title) AS x FROM instance i JOIN series se ON se.id = i.series_pk "
+      "JOIN study s ON s.id = se.study_pk JOIN patient p ON p.id = s.patient_pk) t";
+  const std::string before = node.sql(snapshot_query);
+  CHECK(node.stop() == 0);
+  auto [code, out] = run({PACSNODE_BINARY, "db", "reindex", "--config", node.config_path().string()}, 10min);
+  CHECK_MESSAGE(code == 0, out);
+  node.restart();
+  CHECK(node.sql(snapshot_query) == before);
+}
