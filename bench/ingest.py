@@ -104,6 +104,7 @@ def run_once(server, scenario, groups, info, run_dir, env, sample_memory):
         roots = server.cpu_roots()
         cpu0 = procstat.tree_cpu_seconds(roots)
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy0 = procstat.system_busy_seconds()
         sampler = procstat.RssSampler(server.cpu_roots if sample_memory else (lambda: []),
                                       interval=0.05 if sample_memory else 3600)
         t0 = time.monotonic()
@@ -118,12 +119,15 @@ def run_once(server, scenario, groups, info, run_dir, env, sample_memory):
             codes = [c.wait() for c in clients]
             wall = time.monotonic() - t0
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy1 = procstat.system_busy_seconds()
         cpu1 = procstat.tree_cpu_seconds(roots)
         result.update(
             wall=wall, instances=info["count"], bytes=info["bytes"],
             server_cpu=cpu1 - cpu0,
             client_cpu=(ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime),
             vm_hwm=procstat.vm_hwm_bytes(server.main_pid()), tree_rss_peak=sampler.peak)
+        # CPU that neither the server nor the clients used: other programs (and us).
+        result["foreign_cpu"] = max(0.0, (busy1 - busy0) - result["server_cpu"] - result["client_cpu"])
         stored = server.stored()
         result["stored"] = stored
         errors = [line for p in client_logs for line in open(p, errors="replace") if line.startswith(("E:", "F:"))]
@@ -141,12 +145,17 @@ def run_once(server, scenario, groups, info, run_dir, env, sample_memory):
     return result
 
 
+def foreign_pct(r):
+    return 100 * r["foreign_cpu"] / (r["wall"] * os.cpu_count())
+
+
 def describe(r):
     if not r["ok"]:
         return f"FAILED: {r['reason']}"
     n = r["instances"]
     text = (f"{n} in {r['wall']:.2f} s = {n / r['wall']:.0f} inst/s, {r['bytes'] / MB / r['wall']:.1f} MB/s, "
             f"server CPU {1000 * r['server_cpu'] / n:.2f} ms/inst")
+    text += f", unattributed CPU {foreign_pct(r):.0f}%"
     if r.get("tree_rss_peak"):
         text += f", VmHWM {r['vm_hwm'] / 2**20:.0f} MiB, tree RSS peak {r['tree_rss_peak'] / 2**20:.0f} MiB"
     return text
@@ -176,13 +185,15 @@ def summarize(runs):
         "wall": statistics.median(r["wall"] for r in ok),
         "cpu_ms": statistics.median(1000 * r["server_cpu"] / r["instances"] for r in ok),
         "client_cpu_ms": statistics.median(1000 * r["client_cpu"] / r["instances"] for r in ok),
+        "foreign_pct": statistics.median(foreign_pct(r) for r in ok),
         "vm_hwm": max(r["vm_hwm"] for r in ok), "tree_rss_peak": max(r["tree_rss_peak"] for r in ok),
     }
 
 
 def table(scenario, server_objs, unavailable, summaries, memory):
     refs = [k for k in REFERENCES if k in server_objs and summaries.get(k, {}).get("ok")]
-    head = ["server", "inst/s (median)", "min–max", "MB/s", "server CPU ms/inst", "client CPU ms/inst"]
+    head = ["server", "inst/s (median)", "min–max", "MB/s", "server CPU ms/inst", "client CPU ms/inst",
+            "unattributed CPU %"]
     if memory:
         head += ["wall s", "VmHWM MiB", "tree RSS peak MiB"]
     head += [f"× {server_objs[k].label}" for k in refs]
@@ -197,7 +208,7 @@ def table(scenario, server_objs, unavailable, summaries, memory):
         else:
             s = summaries[key]
             cells = [server.label, f"{s['ips']:.0f}", f"{s['ips_min']:.0f}–{s['ips_max']:.0f}", f"{s['mbs']:.1f}",
-                     f"{s['cpu_ms']:.2f}", f"{s['client_cpu_ms']:.2f}"]
+                     f"{s['cpu_ms']:.2f}", f"{s['client_cpu_ms']:.2f}", f"{s['foreign_pct']:.0f}"]
             if memory:
                 cells += [f"{s['wall']:.1f}", f"{s['vm_hwm'] / 2**20:.0f}", f"{s['tree_rss_peak'] / 2**20:.0f}"]
             cells += [f"{s['ips'] / summaries[k]['ips']:.2f}" for k in refs]
@@ -241,7 +252,8 @@ def main():
                    help="200 small + 20 large instances, 1 round (checks the set-up, not a measurement)")
     p.add_argument("--rounds", type=int, help="rounds (default 3, --quick 1)")
     p.add_argument("--servers", default=",".join(SERVER_KEYS), help=f"comma-separated subset of {SERVER_KEYS}")
-    p.add_argument("--scenarios", help="comma-separated subset of small-1,small-4,small-8,large-4")
+    p.add_argument("--scenarios", help="comma-separated subset of small-1,small-4,small-8,large-4,memory-8 "
+                                       "(memory-8 implies --memory)")
     p.add_argument("--memory", action="store_true",
                    help="also run 8 concurrent huge instances (pacsnode's peak RSS), once per server")
     p.add_argument("--memory-servers", default="pacsnode",
@@ -272,7 +284,11 @@ def main():
     ]
     if args.scenarios:
         keep = {k.strip() for k in args.scenarios.split(",")}
+        unknown = keep - {s.key for s in scenarios} - {"memory-8"}
+        if unknown:
+            p.error(f"unknown scenario(s) {sorted(unknown)}")
         scenarios = [s for s in scenarios if s.key in keep]
+        args.memory = args.memory or "memory-8" in keep
     if args.memory:
         scenarios.append(Scenario("memory-8", "huge", 8,
                                   f"8 huge instances ({huge_mb} MiB each) over 8 parallel associations, "
@@ -382,7 +398,10 @@ def render(args, rounds, scenarios, server_objs, unavailable, results, infos, st
                f"store. Max PDU {servers.MAX_PDU} for every server. Total time {time.monotonic() - started:.0f} s.")
     out.append("- inst/s and MB/s (1 MB = 10^6 bytes): instances sent / wall time of all storescu processes. "
                "CPU ms/inst: user+system CPU of the server's process tree (for pacsnode and Orthanc+PostgreSQL "
-               "including the PostgreSQL server), per instance. × columns: inst/s ratio to that server.")
+               "including the PostgreSQL server), per instance. Unattributed CPU: share of all CPUs busy with "
+               "neither server nor clients during the run (kernel writeback, other programs: high = noisy run). "
+               "× columns: inst/s ratio to that server.")
+    out.append(f"- Load average at the end: {open('/proc/loadavg').read().split()[:3]}")
     out.append("")
     for scenario in scenarios:
         runs = [r for r in results if r["scenario"] == scenario.key]

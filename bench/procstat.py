@@ -189,3 +189,14 @@ def wait_until(predicate, timeout, interval=0.1):
             return True
         time.sleep(interval)
     return predicate()
+
+
+def system_busy_seconds():
+    """CPU seconds all CPUs together have spent busy since boot (everything but idle and
+    iowait), from /proc/stat: the difference over a run, minus what the server and the
+    clients used, is what other programs took from the benchmark."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is already in user)
+    busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + (fields[7] if len(fields) > 7 else 0)
+    return busy / CLOCK_TICKS
