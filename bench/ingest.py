@@ -192,10 +192,12 @@ def summarize(runs):
 
 def table(scenario, server_objs, unavailable, summaries, memory):
     refs = [k for k in REFERENCES if k in server_objs and summaries.get(k, {}).get("ok")]
-    head = ["server", "inst/s (median)", "min–max", "MB/s", "server CPU ms/inst", "client CPU ms/inst",
-            "unattributed CPU %"]
-    if memory:
-        head += ["wall s", "VmHWM MiB", "tree RSS peak MiB"]
+    if memory:  # a handful of instances: wall time and bytes say more than inst/s
+        head = ["server", "wall s", "MB/s", "server CPU ms/inst", "client CPU ms/inst", "unattributed CPU %",
+                "VmHWM MiB", "tree RSS peak MiB"]
+    else:
+        head = ["server", "inst/s (median)", "min–max", "MB/s", "server CPU ms/inst", "client CPU ms/inst",
+                "unattributed CPU %"]
     head += [f"× {server_objs[k].label}" for k in refs]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for key, server in server_objs.items():
@@ -207,10 +209,13 @@ def table(scenario, server_objs, unavailable, summaries, memory):
             cells = [server.label, f"FAILED ({summaries[key]['reason']})"] + [""] * (len(head) - 2)
         else:
             s = summaries[key]
-            cells = [server.label, f"{s['ips']:.0f}", f"{s['ips_min']:.0f}–{s['ips_max']:.0f}", f"{s['mbs']:.1f}",
-                     f"{s['cpu_ms']:.2f}", f"{s['client_cpu_ms']:.2f}", f"{s['foreign_pct']:.0f}"]
             if memory:
-                cells += [f"{s['wall']:.1f}", f"{s['vm_hwm'] / 2**20:.0f}", f"{s['tree_rss_peak'] / 2**20:.0f}"]
+                cells = [server.label, f"{s['wall']:.1f}", f"{s['mbs']:.0f}"]
+            else:
+                cells = [server.label, f"{s['ips']:.0f}", f"{s['ips_min']:.0f}–{s['ips_max']:.0f}", f"{s['mbs']:.1f}"]
+            cells += [f"{s['cpu_ms']:.2f}", f"{s['client_cpu_ms']:.2f}", f"{s['foreign_pct']:.0f}"]
+            if memory:
+                cells += [f"{s['vm_hwm'] / 2**20:.0f}", f"{s['tree_rss_peak'] / 2**20:.0f}"]
             cells += [f"{s['ips'] / summaries[k]['ips']:.2f}" for k in refs]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
