@@ -58,6 +58,10 @@ def generate(dataset_dir, kind, count, studies, huge_mb=None, gen_kind=None):
             subprocess.run(f"cat {out}/* > /dev/null", shell=True)  # back into the page cache
             return have
         shutil.rmtree(out, ignore_errors=True)
+    groups = os.path.join(dataset_dir, "groups")
+    for stale in (os.listdir(groups) if os.path.isdir(groups) else []):
+        if stale.startswith(f"{kind}-"):
+            shutil.rmtree(os.path.join(groups, stale))
     log(f"generating {count} {kind} instances in {out} ...")
     t0 = time.monotonic()
     argv = [PYTHON, os.path.join(BENCH_DIR, "gen_dataset.py"), gen_kind or kind, out, "--count", str(count),
@@ -128,7 +132,11 @@ def run_once(server, scenario, groups, info, run_dir, env, sample_memory):
             vm_hwm=procstat.vm_hwm_bytes(server.main_pid()), tree_rss_peak=sampler.peak)
         # CPU that neither the server nor the clients used: other programs (and us).
         result["foreign_cpu"] = max(0.0, (busy1 - busy0) - result["server_cpu"] - result["client_cpu"])
-        stored = server.stored()
+        try:
+            stored = server.stored()
+        except Exception as e:  # e.g. Orthanc's REST API not answering
+            result["reason"] = f"could not count stored instances: {e}"
+            return result
         result["stored"] = stored
         errors = [line for p in client_logs for line in open(p, errors="replace") if line.startswith(("E:", "F:"))]
         if stored != info["count"]:
