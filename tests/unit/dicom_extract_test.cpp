@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/error.hpp"
@@ -346,6 +347,30 @@ TEST_CASE("dicom extract: text is UTF-8, decoded from Specific Character Set") {
                  R"("00101001":{"vr":"PN","Value":[{"Alphabetic":"やまだ^たろう"},)"
                  R"({"Alphabetic":"やまだ^たろう"}]})"));
   CHECK(contains(japanese.study.attributes_json, R"("001021B0":{"vr":"LT","Value":["たろう"]})"));
+}
+
+TEST_CASE("dicom extract: threads extracting at once get what one thread gets") {
+  const std::vector<std::string> names = {"CT_small.dcm", "MR_small_bigendian.dcm",
+                                          "JPEG2000.dcm", "image_dfl.dcm", "rtplan.dcm"};
+  std::vector<std::string> expected;
+  for (const auto& name : names) {
+    const IndexRecord r = extract_index_record(test_file(name));
+    expected.push_back(r.instance.attributes_json + r.series.attributes_json);
+  }
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 10; ++round) {
+        for (std::size_t i = 0; i < names.size(); ++i) {
+          const IndexRecord r = extract_index_record(kPydicomData / "test_files" / names[i]);
+          if (r.instance.attributes_json + r.series.attributes_json != expected[i]) ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(mismatches == std::vector<int>(4, 0));
 }
 
 TEST_CASE("dicom extract: a 200 MB instance costs little memory") {
