@@ -1,0 +1,288 @@
+#include "dicom/extract.hpp"
+
+#include <array>
+#include <charconv>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "dcmtk/config/osconfig.h"  // first, as DCMTK requires
+#include "dcmtk/dcmdata/dcdatset.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcsequen.h"
+#include "dcmtk/dcmdata/dcvr.h"
+
+#include "base/error.hpp"
+#include "base/log.hpp"
+#include "dicom/dicom_json.hpp"
+#include "dicom/japanese.hpp"
+#include "dicom/levels.hpp"
+#include "dicom/uid.hpp"
+#include "dicom/utf8.hpp"
+
+namespace pacsnode::dicom {
+namespace {
+
+// Values longer than this stay in the file (DCMTK remembers their offset and reads them only
+// if asked): what keeps a 1 GB instance cheap to index.
+constexpr Uint32 kMaxReadLength = 4 * 1024;
+// Above these lengths an attribute is bulk data for the index's purposes.
+constexpr Uint32 kMaxBinaryLength = 1024;
+constexpr Uint32 kMaxTextLength = 64 * 1024;
+constexpr int kMaxSequenceDepth = 16;
+
+std::uint32_t tag_of(const DcmElement& element) {
+  const DcmTag& tag = element.getTag();
+  return static_cast<std::uint32_t>(tag.getGTag()) << 16 | tag.getETag();
+}
+
+// True for what the index never holds: private and illegal (odd) groups, group lengths,
+// file meta, pixel data and its relatives, digital signatures, trailing padding, and
+// values too long to be anything but bulk data.
+bool is_left_out(DcmElement& element) {
+  const DcmTag& tag = element.getTag();
+  const Uint16 group = tag.getGTag();
+  if ((group & 1) != 0 || tag.getETag() == 0x0000) return true;
+  if (group == 0x0002 || group == 0x7FE0 || group == 0xFFFA || group == 0xFFFC) return true;
+  const DcmEVR ident = element.ident();
+  if (ident == EVR_SQ) return false;
+  if (ident == EVR_pixelSQ) return true;
+  const Uint32 length = element.getLengthField();
+  if (length == DCM_UndefinedLength) return true;
+  const DcmVR vr(DcmVR(ident).getValidEVR());
+  return length > (vr.isaString() ? kMaxTextLength : kMaxBinaryLength);
+}
+
+// Removes what is_left_out() names, at every depth, and items nested too deep: afterwards
+// every value left is small and safe to read.
+void prune(DcmItem& item, int depth) {
+  std::vector<DcmElement*> doomed;
+  const unsigned long count = item.card();
+  for (unsigned long i = 0; i < count; ++i) {
+    DcmElement* element = item.getElement(i);
+    if (element == nullptr) continue;
+    if (is_left_out(*element)) {
+      doomed.push_back(element);
+    } else if (element->ident() == EVR_SQ) {
+      if (depth >= kMaxSequenceDepth) {
+        doomed.push_back(element);
+        continue;
+      }
+      auto& sequence = static_cast<DcmSequenceOfItems&>(*element);
+      for (unsigned long k = 0; k < sequence.card(); ++k) {
+        if (DcmItem* nested = sequence.getItem(k)) prune(*nested, depth + 1);
+      }
+    }
+  }
+  for (DcmElement* element : doomed) delete item.remove(element);
+}
+
+// Module-wide DCMTK policy, set once: a defined-length UN element of a tag the dictionary
+// knows is read with the dictionary's VR (PS3.5 §6.2.2), as data that passed through a node
+// that did not know the tag arrives so (e.g. a Study Instance UID as UN).
+void configure_dcmtk() {
+  static std::once_flag once;
+  std::call_once(once, [] { dcmEnableUnknownVRConversion.set(OFTrue); });
+}
+
+// The fallback for what DCMTK cannot decode on the C library's iconv: Japanese (ISO 2022 IR
+// 87 / 159). Decodes every text element affected by Specific Character Set, each item under
+// its own declaration if it has one.
+void decode_japanese_text(DcmItem& item, std::string charset) {
+  OFString own;
+  if (item.findAndGetOFStringArray(DCM_SpecificCharacterSet, own).good()) charset = own.c_str();
+  const unsigned long count = item.card();
+  for (unsigned long i = 0; i < count; ++i) {
+    DcmElement* element = item.getElement(i);
+    if (element == nullptr) continue;
+    const DcmEVR vr = element->ident();
+    if (vr == EVR_SQ) {
+      auto& sequence = static_cast<DcmSequenceOfItems&>(*element);
+      for (unsigned long k = 0; k < sequence.card(); ++k) {
+        if (DcmItem* nested = sequence.getItem(k)) decode_japanese_text(*nested, charset);
+      }
+      continue;
+    }
+    if (vr != EVR_SH && vr != EVR_LO && vr != EVR_ST && vr != EVR_LT && vr != EVR_UT &&
+        vr != EVR_UC && vr != EVR_PN) {
+      continue;
+    }
+    OFString raw;
+    if (element->getOFStringArray(raw, OFFalse).bad()) continue;
+    const auto decoded =
+        decode_japanese(std::string_view(raw.c_str(), raw.size()), charset, vr == EVR_PN);
+    if (decoded) element->putOFStringArray(OFString(decoded->data(), decoded->size()));
+  }
+}
+
+// Decodes all text to UTF-8 in place. On failure (an unknown character set, bytes illegal in
+// the declared one) part of the data set may be left undecoded; to_valid_utf8 then reads the
+// leftover bytes as Latin-1.
+void decode_text(DcmDataset& data_set, const std::filesystem::path& file) {
+  if (data_set.convertToUTF8().good()) return;
+  OFString declared;
+  data_set.findAndGetOFStringArray(DCM_SpecificCharacterSet, declared);
+  const std::string charset = declared.c_str();
+  if (needs_japanese_decoder(charset)) {
+    decode_japanese_text(data_set, charset);
+    return;
+  }
+  OFString sop_instance_uid;
+  data_set.findAndGetOFString(DCM_SOPInstanceUID, sop_instance_uid);
+  log::warn("sop={} file={}: cannot decode text from Specific Character Set '{}'; "
+            "undecodable bytes are read as Latin-1",
+            to_valid_utf8(sop_instance_uid.c_str()), file.string(), to_valid_utf8(charset));
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\0')) text.remove_suffix(1);
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  return text;
+}
+
+// A top-level attribute's whole value (all values, backslashes kept) as UTF-8; "" if absent.
+std::string text_of(DcmItem& item, const DcmTagKey& tag) {
+  OFString value;
+  if (item.findAndGetOFStringArray(tag, value).bad()) return {};
+  return to_valid_utf8(trim(std::string_view(value.c_str(), value.size())));
+}
+
+// A PN value without trailing empty component groups ("Wang^XiaoDong=王^小東=" ends at 東).
+std::string person_name_of(DcmItem& item, const DcmTagKey& tag) {
+  std::string name = text_of(item, tag);
+  while (!name.empty() && (name.back() == '=' || name.back() == ' ')) name.pop_back();
+  return name;
+}
+
+std::optional<int> int_of(DcmItem& item, const DcmTagKey& tag) {
+  std::string_view text = trim(text_of(item, tag));
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  int value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::string uid_of(DcmItem& item, const DcmTagKey& tag, std::string_view name,
+                   const std::filesystem::path& file) {
+  const std::string uid = text_of(item, tag);
+  if (uid.empty()) {
+    throw Error(ErrorCode::InvalidArgument, fmt::format("{}: {} is missing", file.string(), name));
+  }
+  if (!is_valid_uid(uid)) {
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("{}: {} is not a valid UID: '{}'", file.string(), name, uid));
+  }
+  return uid;
+}
+
+// Attributes with a field of their own in the record stay out of attributes_json; Series and
+// Instance Number only when the field could hold them.
+bool has_own_field(std::uint32_t tag, const IndexRecord& record) {
+  switch (tag) {
+    case 0x00200011: return record.series.series_number.has_value();
+    case 0x00200013: return record.instance.instance_number.has_value();
+    case 0x00100010: case 0x00100020: case 0x00100021: case 0x00100030: case 0x00100040:
+    case 0x0020000D: case 0x00080020: case 0x00080030: case 0x00080050: case 0x00200010:
+    case 0x00081030: case 0x00080090:
+    case 0x0020000E: case 0x00080060: case 0x0008103E: case 0x00180015: case 0x00080021:
+    case 0x00080031:
+    case 0x00080018: case 0x00080016: case 0x00080023: case 0x00080033:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void fill_attributes_json(DcmDataset& data_set, IndexRecord& record) {
+  std::array<std::string, 4> json;
+  for (auto& object : json) object.push_back('{');
+  const unsigned long count = data_set.card();
+  for (unsigned long i = 0; i < count; ++i) {
+    DcmElement* element = data_set.getElement(i);
+    if (element == nullptr) continue;
+    const std::uint32_t tag = tag_of(*element);
+    if (has_own_field(tag, record)) continue;
+    std::string& object = json[static_cast<std::size_t>(level_of(tag))];
+    if (object.size() > 1) object.push_back(',');
+    detail::append_json_attribute(object, *element);
+  }
+  for (auto& object : json) object.push_back('}');
+  record.patient.attributes_json = std::move(json[static_cast<std::size_t>(Level::Patient)]);
+  record.study.attributes_json = std::move(json[static_cast<std::size_t>(Level::Study)]);
+  record.series.attributes_json = std::move(json[static_cast<std::size_t>(Level::Series)]);
+  record.instance.attributes_json = std::move(json[static_cast<std::size_t>(Level::Instance)]);
+}
+
+}  // namespace
+
+IndexRecord extract_index_record(const std::filesystem::path& part10_file) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(part10_file, ec);
+  if (status.type() == std::filesystem::file_type::not_found) {
+    throw Error(ErrorCode::NotFound, fmt::format("{}: no such file", part10_file.string()));
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("{}: not a regular file", part10_file.string()));
+  }
+
+  configure_dcmtk();
+  DcmFileFormat file_format;
+  const OFCondition loaded = file_format.loadFile(OFFilename(part10_file.c_str()), EXS_Unknown,
+                                                  EGL_noChange, kMaxReadLength, ERM_fileOnly);
+  if (loaded.bad()) {
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("{}: not a readable DICOM Part-10 file: {}", part10_file.string(),
+                            loaded.text()));
+  }
+  DcmDataset& data_set = *file_format.getDataset();
+
+  prune(data_set, 0);
+  decode_text(data_set, part10_file);
+  data_set.findAndDeleteElement(DCM_SpecificCharacterSet, OFTrue, OFTrue);
+
+  IndexRecord record;
+  PatientRecord& patient = record.patient;
+  patient.patient_id = text_of(data_set, DCM_PatientID);
+  patient.issuer_of_patient_id = text_of(data_set, DCM_IssuerOfPatientID);
+  patient.patient_name = person_name_of(data_set, DCM_PatientName);
+  patient.patient_birth_date = text_of(data_set, DCM_PatientBirthDate);
+  patient.patient_sex = text_of(data_set, DCM_PatientSex);
+
+  StudyRecord& study = record.study;
+  study.study_instance_uid = uid_of(data_set, DCM_StudyInstanceUID, "StudyInstanceUID (0020,000D)", part10_file);
+  study.study_date = text_of(data_set, DCM_StudyDate);
+  study.study_time = text_of(data_set, DCM_StudyTime);
+  study.accession_number = text_of(data_set, DCM_AccessionNumber);
+  study.study_id = text_of(data_set, DCM_StudyID);
+  study.study_description = text_of(data_set, DCM_StudyDescription);
+  study.referring_physician_name = person_name_of(data_set, DCM_ReferringPhysicianName);
+
+  SeriesRecord& series = record.series;
+  series.series_instance_uid = uid_of(data_set, DCM_SeriesInstanceUID, "SeriesInstanceUID (0020,000E)", part10_file);
+  series.modality = text_of(data_set, DCM_Modality);
+  series.series_number = int_of(data_set, DCM_SeriesNumber);
+  series.series_description = text_of(data_set, DCM_SeriesDescription);
+  series.body_part_examined = text_of(data_set, DCM_BodyPartExamined);
+  series.series_date = text_of(data_set, DCM_SeriesDate);
+  series.series_time = text_of(data_set, DCM_SeriesTime);
+
+  InstanceRecord& instance = record.instance;
+  instance.sop_instance_uid = uid_of(data_set, DCM_SOPInstanceUID, "SOPInstanceUID (0008,0018)", part10_file);
+  instance.sop_class_uid = uid_of(data_set, DCM_SOPClassUID, "SOPClassUID (0008,0016)", part10_file);
+  instance.instance_number = int_of(data_set, DCM_InstanceNumber);
+  instance.content_date = text_of(data_set, DCM_ContentDate);
+  instance.content_time = text_of(data_set, DCM_ContentTime);
+  instance.transfer_syntax_uid = text_of(*file_format.getMetaInfo(), DCM_TransferSyntaxUID);
+
+  fill_attributes_json(data_set, record);
+  return record;
+}
+
+}  // namespace pacsnode::dicom
