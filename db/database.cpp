@@ -8,9 +8,12 @@
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "db/migrations.hpp"
+#include "db/pq_errors.hpp"
 
 namespace pacsnode::db {
 namespace {
+
+using detail::translate_errors;
 
 // Serialises migrate() across processes and machines sharing the database. The value is
 // "pacsnode" in ASCII: arbitrary, but recognisable in pg_locks.
@@ -22,27 +25,6 @@ constexpr const char* kCreateMigrationsTable = R"sql(
     name       text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
   ))sql";
-
-// Translates libpqxx's exceptions where the library is called: a lost or refused
-// connection is retryable (Unavailable), anything else is a bug or a broken schema.
-template <typename Fn>
-auto translate_errors(const char* what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const pacsnode::Error&) {
-    throw;
-  } catch (const pqxx::broken_connection& e) {
-    throw Error(ErrorCode::Unavailable, fmt::format("database {}: cannot reach the server: {}", what, e.what()));
-  } catch (const pqxx::sql_error& e) {
-    throw Error(ErrorCode::Internal,
-                fmt::format("database {}: {} (SQLSTATE {}){}", what, e.what(), e.sqlstate(),
-                            e.query().empty() ? "" : " in: " + e.query().substr(0, 200)));
-  } catch (const pqxx::failure& e) {
-    throw Error(ErrorCode::Internal, fmt::format("database {}: {}", what, e.what()));
-  } catch (const pqxx::usage_error& e) {
-    throw Error(ErrorCode::Internal, fmt::format("database {}: {}", what, e.what()));
-  }
-}
 
 std::string trimmed(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();

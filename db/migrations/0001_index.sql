@@ -16,6 +16,8 @@
 --    (PS3.18 F.2: {"00100030": {"vr": "DA", "Value": ["19700101"]}}), so that C-FIND can
 --    return any optional key and nothing received is lost. A value that a typed column
 --    cannot hold (an unparseable date) is kept here under its tag as well.
+--  * The identifying UIDs (and an instance's file path) may never be empty: an empty UID
+--    would make one row of every instance that lacks it.
 
 -- Case-insensitive wildcard search on person names ("*MÜLLER*").
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
@@ -45,7 +47,7 @@ CREATE INDEX patient_birth_date ON patient (patient_birth_date);
 CREATE TABLE study (
   id                        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   patient_pk                bigint NOT NULL REFERENCES patient (id) ON DELETE CASCADE,
-  study_instance_uid        text COLLATE "C" NOT NULL UNIQUE,  -- (0020,000D)
+  study_instance_uid        text COLLATE "C" NOT NULL UNIQUE CHECK (study_instance_uid <> ''),  -- (0020,000D)
   study_date                date,                              -- (0008,0020)
   study_time                time,                              -- (0008,0030)
   accession_number          text COLLATE "C" NOT NULL DEFAULT '',  -- (0008,0050)
@@ -77,7 +79,7 @@ CREATE INDEX study_updated_at ON study (updated_at);  -- "what arrived recently"
 CREATE TABLE series (
   id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   study_pk             bigint NOT NULL REFERENCES study (id) ON DELETE CASCADE,
-  series_instance_uid  text COLLATE "C" NOT NULL UNIQUE,      -- (0020,000E)
+  series_instance_uid  text COLLATE "C" NOT NULL UNIQUE CHECK (series_instance_uid <> ''),  -- (0020,000E)
   modality             text COLLATE "C" NOT NULL DEFAULT '',  -- (0008,0060)
   series_number        integer,                               -- (0020,0011)
   series_description   text NOT NULL DEFAULT '',              -- (0008,103E)
@@ -99,18 +101,18 @@ CREATE INDEX series_updated_at ON series (updated_at);
 CREATE TABLE instance (
   id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   series_pk            bigint NOT NULL REFERENCES series (id) ON DELETE CASCADE,
-  sop_instance_uid     text COLLATE "C" NOT NULL UNIQUE,      -- (0008,0018)
-  sop_class_uid        text COLLATE "C" NOT NULL,             -- (0008,0016)
+  sop_instance_uid     text COLLATE "C" NOT NULL UNIQUE CHECK (sop_instance_uid <> ''),  -- (0008,0018)
+  sop_class_uid        text COLLATE "C" NOT NULL CHECK (sop_class_uid <> ''),  -- (0008,0016)
   instance_number      integer,                               -- (0020,0013)
   content_date         date,                                  -- (0008,0023)
   content_time         time,                                  -- (0008,0033)
   -- How and when it arrived.
   received_at          timestamptz NOT NULL DEFAULT now(),
   calling_ae_title     text COLLATE "C" NOT NULL DEFAULT '',  -- '' for instances we made (SRs)
-  transfer_syntax_uid  text COLLATE "C" NOT NULL,             -- as stored on disk
+  transfer_syntax_uid  text COLLATE "C" NOT NULL CHECK (transfer_syntax_uid <> ''),  -- as stored on disk
   -- Relative to the storage root, so that the root can move; unique so that deleting one
   -- row can never delete another row's file.
-  file_path            text COLLATE "C" NOT NULL UNIQUE,
+  file_path            text COLLATE "C" NOT NULL UNIQUE CHECK (file_path <> ''),
   file_size            bigint NOT NULL CHECK (file_size >= 0),
   -- "<algorithm>:<hex digest>", e.g. "sha256:9f86…", so the algorithm can change without
   -- a migration.

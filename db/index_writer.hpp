@@ -1,0 +1,65 @@
+#pragma once
+// The batched index writer: ingest hands it one IndexRecord per stored instance and
+// acknowledges the instance only when the callback reports the rows committed. Records
+// from all associations queue together and are committed in one transaction per batch
+// (group commit), so durability costs one fsync per batch, not per instance.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/index_record.hpp"
+
+namespace pacsnode::db {
+
+// What to do with an instance whose SOP Instance UID is already indexed.
+enum class DuplicatePolicy {
+  Keep,     // the indexed row stays; the new file is not referenced (IndexOutcome::DuplicateKept)
+  Replace,  // the new record replaces the row, wherever it lives (IndexOutcome::Replaced)
+};
+
+enum class IndexOutcome { Inserted, DuplicateKept, Replaced, Failed };
+
+struct IndexResult {
+  IndexOutcome outcome = IndexOutcome::Failed;
+  std::string error;  // Failed: why, for the log
+  // Replaced: the old row's file_path when it differs from the new one, for the caller to
+  // delete now that the commit no longer references it; empty otherwise.
+  std::string replaced_file_path;
+};
+
+struct IndexWriterSettings {
+  std::string conninfo;
+  DuplicatePolicy duplicates = DuplicatePolicy::Keep;
+  std::size_t max_batch = 500;
+  // How long a writer waits for a batch to grow before committing it; 0 commits what is
+  // queued when the writer becomes free (which already batches under load).
+  std::chrono::microseconds max_wait{0};
+  unsigned connections = 1;  // writer threads, one connection each
+};
+
+class IndexWriter {
+ public:
+  // Connects every writer at once and starts the writer threads. Throws
+  // pacsnode::Error(Unavailable) when the database cannot be reached.
+  explicit IndexWriter(IndexWriterSettings settings);
+  // Commits everything queued, then stops (as stop()).
+  ~IndexWriter();
+  IndexWriter(const IndexWriter&) = delete;
+  IndexWriter& operator=(const IndexWriter&) = delete;
+
+  // Thread-safe. `done` runs exactly once, on a writer thread, after the batch holding the
+  // record has committed (or failed for good). After stop() it runs at once, on the
+  // caller's thread, with outcome Failed. `done` must not call submit() or stop() inline
+  // if it can block; it must not throw (a throw is logged and ignored).
+  void submit(IndexRecord record, std::function<void(IndexResult)> done);
+  // Refuses new records, commits everything queued, joins the writer threads. Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pacsnode::db
