@@ -160,7 +160,8 @@ std::string person_name_of(DcmItem& item, const DcmTagKey& tag) {
 }
 
 std::optional<int> int_of(DcmItem& item, const DcmTagKey& tag) {
-  std::string_view text = trim(text_of(item, tag));
+  const std::string value_text = text_of(item, tag);  // already trimmed
+  std::string_view text = value_text;
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   int value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
