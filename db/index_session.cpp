@@ -92,10 +92,9 @@ class BatchWriter {
     for (const Row* row : rows) {
       const auto& p = row->rec->patient;
       by_key[patient_key(*row)] = row;
-      for (auto [i, v] : {std::pair<int, std::optional<std::string>>{0, p.patient_id}, {1, p.issuer_of_patient_id},
-                          {2, p.patient_name}, {3, row->birth_date}, {4, p.patient_sex}, {5, row->patient_attrs}}) {
-        c[i].push_back(std::move(v));
-      }
+      const std::optional<std::string> values[6] = {p.patient_id,      p.issuer_of_patient_id, p.patient_name,
+                                                    row->birth_date,   p.patient_sex,          row->patient_attrs};
+      for (int i = 0; i < 6; ++i) c[i].push_back(values[i]);
     }
     std::map<PatientKey, std::int64_t> ids;
     for (const auto& r : tx_.exec_prepared(kUpsertPatientsName, array_literal(c[0]), array_literal(c[1]),
