@@ -21,7 +21,6 @@ namespace pacsnode::db::detail {
 namespace {
 
 constexpr int kMaxAttempts = 6;
-constexpr int kMaxUpsertTries = 3;
 
 // One record with its values converted once for all attempts.
 struct Row {
@@ -53,6 +52,7 @@ Row convert(const IndexRecord& r, std::size_t index) {
 }
 
 using PatientKey = std::pair<std::string, std::string>;
+using Column = std::vector<std::optional<std::string>>;
 PatientKey patient_key(const Row& row) {
   return {row.rec->patient.patient_id, row.rec->patient.issuer_of_patient_id};
 }
@@ -84,70 +84,92 @@ class BatchWriter {
   BatchWriter(pqxx::work& tx, DuplicatePolicy duplicates, Attempt& out)
       : tx_(tx), duplicates_(duplicates), out_(out) {}
 
-  std::int64_t patient(const Row& row, std::vector<std::string>& messages) {
-    const auto& p = row.rec->patient;
-    for (int i = 0; i < kMaxUpsertTries; ++i) {
-      auto result = tx_.exec_prepared(kUpsertPatientName, p.patient_id, p.issuer_of_patient_id, p.patient_name,
-                                      row.birth_date, p.patient_sex, row.patient_attrs);
-      if (result.empty()) continue;  // inserted concurrently after our snapshot: ask again
-      const auto& r = result[0];
-      if (r[1].as<bool>()) {
-        std::string changes;
-        auto note = [&](const char* what, const std::string& before, const std::string& after) {
-          if (before == after) return;
-          changes += fmt::format("{}{} '{}' -> '{}'", changes.empty() ? "" : ", ", what, before, after);
-        };
-        note("name", shown(nullable_text(r[2])), p.patient_name);
-        note("birth date", shown(nullable_text(r[3])), shown(row.birth_date));
-        note("sex", shown(nullable_text(r[4])), p.patient_sex);
-        if (!changes.empty()) {
-          messages.push_back(fmt::format("patient {}/{}: {}", p.patient_id, p.issuer_of_patient_id, changes));
-        }
-      }
-      return r[0].as<std::int64_t>();
+  // Upserts the patients of `rows`, one row per identity → their ids.
+  std::map<PatientKey, std::int64_t> patients(const std::vector<const Row*>& rows,
+                                              std::vector<std::string>& messages) {
+    std::map<PatientKey, const Row*> by_key;
+    Column c[6];
+    for (const Row* row : rows) {
+      const auto& p = row->rec->patient;
+      by_key[patient_key(*row)] = row;
+      const std::optional<std::string> values[6] = {p.patient_id,      p.issuer_of_patient_id, p.patient_name,
+                                                    row->birth_date,   p.patient_sex,          row->patient_attrs};
+      for (int i = 0; i < 6; ++i) c[i].push_back(values[i]);
     }
-    throw pqxx::serialization_failure("patient upsert found no row " + std::to_string(kMaxUpsertTries) + " times");
+    std::map<PatientKey, std::int64_t> ids;
+    for (const auto& r : tx_.exec_prepared(kUpsertPatientsName, array_literal(c[0]), array_literal(c[1]),
+                                           array_literal(c[2]), array_literal(c[3]), array_literal(c[4]),
+                                           array_literal(c[5]))) {
+      const PatientKey key{r[1].c_str(), r[2].c_str()};
+      ids[key] = r[0].as<std::int64_t>();
+      if (r[3].as<bool>()) note_patient_change(*by_key.at(key), r, messages);
+    }
+    if (ids.size() < by_key.size()) {  // committed by another writer after our snapshot
+      Column missing[2];
+      for (const auto& [key, row] : by_key) {
+        if (ids.count(key)) continue;
+        missing[0].push_back(key.first);
+        missing[1].push_back(key.second);
+      }
+      for (const auto& r : tx_.exec_prepared(kPatientIdsName, array_literal(missing[0]), array_literal(missing[1]))) {
+        ids.emplace(PatientKey{r[1].c_str(), r[2].c_str()}, r[0].as<std::int64_t>());
+      }
+    }
+    if (ids.size() < by_key.size()) throw pqxx::serialization_failure("a patient row vanished during the upsert");
+    return ids;
   }
 
-  std::int64_t study(const Row& row, std::int64_t patient_pk, std::vector<std::string>& messages) {
-    const auto& s = row.rec->study;
-    for (int i = 0; i < kMaxUpsertTries; ++i) {
-      auto result = tx_.exec_prepared(kUpsertStudyName, patient_pk, s.study_instance_uid, row.study_date,
-                                      row.study_time, s.accession_number, s.study_id, s.study_description,
-                                      s.referring_physician_name, row.study_attrs);
-      if (result.empty()) continue;
-      const auto& r = result[0];
-      if (!r[1].is_null() && r[1].as<std::int64_t>() != patient_pk) {
-        messages.push_back(fmt::format("study {}: moved to patient {}/{} (patient row {} -> {})",
-                                       s.study_instance_uid, row.rec->patient.patient_id,
-                                       row.rec->patient.issuer_of_patient_id, r[1].c_str(), patient_pk));
-      }
-      return r[0].as<std::int64_t>();
+  // Upserts the studies of `rows` (row, its patient's id), one row per UID → their ids.
+  std::map<std::string, std::int64_t> studies(const std::vector<std::pair<const Row*, std::int64_t>>& rows,
+                                              std::vector<std::string>& messages) {
+    std::map<std::string, std::pair<const Row*, std::int64_t>> by_uid;
+    Column c[9];
+    for (const auto& [row, patient_pk] : rows) {
+      const auto& s = row->rec->study;
+      by_uid[s.study_instance_uid] = {row, patient_pk};
+      const std::optional<std::string> values[9] = {std::to_string(patient_pk), s.study_instance_uid, row->study_date,
+                                                    row->study_time, s.accession_number, s.study_id,
+                                                    s.study_description, s.referring_physician_name, row->study_attrs};
+      for (int i = 0; i < 9; ++i) c[i].push_back(values[i]);
     }
-    throw pqxx::serialization_failure("study upsert found no row " + std::to_string(kMaxUpsertTries) + " times");
+    auto ids = upsert_level(kUpsertStudiesName, kStudyIdsName, c, by_uid.size(), [&](const pqxx::row& r) {
+      const auto& [row, patient_pk] = by_uid.at(r[1].c_str());
+      if (!r[2].is_null() && r[2].as<std::int64_t>() != patient_pk) {
+        messages.push_back(fmt::format("study {}: moved to patient {}/{} (patient row {} -> {})", r[1].c_str(),
+                                       row->rec->patient.patient_id, row->rec->patient.issuer_of_patient_id,
+                                       r[2].c_str(), patient_pk));
+      }
+    });
+    return ids;
   }
 
-  std::int64_t series(const Row& row, std::int64_t study_pk, std::vector<std::string>& messages) {
-    const auto& s = row.rec->series;
-    for (int i = 0; i < kMaxUpsertTries; ++i) {
-      auto result = tx_.exec_prepared(kUpsertSeriesName, study_pk, s.series_instance_uid, s.modality,
-                                      s.series_number, s.series_description, s.body_part_examined, row.series_date,
-                                      row.series_time, row.series_attrs);
-      if (result.empty()) continue;
-      const auto& r = result[0];
-      if (!r[1].is_null() && r[1].as<std::int64_t>() != study_pk) {
-        messages.push_back(fmt::format("series {}: moved to study {}", s.series_instance_uid,
-                                       row.rec->study.study_instance_uid));
-      }
-      return r[0].as<std::int64_t>();
+  // Upserts the series of `rows` (row, its study's id), one row per UID → their ids.
+  std::map<std::string, std::int64_t> series(const std::vector<std::pair<const Row*, std::int64_t>>& rows,
+                                             std::vector<std::string>& messages) {
+    std::map<std::string, std::pair<const Row*, std::int64_t>> by_uid;
+    Column c[9];
+    for (const auto& [row, study_pk] : rows) {
+      const auto& s = row->rec->series;
+      by_uid[s.series_instance_uid] = {row, study_pk};
+      const auto number = s.series_number ? std::optional<std::string>(std::to_string(*s.series_number)) : std::nullopt;
+      const std::optional<std::string> values[9] = {std::to_string(study_pk), s.series_instance_uid, s.modality, number,
+                                                    s.series_description, s.body_part_examined, row->series_date,
+                                                    row->series_time, row->series_attrs};
+      for (int i = 0; i < 9; ++i) c[i].push_back(values[i]);
     }
-    throw pqxx::serialization_failure("series upsert found no row " + std::to_string(kMaxUpsertTries) + " times");
+    return upsert_level(kUpsertSeriesName, kSeriesIdsName, c, by_uid.size(), [&](const pqxx::row& r) {
+      const auto& [row, study_pk] = by_uid.at(r[1].c_str());
+      if (!r[2].is_null() && r[2].as<std::int64_t>() != study_pk) {
+        messages.push_back(
+            fmt::format("series {}: moved to study {}", r[1].c_str(), row->rec->study.study_instance_uid));
+      }
+    });
   }
 
   // Inserts the instances (distinct SOP Instance UIDs) in one statement, so the count
   // triggers run once for all of them; under Replace, deletes their old rows first.
   void instances(const std::vector<std::pair<const Row*, std::int64_t>>& items) {
-    std::vector<std::optional<std::string>> columns[12];
+    Column columns[12];
     for (const auto& [row, series_pk] : items) {
       const auto& i = row->rec->instance;
       auto number = i.instance_number ? std::optional<std::string>(std::to_string(*i.instance_number)) : std::nullopt;
@@ -188,6 +210,44 @@ class BatchWriter {
   }
 
  private:
+  static void note_patient_change(const Row& row, const pqxx::row& r, std::vector<std::string>& messages) {
+    const auto& p = row.rec->patient;
+    std::string changes;
+    auto note = [&](const char* what, const std::string& before, const std::string& after) {
+      if (before == after) return;
+      changes += fmt::format("{}{} '{}' -> '{}'", changes.empty() ? "" : ", ", what, before, after);
+    };
+    note("name", shown(nullable_text(r[4])), p.patient_name);
+    note("birth date", shown(nullable_text(r[5])), shown(row.birth_date));
+    note("sex", shown(nullable_text(r[6])), p.patient_sex);
+    if (!changes.empty()) messages.push_back(fmt::format("patient {}/{}: {}", p.patient_id, p.issuer_of_patient_id, changes));
+  }
+
+  // A study or series upsert: nine column arrays, the UID second. `seen` gets each row of
+  // the result (id, uid, previous parent id, NULL when new).
+  template <typename Seen>
+  std::map<std::string, std::int64_t> upsert_level(const char* upsert, const char* lookup, const Column (&c)[9],
+                                                   std::size_t distinct, Seen&& seen) {
+    std::map<std::string, std::int64_t> ids;
+    for (const auto& r : tx_.exec_prepared(upsert, array_literal(c[0]), array_literal(c[1]), array_literal(c[2]),
+                                           array_literal(c[3]), array_literal(c[4]), array_literal(c[5]),
+                                           array_literal(c[6]), array_literal(c[7]), array_literal(c[8]))) {
+      ids[r[1].c_str()] = r[0].as<std::int64_t>();
+      seen(r);
+    }
+    if (ids.size() < distinct) {  // committed by another writer after our snapshot
+      Column missing;
+      for (const auto& uid : c[1]) {
+        if (!ids.count(*uid)) missing.push_back(uid);
+      }
+      for (const auto& r : tx_.exec_prepared(lookup, array_literal(missing))) {
+        ids.emplace(r[1].c_str(), r[0].as<std::int64_t>());
+      }
+    }
+    if (ids.size() < distinct) throw pqxx::serialization_failure(std::string(upsert) + ": a row vanished");
+    return ids;
+  }
+
   pqxx::work& tx_;
   DuplicatePolicy duplicates_;
   Attempt& out_;
@@ -212,13 +272,14 @@ void write_fast(BatchWriter& writer, const std::vector<Row*>& order, Attempt& ou
     later(studies[row->rec->study.study_instance_uid]);
     later(series[row->rec->series.series_instance_uid]);
   }
-  std::map<PatientKey, std::int64_t> patient_pk;
-  std::map<std::string, std::int64_t> study_pk, series_pk;
-  for (const auto& [key, row] : patients) patient_pk[key] = writer.patient(*row, out.messages);
-  for (const auto& [uid, row] : studies) study_pk[uid] = writer.study(*row, patient_pk.at(patient_key(*row)), out.messages);
-  for (const auto& [uid, row] : series) {
-    series_pk[uid] = writer.series(*row, study_pk.at(row->rec->study.study_instance_uid), out.messages);
-  }
+  std::vector<const Row*> patient_rows;
+  for (const auto& [key, row] : patients) patient_rows.push_back(row);
+  const auto patient_pk = writer.patients(patient_rows, out.messages);
+  std::vector<std::pair<const Row*, std::int64_t>> study_rows, series_rows;
+  for (const auto& [uid, row] : studies) study_rows.emplace_back(row, patient_pk.at(patient_key(*row)));
+  const auto study_pk = writer.studies(study_rows, out.messages);
+  for (const auto& [uid, row] : series) series_rows.emplace_back(row, study_pk.at(row->rec->study.study_instance_uid));
+  const auto series_pk = writer.series(series_rows, out.messages);
   // A SOP Instance UID twice in one batch: the later record goes in a later round, which
   // sees the earlier one as an existing row, just as if they had come in two batches.
   for (int round = 0, rounds = max_round(order); round < rounds; ++round) {
@@ -248,9 +309,9 @@ void write_careful(pqxx::work& tx, const pqxx::connection& conn, BatchWriter& wr
       std::vector<std::string> messages;
       tx.exec0("SAVEPOINT index_record");
       try {
-        const auto patient = writer.patient(*row, messages);
-        const auto study = writer.study(*row, patient, messages);
-        const auto series = writer.series(*row, study, messages);
+        const auto patient = writer.patients({row}, messages).at(patient_key(*row));
+        const auto study = writer.studies({{row, patient}}, messages).at(row->rec->study.study_instance_uid);
+        const auto series = writer.series({{row, study}}, messages).at(row->rec->series.series_instance_uid);
         writer.instances({{row, series}});
         tx.exec0("RELEASE SAVEPOINT index_record");
         out.messages.insert(out.messages.end(), messages.begin(), messages.end());
@@ -264,12 +325,30 @@ void write_careful(pqxx::work& tx, const pqxx::connection& conn, BatchWriter& wr
 }
 
 void prepare_index_statements(pqxx::connection& conn) {
-  conn.prepare(kUpsertPatientName, kUpsertPatient);
-  conn.prepare(kUpsertStudyName, kUpsertStudy);
+  conn.prepare(kUpsertPatientsName, kUpsertPatients);
+  conn.prepare(kPatientIdsName, kPatientIds);
+  conn.prepare(kUpsertStudiesName, kUpsertStudies);
+  conn.prepare(kStudyIdsName, kStudyIds);
   conn.prepare(kUpsertSeriesName, kUpsertSeries);
+  conn.prepare(kSeriesIdsName, kSeriesIds);
   conn.prepare(kInsertInstancesName, kInsertInstances);
   conn.prepare(kDeleteInstancesName, kDeleteInstances);
   conn.prepare(kFindInstancesName, kFindInstances);
+}
+
+// The records whose rows the transaction leaves in place: of those written, for each SOP
+// Instance UID the last round's (an earlier round's row was replaced within the batch).
+std::vector<const Row*> final_rows(const std::vector<Row>& rows, const Attempt& out) {
+  std::map<std::string, const Row*> last;
+  for (const auto& row : rows) {
+    const auto outcome = out.results[row.index].outcome;
+    if (outcome != IndexOutcome::Inserted && outcome != IndexOutcome::Replaced) continue;
+    const Row*& slot = last[row.rec->instance.sop_instance_uid];
+    if (!slot || slot->round < row.round) slot = &row;
+  }
+  std::vector<const Row*> result;
+  for (const auto& [uid, row] : last) result.push_back(row);
+  return result;
 }
 
 void back_off(int attempt) {
@@ -308,11 +387,9 @@ IndexSession::~IndexSession() = default;
 // The connection broke during COMMIT: look at what the database holds rather than guess.
 // Every row this attempt wrote is there (same file, same checksum) → committed; none is → not.
 IndexSession::Impl::Doubt IndexSession::Impl::resolve_in_doubt(const std::vector<Row>& rows, const Attempt& out) {
+  const auto written = final_rows(rows, out);
   std::vector<std::optional<std::string>> uids;
-  for (const auto& row : rows) {
-    const auto outcome = out.results[row.index].outcome;
-    if (outcome == IndexOutcome::Inserted || outcome == IndexOutcome::Replaced) uids.push_back(row.rec->instance.sop_instance_uid);
-  }
+  for (const Row* row : written) uids.push_back(row->rec->instance.sop_instance_uid);
   if (uids.empty()) return Doubt::Committed;  // nothing this batch wrote is at stake
   try {
     connect();
@@ -322,10 +399,8 @@ IndexSession::Impl::Doubt IndexSession::Impl::resolve_in_doubt(const std::vector
       found.insert(fmt::format("{}\n{}\n{}", r[0].c_str(), r[1].c_str(), r[2].c_str()));
     }
     std::size_t present = 0;
-    for (const auto& row : rows) {
-      const auto outcome = out.results[row.index].outcome;
-      if (outcome != IndexOutcome::Inserted && outcome != IndexOutcome::Replaced) continue;
-      const auto& i = row.rec->instance;
+    for (const Row* row : written) {
+      const auto& i = row->rec->instance;
       present += found.count(fmt::format("{}\n{}\n{}", i.sop_instance_uid, i.file_path, i.checksum));
     }
     if (present == uids.size()) return Doubt::Committed;
@@ -341,10 +416,7 @@ IndexSession::Impl::Doubt IndexSession::Impl::resolve_in_doubt(const std::vector
 // batch points at that path (two records of one batch may share it).
 void IndexSession::Impl::finish(Attempt& out, const std::vector<Row>& rows) {
   std::set<std::string> referenced;
-  for (const auto& row : rows) {
-    const auto outcome = out.results[row.index].outcome;
-    if (outcome == IndexOutcome::Inserted || outcome == IndexOutcome::Replaced) referenced.insert(row.rec->instance.file_path);
-  }
+  for (const Row* row : final_rows(rows, out)) referenced.insert(row->rec->instance.file_path);
   for (auto& result : out.results) {
     if (referenced.count(result.replaced_file_path)) result.replaced_file_path.clear();
   }
@@ -375,6 +447,7 @@ std::vector<IndexResult> IndexSession::write(const std::vector<const IndexRecord
   std::string last_error;
   for (int attempt = 0; attempt < kMaxAttempts;) {
     Attempt out;
+    bool lost_connection = false;
     out.results.assign(records.size(), IndexResult{IndexOutcome::Failed, "not written", {}});
     try {
       if (!d.conn) d.connect();
@@ -399,6 +472,7 @@ std::vector<IndexResult> IndexSession::write(const std::vector<const IndexRecord
       if (doubt == Impl::Doubt::Unknown) return fail_all("commit outcome unknown: " + last_error);
     } catch (const pqxx::broken_connection& e) {
       d.conn.reset();
+      lost_connection = true;
       last_error = one_line(e.what());
     } catch (const pqxx::transaction_rollback& e) {
       last_error = one_line(e.what());
@@ -416,10 +490,12 @@ std::vector<IndexResult> IndexSession::write(const std::vector<const IndexRecord
       d.conn.reset();
       return fail_all(one_line(e.what()));
     }
-    ++attempt;
+    if (++attempt == kMaxAttempts) break;
     log::warn("index writer: batch of {} failed (attempt {} of {}), retrying: {}", records.size(), attempt,
               kMaxAttempts, last_error);
-    if (attempt < kMaxAttempts) back_off(attempt);
+    // A connection the server closed while idle (restart, idle timeout) is usually back at
+    // once; everything else waits, with jitter so that competing writers drift apart.
+    if (!(lost_connection && attempt == 1)) back_off(attempt);
   }
   return fail_all(fmt::format("database unavailable after {} attempts: {}", kMaxAttempts, last_error));
 }

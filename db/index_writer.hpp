@@ -51,8 +51,8 @@ class IndexWriter {
 
   // Thread-safe. `done` runs exactly once, on a writer thread, after the batch holding the
   // record has committed (or failed for good). After stop() it runs at once, on the
-  // caller's thread, with outcome Failed. `done` must not call submit() or stop() inline
-  // if it can block; it must not throw (a throw is logged and ignored).
+  // caller's thread, with outcome Failed. `done` should be quick (it holds up the next
+  // batch) and must not call stop(); a throw from it is logged and ignored.
   void submit(IndexRecord record, std::function<void(IndexResult)> done);
   // Refuses new records, commits everything queued, joins the writer threads. Idempotent.
   void stop();
