@@ -26,7 +26,7 @@ void init(const LogSettings& settings) {
   // ISO time, level, thread, message: "2026-11-24T11:19:50.123 info [1234] assoc=3 ..."
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%t] %v");
   logger->set_level(static_cast<spdlog::level::level_enum>(settings.level));
-  logger->flush_on(spdlog::level::info);
+  logger->flush_on(spdlog::level::trace);  // every line reaches the file at once: nothing lost in a crash
   spdlog::set_default_logger(std::move(logger));
 }
 

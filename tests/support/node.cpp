@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <deque>
 #include <csignal>
 #include <fstream>
 #include <unistd.h>
@@ -130,6 +131,19 @@ std::string Node::log() const {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+std::string Node::log_tail(std::size_t lines) const {
+  std::istringstream in(log());
+  std::deque<std::string> last;
+  std::string line;
+  while (std::getline(in, line)) {
+    last.push_back(line);
+    if (last.size() > lines) last.pop_front();
+  }
+  std::string out;
+  for (const auto& l : last) out += l + "\n";
+  return out;
 }
 
 bool Node::echo_ok(const std::string& calling_ae) {

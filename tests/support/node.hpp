@@ -56,6 +56,7 @@ class Node {
   std::filesystem::path config_path() const { return dir_.path() / "pacsnode.toml"; }
   std::string target() const;  // "PACSNODE@127.0.0.1:port"
   std::string log() const;     // everything serve printed
+  std::string log_tail(std::size_t lines = 30) const;
   bool running() { return process_ && process_->running(); }
   // Graceful stop: SIGTERM, returns the exit code.
   int stop();
