@@ -1,7 +1,7 @@
 #pragma once
 // Brings the index and the files on disk back into agreement: at every start (after a crash,
 // a file may be in place whose index row never committed, and leftovers of interrupted
-// transfers sit in tmp/), and for `pacsnode db reindex` (disaster recovery: the index is
+// transfers are left as .part files), and for `pacsnode db reindex` (disaster recovery: the index is
 // rebuilt from the files alone).
 #include <cstddef>
 #include <string>

@@ -94,7 +94,7 @@ net::SinkFactory StoreService::sink_factory() {
                                          fmt::format("storage has only {} MB free", store_.free_bytes() >> 20));
     }
     try {
-      storage::TempFile temp = store_.create_temp();
+      storage::TempFile temp = store_.create_temp(instance_uid);
       dicom::FileMeta meta;
       meta.media_storage_sop_class_uid = class_uid;
       meta.media_storage_sop_instance_uid = instance_uid;

@@ -1,6 +1,7 @@
 #include "storage/store.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -18,6 +19,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kBufferSize = 1 << 20;
+// objects/000 … objects/fff: a million instances make about 250 files per folder.
+constexpr unsigned kFanOut = 4096;
 
 Error io_error(const std::string& what, const fs::path& path, int err = errno) {
   const ErrorCode code = (err == ENOSPC || err == EDQUOT) ? ErrorCode::OutOfResources : ErrorCode::Unavailable;
@@ -35,7 +38,7 @@ void fsync_directory(const fs::path& dir) {
 
 std::string random_name() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:016x}{:016x}.part", rng(), rng());
+  return fmt::format(".{:016x}{:016x}.part", rng(), rng());
 }
 
 }  // namespace
@@ -128,13 +131,25 @@ std::string TempFile::checksum() const { return format_checksum(*hasher_); }
 
 Store::Store(StorageSettings settings) : settings_(std::move(settings)) {
   std::error_code ec;
-  fs::create_directories(settings_.root / "objects", ec);
-  if (!ec) fs::create_directories(settings_.root / "tmp", ec);
+  const fs::path objects = settings_.root / "objects";
+  fs::create_directories(objects, ec);
   if (ec) throw Error(ErrorCode::Unavailable, "cannot create storage folders under " + settings_.root.string() + ": " + ec.message());
+  // All the fan-out folders exist before the first instance arrives, so that the hot path
+  // never creates (and has to make durable) a folder.
+  if (!fs::exists(objects / fmt::format("{:03x}", kFanOut - 1))) {
+    for (unsigned i = 0; i < kFanOut; ++i) {
+      const fs::path folder = objects / fmt::format("{:03x}", i);
+      if (::mkdir(folder.c_str(), 0750) != 0 && errno != EEXIST) throw io_error("cannot create", folder);
+    }
+    fsync_directory(objects);
+  }
 }
 
-TempFile Store::create_temp() {
-  const fs::path path = settings_.root / "tmp" / random_name();
+TempFile Store::create_temp(std::string_view sop_instance_uid) {
+  // In the instance's own folder: the final rename stays within one folder, and creating
+  // files is spread over 4,096 folders instead of contending for one (ext4 serialises
+  // creations per folder and searches the folder's block group for a free inode).
+  const fs::path path = absolute(relative_path_for(sop_instance_uid)).parent_path() / random_name();
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   if (fd < 0) throw io_error("cannot create", path);
   return TempFile(fd, path);
@@ -145,8 +160,7 @@ fs::path Store::relative_path_for(std::string_view uid) const {
     throw Error(ErrorCode::InvalidArgument, "invalid SOP Instance UID '" + std::string(uid.substr(0, 80)) + "'");
   }
   const XXH64_hash_t h = XXH3_64bits(uid.data(), uid.size());
-  return fs::path("objects") / fmt::format("{:02x}", h & 0xFF) / fmt::format("{:02x}", (h >> 8) & 0xFF) /
-         (std::string(uid) + ".dcm");
+  return fs::path("objects") / fmt::format("{:03x}", h % kFanOut) / (std::string(uid) + ".dcm");
 }
 
 fs::path Store::absolute(const fs::path& relative) const {
@@ -169,13 +183,6 @@ CommitOutcome Store::commit(TempFile& temp, const fs::path& relative, bool repla
   const fs::path target = absolute(relative);
   const fs::path folder = target.parent_path();
   temp.sync();
-  std::error_code ec;
-  bool created_folder = false;
-  if (!fs::exists(folder)) {
-    fs::create_directories(folder, ec);
-    if (ec) throw Error(ErrorCode::Unavailable, "cannot create " + folder.string() + ": " + ec.message());
-    created_folder = true;
-  }
   CommitOutcome outcome = CommitOutcome::Stored;
   if (replace) {
     if (fs::exists(target)) outcome = CommitOutcome::Replaced;
@@ -193,10 +200,6 @@ CommitOutcome Store::commit(TempFile& temp, const fs::path& relative, bool repla
   ::close(std::exchange(temp.fd_, -1));
   temp.path_.clear();  // it is the stored file now
   fsync_directory(folder);
-  if (created_folder) {
-    fsync_directory(folder.parent_path());
-    fsync_directory(folder.parent_path().parent_path());
-  }
   return outcome;
 }
 
@@ -232,8 +235,9 @@ std::pair<std::uint64_t, std::string> Store::size_and_checksum(const fs::path& r
 std::size_t Store::clean_temp() {
   std::size_t removed = 0;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(settings_.root / "tmp", ec)) {
-    if (entry.path().extension() == ".part" && fs::remove(entry.path(), ec)) ++removed;
+  for (auto it = fs::recursive_directory_iterator(settings_.root / "objects", ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() == ".part" && fs::remove(it->path(), ec)) ++removed;
   }
   return removed;
 }

@@ -2,11 +2,12 @@
 // Instance files under the storage root: temp files written while an instance arrives,
 // made durable and atomically renamed into place, read back, reconciled at start.
 //
-// Layout: <root>/objects/<h1>/<h2>/<SOPInstanceUID>.dcm, where h1/h2 are two hex bytes of a
-// hash of the UID (65,536 folders: no folder grows huge). One SOP Instance UID has exactly
+// Layout: <root>/objects/<hhh>/<SOPInstanceUID>.dcm, where hhh is 12 bits of a hash of the
+// UID in hex (4,096 folders, created up front: no folder grows huge, and storing an instance
+// never creates a folder). One SOP Instance UID has exactly
 // one path whatever its study says, so "is it stored?" is one stat and a duplicate can be
-// detected atomically by the rename itself. Temp files live in <root>/tmp on the same file
-// system, so the rename is atomic.
+// detected atomically by the rename itself. A temp file (.<random>.part) lives in the
+// folder its instance will have, so the rename is atomic and stays within one folder.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -57,11 +58,12 @@ enum class CommitOutcome { Stored, AlreadyExists, Replaced };
 
 class Store {
  public:
-  explicit Store(StorageSettings settings);  // creates root/objects and root/tmp
+  explicit Store(StorageSettings settings);  // creates root/objects and its 4,096 folders
 
   const std::filesystem::path& root() const { return settings_.root; }
-  TempFile create_temp();
-  // objects/<h1>/<h2>/<uid>.dcm. Throws pacsnode::Error(InvalidArgument) for an invalid UID:
+  // A temp file for the instance with this (valid) SOP Instance UID.
+  TempFile create_temp(std::string_view sop_instance_uid);
+  // objects/<hhh>/<uid>.dcm. Throws pacsnode::Error(InvalidArgument) for an invalid UID:
   // no path is ever built from an unchecked value.
   std::filesystem::path relative_path_for(std::string_view sop_instance_uid) const;
   // Resolves a relative path from the index, refusing anything that leaves the root.
@@ -79,7 +81,7 @@ class Store {
   // Size and checksum of a stored file, as a TempFile would have computed them.
   std::pair<std::uint64_t, std::string> size_and_checksum(const std::filesystem::path& relative) const;
 
-  // Removes leftovers of interrupted transfers in tmp/; returns how many.
+  // Removes leftovers of interrupted transfers (.part files); returns how many.
   std::size_t clean_temp();
   // Every stored object file, as a relative path.
   void for_each_object(const std::function<void(const std::filesystem::path&)>& visit) const;

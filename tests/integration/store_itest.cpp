@@ -117,7 +117,13 @@ std::size_t count_objects(const Node& node) {
   return n;
 }
 
-std::vector<fs::path> temp_files(const Node& node) { return files_below(node.storage() / "tmp"); }
+std::vector<fs::path> temp_files(const Node& node) {
+  std::vector<fs::path> temps;
+  for (const auto& f : files_below(node.storage())) {
+    if (f.extension() == ".part") temps.push_back(f);
+  }
+  return temps;
+}
 
 net::AssociationSettings requestor_settings() {
   net::AssociationSettings s;
