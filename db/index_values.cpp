@@ -1,5 +1,7 @@
 #include "db/index_values.hpp"
 
+#include "base/json.hpp"
+
 #include <fmt/format.h>
 
 namespace pacsnode::db::detail {
@@ -79,30 +81,6 @@ std::optional<std::string> dicom_time_to_sql(std::string_view tm) {
   if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
   std::string out = fmt::format("{:02}:{:02}:{:02}", hour, minute, second);
   if (!fraction.empty()) out += fmt::format(".{:0<6}", fraction);
-  return out;
-}
-
-std::string json_string(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\0': break;  // jsonb refuses \u0000
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
   return out;
 }
 

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/json.hpp"
+
 namespace pacsnode::db::detail {
 
 // "YYYYMMDD" (or the ACR-NEMA "YYYY.MM.DD") → "YYYY-MM-DD"; nullopt when empty or not a
@@ -30,7 +32,7 @@ std::optional<std::string> time_column(std::string_view tm, std::string_view tag
 // A PostgreSQL array literal ({"a","b",NULL}) for a parameter cast to text[], date[], ….
 std::string array_literal(const std::vector<std::optional<std::string>>& elements);
 
-// `text` as a JSON string literal, quotes included.
-std::string json_string(std::string_view text);
+// JSON string literals: base/json.hpp.
+using pacsnode::json_string;
 
 }  // namespace pacsnode::db::detail

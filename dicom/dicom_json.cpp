@@ -14,33 +14,14 @@
 #include "dcmtk/dcmdata/dcsequen.h"
 #include "dcmtk/dcmdata/dcvr.h"
 
+#include "base/json.hpp"
 #include "dicom/utf8.hpp"
 
 namespace pacsnode::dicom::detail {
 namespace {
 
-void append_json_string(std::string& out, std::string_view raw) {
-  const std::string text = to_valid_utf8(raw);
-  out += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
+// Text is made valid UTF-8 first (a data set may lie about its character set).
+void append_json_text(std::string& out, std::string_view raw) { pacsnode::append_json_string(out, to_valid_utf8(raw)); }
 
 std::vector<std::string_view> split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;
@@ -172,7 +153,7 @@ void append_person_names(std::string& out, const std::vector<std::string_view>& 
       out += any ? ",\"" : "{\"";
       out += kGroups[g];
       out += "\":";
-      append_json_string(out, group);
+      append_json_text(out, group);
       any = true;
     }
     out += any ? "}" : "null";
@@ -205,10 +186,10 @@ void append_text_values(std::string& out, DcmElement& element, DcmEVR vr) {
         if (number) {
           out += *number;
         } else {
-          append_json_string(out, values[i]);
+          append_json_text(out, values[i]);
         }
       } else {
-        append_json_string(out, values[i]);
+        append_json_text(out, values[i]);
       }
     }
   }

@@ -1,6 +1,8 @@
 // DIMSE command sets: ILE group 0000 bytes, tolerances, status classes.
 #include <doctest/doctest.h>
 
+#include "tests/support/bytes.hpp"
+
 #include <cstdint>
 #include <vector>
 
@@ -11,12 +13,8 @@ using namespace pacsnode::net;
 
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
-
-template <std::size_t N>
-Bytes lit(const char (&s)[N]) {
-  return Bytes(s, s + N - 1);
-}
+using pacsnode::test::Bytes;
+using pacsnode::test::lit;
 
 // C-ECHO-RQ, message id 1, as every implementation sends it.
 const Bytes kEchoRq = lit(

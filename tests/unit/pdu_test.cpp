@@ -1,6 +1,8 @@
 // PS3.8 PDUs against hand-written byte literals, round trips, and malformed input.
 #include <doctest/doctest.h>
 
+#include "tests/support/bytes.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -13,14 +15,8 @@ using namespace pacsnode::net;
 
 namespace {
 
-using Bytes = std::vector<std::uint8_t>;
-
-// A string literal as bytes, without its terminating NUL. Adjacent literals keep hex
-// escapes from swallowing the characters that follow them.
-template <std::size_t N>
-Bytes lit(const char (&s)[N]) {
-  return Bytes(s, s + N - 1);
-}
+using pacsnode::test::Bytes;
+using pacsnode::test::lit;
 
 // What DCMTK 3.6.7's echoscu sends by default: one Verification context with ILE,
 // max length 16384, its implementation class UID (odd length, unpadded) and version.
