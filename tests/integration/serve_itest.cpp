@@ -9,6 +9,7 @@
 #include "net/association.hpp"
 #include "net/uids.hpp"
 #include "tests/support/node.hpp"
+#include "tests/support/pg_cluster.hpp"
 
 using namespace pacsnode;
 using namespace pacsnode::test;
@@ -111,4 +112,16 @@ TEST_CASE("graceful shutdown: an idle association is aborted at the grace deadli
   client.join();
   CHECK(ended == net::EndReason::PeerAborted);
   CHECK(node.log().find("aborting 1 association(s) still open") != std::string::npos);
+}
+
+TEST_CASE("database.url: serve uses that server instead of an embedded one") {
+  TestCluster cluster;  // stands for the hospital's PostgreSQL server
+  Node node(tables("[database]\nurl = \"" + cluster.conninfo() + "\"\n"));
+  CHECK_FALSE(std::filesystem::exists(node.dir() / "var" / "pg"));
+  CHECK(cluster.psql("SELECT count(*) FROM schema_migrations") == "1");
+  auto [code, out] = run({PACSNODE_BINARY, "store", node.target(),
+                          "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"});
+  CHECK_MESSAGE(code == 0, out);
+  CHECK(cluster.psql("SELECT count(*) FROM instance") == "1");
+  CHECK(node.stop() == 0);
 }
