@@ -1,0 +1,95 @@
+#pragma once
+// C-FIND identifier → SQL against the index (PS3.4 C.2.2.2, docs/dicom-conformance.md §4).
+// Pure: builds text and parameters, talks to no database. This header does not include
+// libpqxx.
+//
+// Matching, per key (values are trimmed of DICOM padding first):
+//  * empty value, or only `*`: universal (no condition).
+//  * single value: `=`, case-sensitive; PN case-insensitive (see below).
+//  * `*` / `?` wildcards: LIKE ... ESCAPE '\' after escaping `\ % _`; `?` is one character
+//    (PostgreSQL's `_` counts characters in a UTF-8 database, not bytes).
+//  * PN: compared upper-case against the generated `*_norm` column (upper($n) in SQL), with
+//    trailing `^`, `=` and spaces stripped on both sides. A query without `=` is matched
+//    against the alphabetic group only ("YAMADA^TARO" matches
+//    "Yamada^Taro=山田^太郎"); a query with `=` against the whole name, so `*=*` matches
+//    only names that have a second group — it is not universal.
+//  * DA: YYYYMMDD, or ranges A-B, -B, A- (inclusive). An absent stored date (NULL) matches
+//    no range and no single value. Wildcards are refused.
+//  * TM: HH[MM[SS[.F{1,6}]]], single or range, compared as time. A value of reduced precision
+//    stands for its whole interval: `1200` alone matches 12:00:00–12:00:59.999999, and as an
+//    upper bound `-1200` includes 12:00:30. A range that crosses midnight (`2200-0600`) and
+//    wildcards are refused. Date and time keys are matched independently (no combined
+//    date-time matching is negotiated).
+//  * UI: single value or List of UID `a\b\c` (`= ANY($n::text[])`); `*`/`?` are refused.
+//  * ModalitiesInStudy: `CT` matches a study whose modalities include CT; `CT\MR` is OR
+//    (any listed modality present), not AND. SOPClassesInStudy likewise.
+//  * IS columns (SeriesNumber, InstanceNumber, the counts): compared as integers (`7`
+//    matches `007`); a non-integer value is refused.
+//  * Other keys (no typed column): matched against the level's `attributes` jsonb, first
+//    value (`attributes->'GGGGEEEE'->'Value'->>0`; PN its Alphabetic group), single value
+//    and wildcards only; group 0010 keys go to the patient row, others to the query level's.
+//  * Sequences, Specific Character Set, Query/Retrieve Level and Retrieve AE Title are
+//    never matched. Keys of levels below the query level are ignored; keys above it other
+//    than the unique key (and IssuerOfPatientID, which qualifies PatientID) are ignored
+//    (hierarchical query; relational queries are not supported).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pacsnode::db {
+
+enum class QueryLevel { Patient, Study, Series, Image };
+enum class InformationModel { PatientRoot, StudyRoot };
+
+struct FindKey {
+  std::uint32_t tag;   // (gggg,eeee) as 0xggggeeee
+  std::string vr;      // "PN", "DA", ...
+  std::string value;   // raw DICOM string value as received, UTF-8
+};
+
+struct FindRequest {
+  InformationModel model;
+  QueryLevel level;
+  std::vector<FindKey> keys;
+};
+
+struct SqlQuery {
+  std::string sql;
+  std::vector<std::string> params;  // $1..$n, all text, never NULL
+};
+
+// The SELECT for `request`, at most `limit` rows (0: no limit), ordered: patients by name,
+// studies newest first, series by SeriesNumber, instances by InstanceNumber.
+// Throws pacsnode::Error(InvalidArgument) for requests PS3.4 refuses: Study Root with
+// PATIENT level, a missing / empty / wildcard / multi-valued unique key above the query
+// level, wildcards in UI, DA or TM keys, malformed dates and times, a TM range crossing
+// midnight, a non-integer IS value, multiple values outside UI keys and ModalitiesInStudy.
+SqlQuery build_find_sql(const FindRequest& request, std::size_t limit);
+
+// The row shape of build_find_sql's result: every row holds the columns of each level from
+// the patient down to the query level, in this order, whatever the information model
+// (so a Study Root STUDY row carries PatientName and PatientID). Every column is text and
+// never NULL ('' when absent): dates YYYYMMDD, times HHMMSS[.ffffff] without trailing
+// zeros in the fraction, integers in decimal, arrays joined with `\`, `*_attributes` the
+// level's jsonb in the DICOM JSON model.
+//   patient:  patient_id, issuer_of_patient_id, patient_name, patient_birth_date,
+//             patient_sex, patient_attributes
+//   study:    study_instance_uid, study_date, study_time, accession_number, study_id,
+//             study_description, referring_physician_name, modalities_in_study,
+//             sop_classes_in_study, number_of_study_related_series,
+//             number_of_study_related_instances, study_attributes
+//   series:   series_instance_uid, modality, series_number, series_description,
+//             body_part_examined, series_date, series_time,
+//             number_of_series_related_instances, series_attributes
+//   instance: sop_instance_uid, sop_class_uid, instance_number, content_date, content_time,
+//             instance_attributes
+std::vector<std::string_view> find_row_columns(QueryLevel level);
+
+// Runs a built query in a read-only transaction on a connection of its own and returns the
+// rows as text (NULL as ""). Throws pacsnode::Error: Unavailable when the server cannot be
+// reached, Internal otherwise.
+std::vector<std::vector<std::string>> run_find(const std::string& conninfo, const SqlQuery& query);
+
+}  // namespace pacsnode::db
