@@ -21,6 +21,9 @@ void init(const LogSettings& settings);
 // Parses "trace|debug|info|warn|error|critical|off"; nullopt when unknown.
 std::optional<Level> parse_level(std::string_view name);
 
+// For log lines whose arguments are costly to build (per message, per PDU).
+inline bool enabled(Level level) { return spdlog::should_log(static_cast<spdlog::level::level_enum>(level)); }
+
 using spdlog::critical;
 using spdlog::debug;
 using spdlog::error;

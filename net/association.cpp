@@ -127,14 +127,16 @@ Association::Association(tcp::socket socket, AssociationSettings settings, std::
       id_(id),
       requestor_(requestor),
       deadline_timer_(socket_.get_executor()),
-      notify_timer_(socket_.get_executor()) {}
+      notify_timer_(socket_.get_executor()) {
+  update_tag();
+}
 
 Association::~Association() {
   if (current_sink_) current_sink_->abandon();
 }
 
-std::string Association::tag() const {
-  return "assoc=" + std::to_string(id_) + " peer=" + (peer_ae_.empty() ? peer_address_ : peer_ae_);
+void Association::update_tag() {
+  tag_ = "assoc=" + std::to_string(id_) + " peer=" + (peer_ae_.empty() ? peer_address_ : peer_ae_);
 }
 
 const AcceptedContext* Association::context(std::uint8_t pc_id) const {
@@ -210,7 +212,7 @@ asio::awaitable<void> Association::send_pdu(const Pdu& pdu) {
     Association* a;
     ~Unlock() { a->unlock_send(); }
   } unlock{this};
-  log::trace("{} send {}", tag(), pdu_name(pdu));
+  if (log::enabled(log::Level::trace)) log::trace("{} send {}", tag(), pdu_name(pdu));
   co_await write_raw(encode_pdu(pdu));
 }
 
@@ -518,6 +520,7 @@ asio::awaitable<std::shared_ptr<Association>> Association::accept(tcp::socket so
   std::shared_ptr<Association> a(new Association(std::move(socket), std::move(settings), id, false));
   a->sink_factory_ = std::move(sink_factory);
   a->peer_address_ = endpoint_text(a->socket_);
+  a->update_tag();
   a->state_ = State::Sta2;  // AE-5: connection accepted, ARTIM started
   a->arm_artim();
   a->start_background();
@@ -547,6 +550,7 @@ asio::awaitable<std::shared_ptr<Association>> Association::accept(tcp::socket so
   auto& rq = std::get<AAssociateRq>(*r.pdu);
   a->set_read_deadline(Clock::time_point::max());
   a->peer_ae_ = rq.calling_ae;
+  a->update_tag();
   a->called_ae_ = rq.called_ae;
   a->peer_max_pdu_ = rq.user_info.max_length;
 
@@ -631,6 +635,7 @@ asio::awaitable<std::shared_ptr<Association>> Association::request(std::string h
   a->peer_ae_ = rq.called_ae;
   a->called_ae_ = rq.called_ae;
   a->peer_address_ = host + ":" + std::to_string(port);
+  a->update_tag();
   a->state_ = State::Sta4;  // AE-1: transport connect issued
   a->set_read_deadline(Clock::now() + a->settings_.connect_timeout);
   a->start_background();
@@ -771,7 +776,7 @@ asio::awaitable<void> Association::send(std::uint8_t pc_id, const CommandSet& co
                  std::span(command_bytes).subspan(pos, n));
     pos += n;
   }
-  log::debug("{} send {}", tag(), command.describe());
+  if (log::enabled(log::Level::debug)) log::debug("{} send {}", tag(), command.describe());
   if (command.has_data_set()) {
     // Read one fragment ahead so that the last one is marked as last.
     std::vector<std::uint8_t> current(fragment), next(fragment);

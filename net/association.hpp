@@ -171,7 +171,7 @@ class Association : public std::enable_shared_from_this<Association> {
   const std::vector<AcceptedContext>& contexts() const { return contexts_; }
   const AcceptedContext* context(std::uint8_t pc_id) const;
   // The log prefix: "assoc=7 peer=STORESCU"
-  std::string tag() const;
+  const std::string& tag() const { return tag_; }
 
  private:
   Association(tcp::socket socket, AssociationSettings settings, std::uint64_t id, bool requestor);
@@ -207,6 +207,8 @@ class Association : public std::enable_shared_from_this<Association> {
   std::string peer_ae_;
   std::string called_ae_;
   std::string peer_address_;
+  std::string tag_;  // kept current by update_tag(): logged on every event, built once
+  void update_tag();
   std::uint32_t peer_max_pdu_ = 0;
   std::vector<AcceptedContext> contexts_;
   std::vector<bool> accepted_ids_ = std::vector<bool>(256, false);

@@ -27,7 +27,7 @@ asio::awaitable<void> serve_association(std::shared_ptr<net::Association> associ
   while (auto message = co_await association->receive()) {
     const auto field = message->command.command_field();
     const auto raw = field ? static_cast<std::uint16_t>(*field) : 0;
-    log::debug("{} received {}", association->tag(), message->command.describe());
+    if (log::enabled(log::Level::debug)) log::debug("{} received {}", association->tag(), message->command.describe());
     try {
       if (raw & 0x8000) {
         log::warn("{} unexpected response {} ignored", association->tag(), message->command.describe());
