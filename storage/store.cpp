@@ -90,30 +90,26 @@ void TempFile::write(std::span<const std::uint8_t> bytes) {
   size_ += bytes.size();
   if (buffer_.size() + bytes.size() > kBufferSize) flush();
   if (bytes.size() >= kBufferSize) {  // large fragments go straight through
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw io_error("cannot write", path_);
-      }
-      done += static_cast<std::size_t>(n);
-    }
+    write_all(bytes);
     return;
   }
   buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
 }
 
-void TempFile::flush() {
+void TempFile::write_all(std::span<const std::uint8_t> bytes) {
   std::size_t done = 0;
-  while (done < buffer_.size()) {
-    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw io_error("cannot write", path_);
     }
     done += static_cast<std::size_t>(n);
   }
+}
+
+void TempFile::flush() {
+  write_all(buffer_);
   buffer_.clear();
 }
 

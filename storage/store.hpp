@@ -45,6 +45,7 @@ class TempFile {
  private:
   friend class Store;
   TempFile(int fd, std::filesystem::path path);
+  void write_all(std::span<const std::uint8_t> bytes);
   struct Hasher;
   static std::string format_checksum(const Hasher& hasher);
   int fd_ = -1;
