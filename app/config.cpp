@@ -54,11 +54,12 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::string_view kRootKeys[] = {"node", "storage", "security", "database", "logging", "peers"};
+constexpr std::string_view kRootKeys[] = {"node", "storage", "query", "security", "database", "logging", "peers"};
 constexpr std::string_view kStorageKeys[] = {"path", "duplicates", "min_free_mb", "accept_any_sop_class"};
 constexpr std::string_view kNodeKeys[] = {"ae_title",       "bind",          "port",         "data_dir",
                                           "max_associations", "max_pdu_length", "artim_timeout", "idle_timeout",
                                           "shutdown_grace"};
+constexpr std::string_view kQueryKeys[] = {"max_results"};
 constexpr std::string_view kSecurityKeys[] = {"unknown_calling_ae", "user_identity", "users"};
 constexpr std::string_view kUserKeys[] = {"username", "password"};
 constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_user"};
@@ -68,7 +69,7 @@ constexpr std::string_view kPeerKeys[] = {"name", "ae_title", "host", "port"};
 // Where a misplaced top-level key most likely belongs (keys written above the first
 // [table] header land at the top level, a classic TOML slip).
 constexpr std::pair<std::string_view, Keys> kSections[] = {
-    {"node", kNodeKeys}, {"storage", kStorageKeys}, {"security", kSecurityKeys}, {"database", kDatabaseKeys}, {"logging", kLoggingKeys}};
+    {"node", kNodeKeys}, {"storage", kStorageKeys}, {"query", kQueryKeys}, {"security", kSecurityKeys}, {"database", kDatabaseKeys}, {"logging", kLoggingKeys}};
 
 constexpr std::uint32_t kMinPduLength = 4096;
 constexpr std::uint32_t kMaxPduLength = 16 * 1024 * 1024;
@@ -405,6 +406,11 @@ void read_storage(const Section& storage, const fs::path& base_dir, Config& conf
   if (auto v = storage.boolean("accept_any_sop_class")) config.accept_any_sop_class = *v;
 }
 
+void read_query(const Section& query, Config& config) {
+  query.allow_only(kQueryKeys);
+  if (auto v = query.integer("max_results", 1, 10'000'000)) config.max_results = static_cast<std::size_t>(*v);
+}
+
 void read_database(const Section& database, Config& config) {
   database.allow_only(kDatabaseKeys);
   if (auto v = database.string("url")) config.database_url = *v;
@@ -491,6 +497,7 @@ Config parse_config(std::string_view toml_text, const fs::path& file) {
   check_top_level(root, table);
   read_node(root.table("node"), base_dir, config);
   read_storage(root.table("storage"), base_dir, config);
+  read_query(root.table("query"), config);
   read_security(root.table("security"), config);
   read_database(root.table("database"), config);
   read_logging(root.table("logging"), base_dir, config);

@@ -48,6 +48,9 @@ struct Config {
   std::uint64_t min_free_mb = 1024;    // refuse new instances (0xA700) below this much free space
   bool accept_any_sop_class = false;   // accept storage of any abstract syntax, not only known Storage SOP Classes
 
+  // [query]
+  std::size_t max_results = 10000;     // C-FIND matches sent per query; more → the first ones, then Cancel (0xFE00)
+
   // [security]
   UnknownCallingAePolicy unknown_calling_ae = UnknownCallingAePolicy::Accept;
   UserIdentityPolicy user_identity = UserIdentityPolicy::Ignore;

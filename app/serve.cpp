@@ -12,6 +12,7 @@
 #include "db/database.hpp"
 #include "net/server.hpp"
 #include "scp/association_policy.hpp"
+#include "scp/find_service.hpp"
 #include "scp/reconcile.hpp"
 #include "scp/services.hpp"
 #include "scp/store_service.hpp"
@@ -56,7 +57,8 @@ int serve(const Config& config) {
   // Blocking work of the services (fsync, parsing): I/O-bound, so more threads than cores.
   asio::thread_pool workers(8);
   scp::StoreService store_service(*store, *index, workers, store_settings(config));
-  const scp::ServiceSet services{&store_service};
+  scp::FindService find_service(workers, find_settings(config, database_runtime->conninfo()));
+  const scp::ServiceSet services{&store_service, &find_service};
   const auto association = association_settings(config);
   const auto policy = policy_settings(config);
   net::Server* server_ptr = nullptr;

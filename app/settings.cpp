@@ -27,7 +27,7 @@ scp::PolicySettings policy_settings(const Config& config) {
   s.require_user_identity = config.user_identity == UserIdentityPolicy::Require;
   for (const auto& user : config.users) s.users.push_back({user.username, user.password});
   s.max_associations = config.max_associations;
-  s.contexts = scp::offered_services(true, config.accept_any_sop_class);
+  s.contexts = scp::offered_services(true, config.accept_any_sop_class, true);
   return s;
 }
 
@@ -50,6 +50,14 @@ db::IndexWriterSettings index_writer_settings(const Config& config, const std::s
   db::IndexWriterSettings s;
   s.conninfo = conninfo;
   s.duplicates = config.duplicates == DuplicatePolicy::Replace ? db::DuplicatePolicy::Replace : db::DuplicatePolicy::Keep;
+  return s;
+}
+
+scp::FindSettings find_settings(const Config& config, const std::string& conninfo) {
+  scp::FindSettings s;
+  s.conninfo = conninfo;
+  s.ae_title = config.ae_title;
+  s.max_results = config.max_results;
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include "net/server.hpp"
 #include "db/index_writer.hpp"
 #include "scp/association_policy.hpp"
+#include "scp/find_service.hpp"
 #include "scp/store_service.hpp"
 #include "storage/store.hpp"
 
@@ -18,5 +19,6 @@ log::LogSettings log_settings(const Config& config);
 storage::StorageSettings storage_settings(const Config& config);
 db::IndexWriterSettings index_writer_settings(const Config& config, const std::string& conninfo);
 scp::StoreSettings store_settings(const Config& config);
+scp::FindSettings find_settings(const Config& config, const std::string& conninfo);
 
 }  // namespace pacsnode::app

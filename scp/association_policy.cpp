@@ -22,12 +22,20 @@ bool blank(std::string_view ae) {
 
 }  // namespace
 
-net::AcceptorPolicy offered_services(bool storage, bool any_sop_class) {
+net::AcceptorPolicy offered_services(bool storage, bool any_sop_class, bool query) {
   net::AcceptorPolicy policy;
   policy.supported.push_back({std::string(net::uid::Verification),
                               {std::string(net::uid::ExplicitVrLittleEndian), std::string(net::uid::ImplicitVrLittleEndian),
                                std::string(net::uid::ExplicitVrBigEndian)},
                               false});
+  if (query) {
+    for (const auto model : {net::uid::PatientRootFind, net::uid::StudyRootFind}) {
+      policy.supported.push_back(
+          {std::string(model),
+           {std::string(net::uid::ExplicitVrLittleEndian), std::string(net::uid::ImplicitVrLittleEndian)},
+           false});
+    }
+  }
   if (storage) {
     for (const auto& sop_class : dicom::storage_sop_classes()) {
       policy.supported.push_back({sop_class, dicom::storage_transfer_syntaxes(), false});

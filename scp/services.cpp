@@ -1,6 +1,7 @@
 #include "scp/services.hpp"
 
 #include "base/log.hpp"
+#include "scp/find_service.hpp"
 #include "scp/store_service.hpp"
 
 namespace pacsnode::scp {
@@ -37,6 +38,8 @@ asio::awaitable<void> serve_association(std::shared_ptr<net::Association> associ
         co_await handle_echo(*association, *message);
       } else if (*field == CommandField::CStoreRq && services.store) {
         co_await services.store->handle(*association, *message);
+      } else if (*field == CommandField::CFindRq && services.find) {
+        co_await services.find->handle(*association, *message);
       } else {
         log::warn("{} operation {:#06x} not offered: answering 0x0211", association->tag(), raw);
         co_await association->send(message->pc_id, make_response(message->command, 0x0211));

@@ -7,10 +7,12 @@
 namespace pacsnode::scp {
 
 class StoreService;
+class FindService;
 
 // The services one node offers; absent ones are not negotiated.
 struct ServiceSet {
   StoreService* store = nullptr;
+  FindService* find = nullptr;
 };
 
 // Serves one established association until it ends: every request gets its response;

@@ -412,3 +412,10 @@ TEST_CASE("config: [storage]") {
   check_error("[storage]\nmin_free_mb = -1", "storage.min_free_mb", "must be between 0 and");
   check_error("[storage]\npaht = \"x\"", "storage.paht", "unknown key");
 }
+
+TEST_CASE("config: [query]") {
+  CHECK(parse_config("", kFile).max_results == 10000);
+  CHECK(parse_config("[query]\nmax_results = 50\n", kFile).max_results == 50);
+  check_error("[query]\nmax_results = 0", "query.max_results", "must be between 1 and");
+  check_error("[query]\nmax = 5", "query.max", "unknown key");
+}

@@ -1,0 +1,163 @@
+#include "dicom/find_identifier.hpp"
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
+#include <dcmtk/dcmdata/dcsequen.h>
+#include <dcmtk/dcmdata/dcvr.h>
+#include <dcmtk/dcmdata/dcwcache.h>
+#include <dcmtk/dcmdata/dcxfer.h>
+
+#include <algorithm>
+
+#include "base/error.hpp"
+#include "dicom/japanese.hpp"
+#include "dicom/utf8.hpp"
+
+namespace pacsnode::dicom {
+namespace {
+
+constexpr std::uint32_t kSpecificCharacterSet = 0x00080005;
+constexpr std::uint32_t kQueryRetrieveLevel = 0x00080052;
+constexpr std::uint32_t kRetrieveAeTitle = 0x00080054;
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\0')) text.remove_suffix(1);
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  return text;
+}
+
+E_TransferSyntax xfer_of(const std::string& uid) {
+  const DcmXfer xfer(uid.c_str());
+  if (xfer.getXfer() == EXS_Unknown || xfer.isEncapsulated()) {
+    throw Error(ErrorCode::InvalidArgument, "identifier in unsupported transfer syntax " + uid);
+  }
+  return xfer.getXfer();
+}
+
+std::uint32_t tag_of(const DcmTagKey& key) {
+  return (static_cast<std::uint32_t>(key.getGroup()) << 16) | key.getElement();
+}
+
+bool is_text_vr(DcmEVR vr) {
+  return vr == EVR_SH || vr == EVR_LO || vr == EVR_ST || vr == EVR_LT || vr == EVR_UT || vr == EVR_UC || vr == EVR_PN;
+}
+
+// What convertToUTF8 cannot do on the C library's iconv: Japanese (IR 87 / IR 159).
+void decode_japanese_top_level(DcmDataset& data_set, const std::string& charset) {
+  for (unsigned long i = 0; i < data_set.card(); ++i) {
+    DcmElement* element = data_set.getElement(i);
+    if (element == nullptr || !is_text_vr(element->ident())) continue;
+    OFString raw;
+    if (element->getOFStringArray(raw, OFFalse).bad()) continue;
+    const auto decoded = decode_japanese(std::string_view(raw.c_str(), raw.size()), charset, element->ident() == EVR_PN);
+    if (decoded) element->putOFStringArray(OFString(decoded->data(), decoded->size()));
+  }
+}
+
+bool is_ascii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+DcmElement* make_element(std::uint32_t tag, const std::string& vr) {
+  DcmTag dcm_tag(static_cast<Uint16>(tag >> 16), static_cast<Uint16>(tag & 0xFFFF));
+  // Tags the dictionary does not know (private ones) keep the VR they came with.
+  if (dcm_tag.getEVR() == EVR_UNKNOWN || dcm_tag.getEVR() == EVR_UN) {
+    const DcmVR dcm_vr(vr.c_str());
+    if (dcm_vr.isStandard()) dcm_tag.setVR(dcm_vr);
+  }
+  DcmElement* element = nullptr;
+  if (DcmItem::newDicomElementWithVR(element, dcm_tag).bad() || element == nullptr) {
+    throw Error(ErrorCode::Internal, "cannot create element for tag " + std::to_string(tag));
+  }
+  return element;
+}
+
+}  // namespace
+
+FindIdentifier parse_find_identifier(std::span<const std::uint8_t> bytes, const std::string& transfer_syntax_uid) {
+  const E_TransferSyntax xfer = xfer_of(transfer_syntax_uid);
+  DcmInputBufferStream stream;
+  stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  stream.setEos();
+  DcmDataset data_set;
+  data_set.transferInit();
+  const OFCondition status = data_set.read(stream, xfer, EGL_noChange);
+  data_set.transferEnd();
+  if (status.bad()) throw Error(ErrorCode::InvalidArgument, std::string("identifier does not parse: ") + status.text());
+
+  FindIdentifier out;
+  OFString charset;
+  if (data_set.findAndGetOFStringArray(DCM_SpecificCharacterSet, charset).good()) {
+    out.specific_character_set = std::string(trim(charset.c_str()));
+  }
+  if (data_set.convertToUTF8().bad() && needs_japanese_decoder(out.specific_character_set)) {
+    decode_japanese_top_level(data_set, out.specific_character_set);
+  }
+  for (unsigned long i = 0; i < data_set.card(); ++i) {
+    DcmElement* element = data_set.getElement(i);
+    if (element == nullptr) continue;
+    const std::uint32_t tag = tag_of(element->getTag());
+    if ((tag & 0xFFFF) == 0 || tag < 0x00080000 || tag == kSpecificCharacterSet || tag == kRetrieveAeTitle) continue;
+    const DcmEVR evr = element->ident();
+    std::string value;
+    if (evr != EVR_SQ) {
+      OFString text;
+      if (element->getLength() > 0 && element->getOFStringArray(text).good()) {
+        value = to_valid_utf8(trim(std::string_view(text.c_str(), text.size())));
+      }
+    }
+    if (tag == kQueryRetrieveLevel) {
+      out.level = value;
+      continue;
+    }
+    out.keys.push_back({tag, DcmVR(evr).getValidVRName(), std::move(value)});
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& keys,
+                                              const std::map<std::uint32_t, std::string>& values,
+                                              std::string_view level, std::string_view retrieve_ae_title,
+                                              const std::string& transfer_syntax_uid) {
+  const E_TransferSyntax xfer = xfer_of(transfer_syntax_uid);
+  DcmDataset data_set;
+  bool ascii = true;
+  const auto put = [&](std::uint32_t tag, const std::string& vr, const std::string& value) {
+    DcmElement* element = make_element(tag, vr);
+    if (!value.empty() && element->ident() != EVR_SQ) {
+      ascii = ascii && is_ascii(value);
+      if (element->putString(value.c_str(), static_cast<Uint32>(value.size())).bad()) {
+        // A value the VR cannot hold (e.g. text in a binary VR): answer the key empty.
+        element->clear();
+      }
+    }
+    if (data_set.insert(element, OFTrue).bad()) delete element;
+  };
+  for (const auto& key : keys) {
+    if (key.tag == kSpecificCharacterSet || key.tag == kQueryRetrieveLevel || key.tag == kRetrieveAeTitle) continue;
+    const auto found = values.find(key.tag);
+    put(key.tag, key.vr, found == values.end() ? std::string() : found->second);
+  }
+  put(kQueryRetrieveLevel, "CS", std::string(level));
+  put(kRetrieveAeTitle, "AE", std::string(retrieve_ae_title));
+  if (!ascii) put(kSpecificCharacterSet, "CS", "ISO_IR 192");
+
+  const std::uint32_t length = data_set.calcElementLength(xfer, EET_ExplicitLength);
+  std::vector<std::uint8_t> out(length + 1024);
+  DcmOutputBufferStream stream(out.data(), out.size());
+  DcmWriteCache cache;
+  data_set.transferInit();
+  const OFCondition status = data_set.write(stream, xfer, EET_ExplicitLength, &cache);
+  data_set.transferEnd();
+  if (status.bad()) throw Error(ErrorCode::Internal, std::string("cannot encode identifier: ") + status.text());
+  void* buffer = nullptr;
+  offile_off_t written = 0;
+  stream.flushBuffer(buffer, written);
+  out.resize(static_cast<std::size_t>(written));
+  return out;
+}
+
+}  // namespace pacsnode::dicom

@@ -1,0 +1,42 @@
+#pragma once
+// C-FIND identifiers (PS3.4 C.4.1.1.3): the request's keys, decoded to UTF-8, and the
+// pending responses' identifiers. DCMTK stays inside the .cpp.
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pacsnode::dicom {
+
+struct IdentifierKey {
+  std::uint32_t tag;   // 0xggggeeee
+  std::string vr;      // "PN", "DA", ..., "SQ"
+  std::string value;   // UTF-8, all values joined by `\`, padding trimmed; "" for SQ
+};
+
+struct FindIdentifier {
+  std::string level;                   // (0008,0052), trimmed; "" when absent
+  std::string specific_character_set;  // (0008,0005) as received (trimmed)
+  // Every other top-level element in the order received, except group lengths, Specific
+  // Character Set, Query/Retrieve Level and Retrieve AE Title. Sequences are recorded with
+  // an empty value (sequence matching is not implemented).
+  std::vector<IdentifierKey> keys;
+};
+
+// Parses an identifier received in `transfer_syntax_uid` (uncompressed transfer syntaxes)
+// and decodes its text with its Specific Character Set (bytes that cannot be decoded are
+// read as Latin-1). Throws Error(InvalidArgument) for bytes that do not parse.
+FindIdentifier parse_find_identifier(std::span<const std::uint8_t> bytes, const std::string& transfer_syntax_uid);
+
+// A C-FIND pending response identifier in `transfer_syntax_uid`: exactly `keys` (their value
+// from `values`, UTF-8, `\` between values; empty when absent; sequences empty), plus
+// Query/Retrieve Level, Retrieve AE Title and, when any value is not ASCII, Specific
+// Character Set "ISO_IR 192". Throws Error(Internal) when DCMTK cannot encode it.
+std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& keys,
+                                              const std::map<std::uint32_t, std::string>& values,
+                                              std::string_view level, std::string_view retrieve_ae_title,
+                                              const std::string& transfer_syntax_uid);
+
+}  // namespace pacsnode::dicom
