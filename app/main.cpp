@@ -2,6 +2,9 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <algorithm>
+#include <map>
+#include <optional>
 
 #include "app/config.hpp"
 #include "app/data_dir_lock.hpp"
@@ -9,11 +12,15 @@
 #include "app/serve.hpp"
 #include "app/settings.hpp"
 #include "app/version.hpp"
+#include "base/json.hpp"
 #include "base/log.hpp"
 #include "db/database.hpp"
 #include "db/index_writer.hpp"
+#include "db/patient_history.hpp"
 #include "scp/reconcile.hpp"
+#include "dicom/find_identifier.hpp"
 #include "scu/echo.hpp"
+#include "scu/find.hpp"
 #include "scu/store.hpp"
 #include "storage/store.hpp"
 
@@ -138,6 +145,165 @@ int run_db(const app::Config& config, bool migrate) {
   }
 }
 
+// Prints rows as a table: columns as wide as their widest cell, two spaces between them.
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) widths[c] = header[c].size();
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      out += cells[c];
+      if (c + 1 < cells.size()) out += std::string(widths[c] - cells[c].size() + 2, ' ');
+    }
+    std::cout << out << "\n";
+  };
+  line(header);
+  for (const auto& row : rows) line(row);
+}
+
+// `history`: the studies of one patient (PatientID + IssuerOfPatientID) from the index.
+int run_history(const app::Config& config, const std::string& patient_id, const std::optional<std::string>& issuer,
+                bool json) {
+  std::optional<app::DataDirLock> lock;
+  if (config.database_url.empty()) lock = app::DataDirLock::try_acquire(config.data_dir);
+  try {
+    app::DatabaseRuntime runtime(config);
+    const auto issuers = db::patient_issuers(runtime.conninfo(), patient_id);
+    auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
+    auto issuer_list = [&] {
+      std::string list;
+      for (const auto& i : issuers) list += (list.empty() ? "" : ", ") + quoted(i);
+      return list;
+    };
+    if (issuers.empty()) {
+      std::cerr << "pacsnode history: no patient with PatientID " << quoted(patient_id) << " in the index\n";
+      return kExitFailure;
+    }
+    if (!issuer && issuers.size() > 1) {
+      std::cerr << "pacsnode history: PatientID " << quoted(patient_id) << " exists under several issuers ("
+                << issuer_list() << "); choose one with --issuer\n";
+      return kExitFailure;
+    }
+    const std::string chosen = issuer.value_or("");
+    if (std::find(issuers.begin(), issuers.end(), chosen) == issuers.end()) {
+      std::cerr << "pacsnode history: no patient with PatientID " << quoted(patient_id) << " and issuer "
+                << quoted(chosen) << "; the index has it under issuer(s) " << issuer_list() << " (use --issuer)\n";
+      return kExitFailure;
+    }
+    const auto studies = db::patient_history(runtime.conninfo(), patient_id, chosen);
+    if (json) {
+      std::string out = "{\"PatientID\":" + json_string(patient_id) + ",\"IssuerOfPatientID\":" + json_string(chosen) +
+                        ",\"studies\":[";
+      for (std::size_t i = 0; i < studies.size(); ++i) {
+        const auto& s = studies[i];
+        if (i) out += ",";
+        out += "\n{\"StudyDate\":" + json_string(s.study_date) + ",\"StudyTime\":" + json_string(s.study_time) +
+               ",\"AccessionNumber\":" + json_string(s.accession_number) +
+               ",\"ModalitiesInStudy\":" + json_string(s.modalities_in_study) +
+               ",\"StudyDescription\":" + json_string(s.study_description) +
+               ",\"NumberOfStudyRelatedSeries\":" + std::to_string(s.number_of_series) +
+               ",\"NumberOfStudyRelatedInstances\":" + std::to_string(s.number_of_instances) +
+               ",\"StudyInstanceUID\":" + json_string(s.study_instance_uid) + "}";
+      }
+      out += studies.empty() ? "]}" : "\n]}";
+      std::cout << out << "\n";
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& s : studies) {
+      rows.push_back({s.study_date, s.study_time, s.accession_number, s.modalities_in_study, s.study_description,
+                      std::to_string(s.number_of_series), std::to_string(s.number_of_instances),
+                      s.study_instance_uid});
+    }
+    print_table({"DATE", "TIME", "ACCESSION", "MODALITIES", "DESCRIPTION", "SERIES", "IMAGES", "STUDY UID"}, rows);
+    std::cout << studies.size() << " stud" << (studies.size() == 1 ? "y" : "ies") << " for PatientID "
+              << quoted(patient_id) << ", issuer " << quoted(chosen) << "\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "pacsnode history: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
+
+// `find`: C-FIND SCU. `keys` are "Keyword=Value" or "Keyword" (a return key, empty value).
+int run_find(const std::string& target, const std::string& level, const std::string& root,
+             const std::vector<std::string>& keys, const std::string& our_aet, int timeout_s, bool json) {
+  auto remote = scu::parse_remote(target);
+  if (!remote) {
+    std::cerr << "pacsnode find: '" << target << "' is not AET@HOST:PORT\n";
+    return kExitConfig;
+  }
+  scu::FindQuery query;
+  query.level = level;
+  query.patient_root = root.empty() ? level == "PATIENT" : root == "patient";
+  if (level == "PATIENT" && !query.patient_root) {
+    std::cerr << "pacsnode find: the Study Root model has no PATIENT level (use --root patient)\n";
+    return kExitConfig;
+  }
+  for (const auto& text : keys) {
+    const auto eq = text.find('=');
+    const std::string keyword = text.substr(0, eq);
+    auto key = dicom::key_for_keyword(keyword);
+    if (!key) {
+      std::cerr << "pacsnode find: '" << keyword << "' is not a DICOM keyword\n";
+      return kExitConfig;
+    }
+    if (key->tag == 0x00080052) continue;  // QueryRetrieveLevel comes from --level
+    if (eq != std::string::npos) key->value = text.substr(eq + 1);
+    query.keys.push_back(std::move(*key));
+  }
+  net::AssociationSettings settings;
+  settings.ae_title = our_aet;
+  settings.artim_timeout = std::chrono::seconds(timeout_s);
+  settings.connect_timeout = std::chrono::seconds(timeout_s);
+  settings.idle_timeout = std::chrono::seconds(timeout_s);
+  settings.implementation_class_uid = kImplementationClassUid;
+  settings.implementation_version_name = kImplementationVersionName;
+  const auto requested = query.keys;
+  const auto outcome = scu::find_blocking(*remote, std::move(query), settings);
+
+  auto value_of = [](const std::map<std::uint32_t, std::string>& match, std::uint32_t tag) {
+    const auto it = match.find(tag);
+    return it == match.end() ? std::string() : it->second;
+  };
+  if (json) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < outcome.matches.size(); ++i) {
+      out += i ? ",\n{" : "\n{";
+      for (std::size_t k = 0; k < requested.size(); ++k) {
+        if (k) out += ",";
+        out += json_string(dicom::keyword_of(requested[k].tag)) + ":" +
+               json_string(value_of(outcome.matches[i], requested[k].tag));
+      }
+      out += "}";
+    }
+    out += outcome.matches.empty() ? "]" : "\n]";
+    std::cout << out << "\n";
+  } else {
+    std::vector<std::string> header;
+    for (const auto& key : requested) header.push_back(dicom::keyword_of(key.tag));
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& match : outcome.matches) {
+      std::vector<std::string> row;
+      for (const auto& key : requested) row.push_back(value_of(match, key.tag));
+      rows.push_back(std::move(row));
+    }
+    if (!header.empty()) print_table(header, rows);
+  }
+  const std::string where = remote->ae_title + "@" + remote->host + ":" + std::to_string(remote->port);
+  if (!outcome.ok) {
+    std::cerr << "pacsnode find: " << where << ": " << outcome.message << " (" << outcome.matches.size()
+              << " match(es) received)\n";
+    return kExitFailure;
+  }
+  (json ? std::cerr : std::cout) << outcome.matches.size() << " match" << (outcome.matches.size() == 1 ? "" : "es")
+                                 << " from " << where << " in " << outcome.elapsed.count() << " ms\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -172,6 +338,38 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
 
+  std::string find_target;
+  std::string find_level;
+  std::string find_root;
+  std::vector<std::string> find_keys;
+  std::string find_aet = "PACSNODE";
+  int find_timeout = 30;
+  bool find_json = false;
+  auto* find_cmd = cli.add_subcommand("find", "C-FIND a DICOM node and print the matches");
+  find_cmd->add_option("target", find_target, "AET@HOST:PORT")->required();
+  find_cmd->add_option("--level", find_level, "Query/Retrieve Level")
+      ->required()
+      ->check(CLI::IsMember({"PATIENT", "STUDY", "SERIES", "IMAGE"}));
+  find_cmd->add_option("--root", find_root, "Information model (default: patient for PATIENT level, study otherwise)")
+      ->check(CLI::IsMember({"patient", "study"}));
+  find_cmd->add_option("-k,--key", find_keys,
+                       "Key by DICOM keyword: Keyword=Value matches, Keyword alone asks for it (repeatable)");
+  find_cmd->add_option("--aet", find_aet, "Our (calling) AE title")->capture_default_str();
+  find_cmd->add_option("--timeout", find_timeout, "Seconds to wait for connection and answers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  find_cmd->add_flag("--json", find_json, "Print the matches as JSON (the summary goes to stderr)");
+
+  std::string history_patient;
+  std::string history_issuer;
+  bool history_json = false;
+  auto* history_cmd = cli.add_subcommand("history", "List the studies of one patient in the local index, newest first");
+  history_cmd->add_option("patient_id", history_patient, "PatientID")->required();
+  auto* history_issuer_opt = history_cmd->add_option("--issuer", history_issuer,
+                          "IssuerOfPatientID (default: the empty issuer, i.e. PatientID without an issuer)");
+  history_cmd->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
+  history_cmd->add_flag("--json", history_json, "Print JSON instead of a table");
+
   auto* db_cmd = cli.add_subcommand("db", "Database administration");
   db_cmd->require_subcommand(1);
   auto* migrate_cmd = db_cmd->add_subcommand("migrate", "Apply pending schema migrations");
@@ -191,11 +389,21 @@ int main(int argc, char** argv) {
     log::init({log::Level::warn, {}});
     return run_store(store_target, store_paths, store_aet, store_timeout);
   }
+  if (*find_cmd) {
+    log::init({log::Level::warn, {}});
+    return run_find(find_target, find_level, find_root, find_keys, find_aet, find_timeout, find_json);
+  }
   auto config = load(config_path);
   if (!config) return kExitConfig;
   if (*serve_cmd) {
     log::init(app::log_settings(*config));
     return app::serve(*config);
+  }
+  if (*history_cmd) {
+    log::init({log::Level::warn, {}});
+    return run_history(*config, history_patient,
+                       history_issuer_opt->count() ? std::optional<std::string>(history_issuer) : std::nullopt,
+                       history_json);
   }
   if (*db_cmd) {
     log::init({log::Level::warn, {}});

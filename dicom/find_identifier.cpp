@@ -2,6 +2,8 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdatset.h>
+#include <dcmtk/dcmdata/dcdicent.h>
+#include <dcmtk/dcmdata/dcdict.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcostrmb.h>
@@ -11,6 +13,7 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "base/error.hpp"
 #include "dicom/japanese.hpp"
@@ -158,6 +161,29 @@ std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& 
   stream.flushBuffer(buffer, written);
   out.resize(static_cast<std::size_t>(written));
   return out;
+}
+
+std::optional<IdentifierKey> key_for_keyword(std::string_view keyword) {
+  if (keyword.empty()) return std::nullopt;
+  const std::string name(keyword);
+  std::optional<IdentifierKey> key;
+  const DcmDataDictionary& dictionary = dcmDataDict.rdlock();
+  const DcmDictEntry* entry = dictionary.findEntry(name.c_str());
+  if (entry != nullptr && entry->getGroup() != 0xFFFF) {
+    const DcmVR vr(entry->getEVR());
+    key = IdentifierKey{tag_of(entry->getKey()), vr.getValidVRName(), ""};
+  }
+  dcmDataDict.rdunlock();
+  return key;
+}
+
+std::string keyword_of(std::uint32_t tag) {
+  DcmTag dcm_tag(static_cast<Uint16>(tag >> 16), static_cast<Uint16>(tag & 0xFFFF));
+  const char* name = dcm_tag.getTagName();
+  if (name != nullptr && std::string_view(name) != DcmTag_ERROR_TagName) return name;
+  char text[16];
+  std::snprintf(text, sizeof text, "(%04x,%04x)", tag >> 16, tag & 0xFFFF);
+  return text;
 }
 
 }  // namespace pacsnode::dicom

@@ -3,6 +3,7 @@
 // pending responses' identifiers. DCMTK stays inside the .cpp.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,5 +39,11 @@ std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& 
                                               const std::map<std::uint32_t, std::string>& values,
                                               std::string_view level, std::string_view retrieve_ae_title,
                                               const std::string& transfer_syntax_uid);
+
+// The tag and VR of a DICOM keyword ("PatientID" → 0x00100020, "LO") from DCMTK's data
+// dictionary, value empty; nullopt when the dictionary does not know the keyword.
+std::optional<IdentifierKey> key_for_keyword(std::string_view keyword);
+// The dictionary keyword of a tag ("PatientID"), or "(gggg,eeee)" when it has none.
+std::string keyword_of(std::uint32_t tag);
 
 }  // namespace pacsnode::dicom

@@ -2,9 +2,12 @@
 """Writes synthetic CT instances for the integration tests (never committed).
 
 usage: gen_instances.py OUT_DIR COUNT [--studies N] [--pixels SIDE] [--charset latin1|utf8]
+                        [--same-patient]
 
 Instances are spread over N studies (one patient each, one series per study), with
 unique UIDs under a random root, Explicit VR Little Endian, SIDE x SIDE 16-bit pixels.
+With --same-patient every study belongs to PAT0000 and study k (0-based) is dated
+2024-01-(10+k) at 10:k:00 (otherwise all are 2024-01-15 10:15:00).
 """
 import argparse
 import os
@@ -22,10 +25,11 @@ def main():
     parser.add_argument("count", type=int)
     parser.add_argument("--studies", type=int, default=10)
     parser.add_argument("--pixels", type=int, default=64)
+    parser.add_argument("--same-patient", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     root = "2.25.%d." % random.getrandbits(64)
-    studies = [(generate_uid(root), generate_uid(root), "PAT%04d" % i) for i in range(args.studies)]
+    studies = [(generate_uid(root), generate_uid(root), "PAT%04d" % (0 if args.same_patient else i)) for i in range(args.studies)]
     pixels = bytes(random.getrandbits(8) for _ in range(64)) * (args.pixels * args.pixels * 2 // 64)
     for n in range(args.count):
         study_uid, series_uid, patient_id = studies[n % args.studies]
@@ -46,8 +50,9 @@ def main():
         ds.PatientSex = "O"
         ds.StudyInstanceUID = study_uid
         ds.SeriesInstanceUID = series_uid
-        ds.StudyDate = "20240115"
-        ds.StudyTime = "101500"
+        k = n % args.studies
+        ds.StudyDate = "202401%02d" % (10 + k) if args.same_patient else "20240115"
+        ds.StudyTime = "10%02d00" % k if args.same_patient else "101500"
         ds.AccessionNumber = "ACC%04d" % (n % args.studies)
         ds.StudyID = "1"
         ds.StudyDescription = "Synthetic CT"

@@ -142,3 +142,19 @@ TEST_CASE("build_find_response: exactly the requested keys, level, Retrieve AE, 
     }
   }
 }
+
+TEST_CASE("key_for_keyword and keyword_of: DCMTK's dictionary") {
+  const auto id = pacsnode::dicom::key_for_keyword("PatientID");
+  REQUIRE(id);
+  CHECK(id->tag == 0x00100020);
+  CHECK(id->vr == "LO");
+  CHECK(id->value.empty());
+  const auto date = pacsnode::dicom::key_for_keyword("StudyDate");
+  REQUIRE(date);
+  CHECK(date->tag == 0x00080020);
+  CHECK(date->vr == "DA");
+  CHECK_FALSE(pacsnode::dicom::key_for_keyword("NoSuchKeyword"));
+  CHECK_FALSE(pacsnode::dicom::key_for_keyword(""));
+  CHECK(pacsnode::dicom::keyword_of(0x0020000D) == "StudyInstanceUID");
+  CHECK(pacsnode::dicom::keyword_of(0x00091001) == "(0009,1001)");
+}
