@@ -1,8 +1,7 @@
 #!/usr/bin/python3
 """Writes synthetic CT instances for the integration tests (never committed).
 
-usage: gen_instances.py OUT_DIR COUNT [--studies N] [--pixels SIDE] [--charset latin1|utf8]
-                        [--same-patient]
+usage: gen_instances.py OUT_DIR COUNT [--studies N] [--pixels SIDE] [--same-patient]
 
 Instances are spread over N studies (one patient each, one series per study), with
 unique UIDs under a random root, Explicit VR Little Endian, SIDE x SIDE 16-bit pixels.
