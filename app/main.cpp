@@ -1,35 +1,21 @@
-// The `pacsnode` command: the node (`serve`) and the tools around it.
+// The `pacsnode` command: parses the command line and runs the node (`serve`) or one of the
+// tools around it (app/commands.hpp).
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <iostream>
-#include <algorithm>
-#include <map>
 #include <optional>
 
+#include "app/commands.hpp"
 #include "app/config.hpp"
-#include "app/data_dir_lock.hpp"
-#include "app/database_runtime.hpp"
 #include "app/serve.hpp"
 #include "app/settings.hpp"
 #include "app/version.hpp"
-#include "base/json.hpp"
 #include "base/log.hpp"
-#include "db/database.hpp"
-#include "db/index_writer.hpp"
-#include "db/patient_history.hpp"
-#include "scp/reconcile.hpp"
-#include "dicom/find_identifier.hpp"
-#include "scu/echo.hpp"
-#include "scu/find.hpp"
-#include "scu/store.hpp"
-#include "storage/store.hpp"
 
 namespace {
 
 using namespace pacsnode;
-
-constexpr int kExitFailure = 1;
-constexpr int kExitConfig = 2;
+using app::kExitConfig;
+using app::kExitFailure;
 
 std::optional<app::Config> load(const std::string& path) {
   try {
@@ -38,270 +24,6 @@ std::optional<app::Config> load(const std::string& path) {
     std::cerr << "pacsnode: " << e.what() << "\n";
     return std::nullopt;
   }
-}
-
-int run_echo(const std::string& target, const std::string& our_aet, int timeout_s) {
-  auto remote = scu::parse_remote(target);
-  if (!remote) {
-    std::cerr << "pacsnode echo: '" << target << "' is not AET@HOST:PORT\n";
-    return kExitConfig;
-  }
-  net::AssociationSettings settings;
-  settings.ae_title = our_aet;
-  settings.artim_timeout = std::chrono::seconds(timeout_s);
-  settings.connect_timeout = std::chrono::seconds(timeout_s);
-  settings.idle_timeout = std::chrono::seconds(timeout_s);
-  settings.implementation_class_uid = kImplementationClassUid;
-  settings.implementation_version_name = kImplementationVersionName;
-  const auto outcome = scu::echo_blocking(*remote, settings);
-  if (!outcome.ok) {
-    std::cerr << "pacsnode echo: " << remote->ae_title << "@" << remote->host << ":" << remote->port << ": "
-              << outcome.message << "\n";
-    return kExitFailure;
-  }
-  std::cout << remote->ae_title << "@" << remote->host << ":" << remote->port << ": " << outcome.message << " in "
-            << outcome.elapsed.count() << " ms\n";
-  return 0;
-}
-
-int run_store(const std::string& target, const std::vector<std::string>& paths, const std::string& our_aet,
-              int timeout_s) {
-  auto remote = scu::parse_remote(target);
-  if (!remote) {
-    std::cerr << "pacsnode store: '" << target << "' is not AET@HOST:PORT\n";
-    return kExitConfig;
-  }
-  std::vector<std::string> errors;
-  std::vector<std::filesystem::path> inputs(paths.begin(), paths.end());
-  auto files = scu::collect_files(inputs, errors);
-  net::AssociationSettings settings;
-  settings.ae_title = our_aet;
-  settings.artim_timeout = std::chrono::seconds(timeout_s);
-  settings.connect_timeout = std::chrono::seconds(timeout_s);
-  settings.idle_timeout = std::chrono::seconds(std::max(timeout_s, 60));
-  settings.implementation_class_uid = kImplementationClassUid;
-  settings.implementation_version_name = kImplementationVersionName;
-  scu::StoreSummary summary;
-  try {
-    summary = scu::store_files_blocking(*remote, std::move(files), settings);
-  } catch (const std::exception& e) {
-    std::cerr << "pacsnode store: " << e.what() << "\n";
-    return kExitFailure;
-  }
-  for (const auto& e : errors) summary.failures.push_back(e);
-  summary.failed += errors.size();
-  for (const auto& f : summary.failures) std::cerr << "failed: " << f << "\n";
-  std::cout << "sent " << summary.sent << ", warnings " << summary.warnings << ", failed " << summary.failed << "\n";
-  return summary.failed == 0 ? 0 : kExitFailure;
-}
-
-// `db reindex`: rebuild the index from the files (the node must not be running).
-int run_reindex(const app::Config& config) {
-  pid_t holder = 0;
-  auto lock = app::DataDirLock::try_acquire(config.data_dir, &holder);
-  if (!lock) {
-    std::cerr << "pacsnode db reindex: the node is running (pid " << holder << ") on " << config.data_dir.string()
-              << "; stop it first\n";
-    return kExitFailure;
-  }
-  try {
-    app::DatabaseRuntime runtime(config);
-    db::Database database({runtime.conninfo()});
-    database.migrate();
-    storage::Store store(app::storage_settings(config));
-    db::IndexWriter index(app::index_writer_settings(config, runtime.conninfo()));
-    const auto report = scp::reconcile(store, index, runtime.conninfo(), true);
-    index.stop();
-    std::cout << "reindexed " << report.files_indexed << " of " << report.files_total << " file(s); "
-              << report.files_unreadable << " unreadable\n";
-    return report.files_unreadable == 0 ? 0 : kExitFailure;
-  } catch (const std::exception& e) {
-    std::cerr << "pacsnode db reindex: " << e.what() << "\n";
-    return kExitFailure;
-  }
-}
-
-// `db migrate|status`: joins the running node's database, or (embedded, node not running)
-// starts the cluster for the duration of the command while holding the data-dir lock.
-int run_db(const app::Config& config, bool migrate) {
-  std::optional<app::DataDirLock> lock;
-  if (config.database_url.empty()) lock = app::DataDirLock::try_acquire(config.data_dir);
-  try {
-    app::DatabaseRuntime runtime(config);
-    db::Database database({runtime.conninfo()});
-    if (migrate) {
-      const int applied = database.migrate();
-      std::cout << applied << " migration(s) applied\n";
-    }
-    const auto status = database.migration_status();
-    for (const auto& m : status) {
-      std::printf("%04d  %-32s %s\n", m.version, m.name.c_str(),
-                  m.applied ? ("applied " + m.applied_at).c_str() : "pending");
-    }
-    return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "pacsnode db: " << e.what() << "\n";
-    return kExitFailure;
-  }
-}
-
-// Prints rows as a table: columns as wide as their widest cell, two spaces between them.
-void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths(header.size());
-  for (std::size_t c = 0; c < header.size(); ++c) widths[c] = header[c].size();
-  for (const auto& row : rows) {
-    for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string out;
-    for (std::size_t c = 0; c < cells.size(); ++c) {
-      out += cells[c];
-      if (c + 1 < cells.size()) out += std::string(widths[c] - cells[c].size() + 2, ' ');
-    }
-    std::cout << out << "\n";
-  };
-  line(header);
-  for (const auto& row : rows) line(row);
-}
-
-// `history`: the studies of one patient (PatientID + IssuerOfPatientID) from the index.
-int run_history(const app::Config& config, const std::string& patient_id, const std::optional<std::string>& issuer,
-                bool json) {
-  std::optional<app::DataDirLock> lock;
-  if (config.database_url.empty()) lock = app::DataDirLock::try_acquire(config.data_dir);
-  try {
-    app::DatabaseRuntime runtime(config);
-    const auto issuers = db::patient_issuers(runtime.conninfo(), patient_id);
-    auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
-    auto issuer_list = [&] {
-      std::string list;
-      for (const auto& i : issuers) list += (list.empty() ? "" : ", ") + quoted(i);
-      return list;
-    };
-    if (issuers.empty()) {
-      std::cerr << "pacsnode history: no patient with PatientID " << quoted(patient_id) << " in the index\n";
-      return kExitFailure;
-    }
-    if (!issuer && issuers.size() > 1) {
-      std::cerr << "pacsnode history: PatientID " << quoted(patient_id) << " exists under several issuers ("
-                << issuer_list() << "); choose one with --issuer\n";
-      return kExitFailure;
-    }
-    const std::string chosen = issuer.value_or("");
-    if (std::find(issuers.begin(), issuers.end(), chosen) == issuers.end()) {
-      std::cerr << "pacsnode history: no patient with PatientID " << quoted(patient_id) << " and issuer "
-                << quoted(chosen) << "; the index has it under issuer(s) " << issuer_list() << " (use --issuer)\n";
-      return kExitFailure;
-    }
-    const auto studies = db::patient_history(runtime.conninfo(), patient_id, chosen);
-    if (json) {
-      std::string out = "{\"PatientID\":" + json_string(patient_id) + ",\"IssuerOfPatientID\":" + json_string(chosen) +
-                        ",\"studies\":[";
-      for (std::size_t i = 0; i < studies.size(); ++i) {
-        const auto& s = studies[i];
-        if (i) out += ",";
-        out += "\n{\"StudyDate\":" + json_string(s.study_date) + ",\"StudyTime\":" + json_string(s.study_time) +
-               ",\"AccessionNumber\":" + json_string(s.accession_number) +
-               ",\"ModalitiesInStudy\":" + json_string(s.modalities_in_study) +
-               ",\"StudyDescription\":" + json_string(s.study_description) +
-               ",\"NumberOfStudyRelatedSeries\":" + std::to_string(s.number_of_series) +
-               ",\"NumberOfStudyRelatedInstances\":" + std::to_string(s.number_of_instances) +
-               ",\"StudyInstanceUID\":" + json_string(s.study_instance_uid) + "}";
-      }
-      out += studies.empty() ? "]}" : "\n]}";
-      std::cout << out << "\n";
-      return 0;
-    }
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& s : studies) {
-      rows.push_back({s.study_date, s.study_time, s.accession_number, s.modalities_in_study, s.study_description,
-                      std::to_string(s.number_of_series), std::to_string(s.number_of_instances),
-                      s.study_instance_uid});
-    }
-    print_table({"DATE", "TIME", "ACCESSION", "MODALITIES", "DESCRIPTION", "SERIES", "IMAGES", "STUDY UID"}, rows);
-    std::cout << studies.size() << " stud" << (studies.size() == 1 ? "y" : "ies") << " for PatientID "
-              << quoted(patient_id) << ", issuer " << quoted(chosen) << "\n";
-    return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "pacsnode history: " << e.what() << "\n";
-    return kExitFailure;
-  }
-}
-
-// `find`: C-FIND SCU. `keys` are "Keyword=Value" or "Keyword" (a return key, empty value).
-int run_find(const std::string& target, const std::string& level, const std::string& root,
-             const std::vector<std::string>& keys, const std::string& our_aet, int timeout_s, bool json) {
-  auto remote = scu::parse_remote(target);
-  if (!remote) {
-    std::cerr << "pacsnode find: '" << target << "' is not AET@HOST:PORT\n";
-    return kExitConfig;
-  }
-  scu::FindQuery query;
-  query.level = level;
-  query.patient_root = root.empty() ? level == "PATIENT" : root == "patient";
-  if (level == "PATIENT" && !query.patient_root) {
-    std::cerr << "pacsnode find: the Study Root model has no PATIENT level (use --root patient)\n";
-    return kExitConfig;
-  }
-  for (const auto& text : keys) {
-    const auto eq = text.find('=');
-    const std::string keyword = text.substr(0, eq);
-    auto key = dicom::key_for_keyword(keyword);
-    if (!key) {
-      std::cerr << "pacsnode find: '" << keyword << "' is not a DICOM keyword\n";
-      return kExitConfig;
-    }
-    if (key->tag == 0x00080052) continue;  // QueryRetrieveLevel comes from --level
-    if (eq != std::string::npos) key->value = text.substr(eq + 1);
-    query.keys.push_back(std::move(*key));
-  }
-  net::AssociationSettings settings;
-  settings.ae_title = our_aet;
-  settings.artim_timeout = std::chrono::seconds(timeout_s);
-  settings.connect_timeout = std::chrono::seconds(timeout_s);
-  settings.idle_timeout = std::chrono::seconds(timeout_s);
-  settings.implementation_class_uid = kImplementationClassUid;
-  settings.implementation_version_name = kImplementationVersionName;
-  const auto requested = query.keys;
-  const auto outcome = scu::find_blocking(*remote, std::move(query), settings);
-
-  auto value_of = [](const std::map<std::uint32_t, std::string>& match, std::uint32_t tag) {
-    const auto it = match.find(tag);
-    return it == match.end() ? std::string() : it->second;
-  };
-  if (json) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < outcome.matches.size(); ++i) {
-      out += i ? ",\n{" : "\n{";
-      for (std::size_t k = 0; k < requested.size(); ++k) {
-        if (k) out += ",";
-        out += json_string(dicom::keyword_of(requested[k].tag)) + ":" +
-               json_string(value_of(outcome.matches[i], requested[k].tag));
-      }
-      out += "}";
-    }
-    out += outcome.matches.empty() ? "]" : "\n]";
-    std::cout << out << "\n";
-  } else {
-    std::vector<std::string> header;
-    for (const auto& key : requested) header.push_back(dicom::keyword_of(key.tag));
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& match : outcome.matches) {
-      std::vector<std::string> row;
-      for (const auto& key : requested) row.push_back(value_of(match, key.tag));
-      rows.push_back(std::move(row));
-    }
-    if (!header.empty()) print_table(header, rows);
-  }
-  const std::string where = remote->ae_title + "@" + remote->host + ":" + std::to_string(remote->port);
-  if (!outcome.ok) {
-    std::cerr << "pacsnode find: " << where << ": " << outcome.message << " (" << outcome.matches.size()
-              << " match(es) received)\n";
-    return kExitFailure;
-  }
-  (json ? std::cerr : std::cout) << outcome.matches.size() << " match" << (outcome.matches.size() == 1 ? "" : "es")
-                                 << " from " << where << " in " << outcome.elapsed.count() << " ms\n";
-  return 0;
 }
 
 }  // namespace
@@ -383,15 +105,15 @@ int main(int argc, char** argv) {
 
   if (*echo_cmd) {
     log::init({log::Level::warn, {}});
-    return run_echo(echo_target, echo_aet, echo_timeout);
+    return app::run_echo(echo_target, echo_aet, echo_timeout);
   }
   if (*store_cmd) {
     log::init({log::Level::warn, {}});
-    return run_store(store_target, store_paths, store_aet, store_timeout);
+    return app::run_store(store_target, store_paths, store_aet, store_timeout);
   }
   if (*find_cmd) {
     log::init({log::Level::warn, {}});
-    return run_find(find_target, find_level, find_root, find_keys, find_aet, find_timeout, find_json);
+    return app::run_find(find_target, find_level, find_root, find_keys, find_aet, find_timeout, find_json);
   }
   auto config = load(config_path);
   if (!config) return kExitConfig;
@@ -401,14 +123,14 @@ int main(int argc, char** argv) {
   }
   if (*history_cmd) {
     log::init({log::Level::warn, {}});
-    return run_history(*config, history_patient,
+    return app::run_history(*config, history_patient,
                        history_issuer_opt->count() ? std::optional<std::string>(history_issuer) : std::nullopt,
                        history_json);
   }
   if (*db_cmd) {
     log::init({log::Level::warn, {}});
-    if (reindex_cmd->parsed()) return run_reindex(*config);
-    return run_db(*config, migrate_cmd->parsed());
+    if (reindex_cmd->parsed()) return app::run_reindex(*config);
+    return app::run_db(*config, migrate_cmd->parsed());
   }
   return kExitFailure;
 }
