@@ -45,6 +45,19 @@ void print_table(const std::vector<std::string>& header, const std::vector<std::
   for (const auto& row : rows) line(row);
 }
 
+// What the command-line SCUs use: our AE title, one timeout for connecting, ARTIM and
+// answers (at least `min_idle_s` for answers, which may take a while for large data sets).
+net::AssociationSettings requestor_settings(const std::string& our_aet, int timeout_s, int min_idle_s = 0) {
+  net::AssociationSettings settings;
+  settings.ae_title = our_aet;
+  settings.artim_timeout = std::chrono::seconds(timeout_s);
+  settings.connect_timeout = std::chrono::seconds(timeout_s);
+  settings.idle_timeout = std::chrono::seconds(std::max(timeout_s, min_idle_s));
+  settings.implementation_class_uid = kImplementationClassUid;
+  settings.implementation_version_name = kImplementationVersionName;
+  return settings;
+}
+
 }  // namespace
 
 int run_echo(const std::string& target, const std::string& our_aet, int timeout_s) {
@@ -53,13 +66,7 @@ int run_echo(const std::string& target, const std::string& our_aet, int timeout_
     std::cerr << "pacsnode echo: '" << target << "' is not AET@HOST:PORT\n";
     return kExitConfig;
   }
-  net::AssociationSettings settings;
-  settings.ae_title = our_aet;
-  settings.artim_timeout = std::chrono::seconds(timeout_s);
-  settings.connect_timeout = std::chrono::seconds(timeout_s);
-  settings.idle_timeout = std::chrono::seconds(timeout_s);
-  settings.implementation_class_uid = kImplementationClassUid;
-  settings.implementation_version_name = kImplementationVersionName;
+  const net::AssociationSettings settings = requestor_settings(our_aet, timeout_s);
   const auto outcome = scu::echo_blocking(*remote, settings);
   if (!outcome.ok) {
     std::cerr << "pacsnode echo: " << remote->ae_title << "@" << remote->host << ":" << remote->port << ": "
@@ -81,13 +88,7 @@ int run_store(const std::string& target, const std::vector<std::string>& paths, 
   std::vector<std::string> errors;
   std::vector<std::filesystem::path> inputs(paths.begin(), paths.end());
   auto files = scu::collect_files(inputs, errors);
-  net::AssociationSettings settings;
-  settings.ae_title = our_aet;
-  settings.artim_timeout = std::chrono::seconds(timeout_s);
-  settings.connect_timeout = std::chrono::seconds(timeout_s);
-  settings.idle_timeout = std::chrono::seconds(std::max(timeout_s, 60));
-  settings.implementation_class_uid = kImplementationClassUid;
-  settings.implementation_version_name = kImplementationVersionName;
+  const net::AssociationSettings settings = requestor_settings(our_aet, timeout_s, 60);
   scu::StoreSummary summary;
   try {
     summary = scu::store_files_blocking(*remote, std::move(files), settings);
@@ -243,13 +244,7 @@ int run_find(const std::string& target, const std::string& level, const std::str
     if (eq != std::string::npos) key->value = text.substr(eq + 1);
     query.keys.push_back(std::move(*key));
   }
-  net::AssociationSettings settings;
-  settings.ae_title = our_aet;
-  settings.artim_timeout = std::chrono::seconds(timeout_s);
-  settings.connect_timeout = std::chrono::seconds(timeout_s);
-  settings.idle_timeout = std::chrono::seconds(timeout_s);
-  settings.implementation_class_uid = kImplementationClassUid;
-  settings.implementation_version_name = kImplementationVersionName;
+  const net::AssociationSettings settings = requestor_settings(our_aet, timeout_s);
   const auto requested = query.keys;
   const auto outcome = scu::find_blocking(*remote, std::move(query), settings);
 

@@ -1,6 +1,8 @@
 #pragma once
 // Runs blocking work (fsync, DCMTK parsing, libpqxx) on a worker pool and resumes the
 // calling coroutine on its own executor (its association's strand) with the result.
+#include <exception>
+#include <optional>
 #include <type_traits>
 
 #include "net/asio.hpp"
@@ -13,6 +15,26 @@ auto run_blocking(Pool& pool, F work) -> asio::awaitable<std::invoke_result_t<F>
   co_return co_await asio::co_spawn(
       pool.get_executor(), [work = std::move(work)]() mutable -> asio::awaitable<R> { co_return work(); },
       asio::use_awaitable);
+}
+
+}  // namespace pacsnode::net
+
+namespace pacsnode::net {
+
+// Runs `work` to completion on a fresh io_context in the calling thread (the command-line
+// tools) and returns its result, rethrowing what it threw.
+template <typename T>
+T run_to_completion(asio::awaitable<T> work) {
+  asio::io_context io;
+  std::optional<T> result;
+  std::exception_ptr error;
+  asio::co_spawn(io, std::move(work), [&](std::exception_ptr e, T value) {
+    error = e;
+    if (!e) result = std::move(value);
+  });
+  io.run();
+  if (error) std::rethrow_exception(error);
+  return std::move(*result);
 }
 
 }  // namespace pacsnode::net

@@ -1,6 +1,7 @@
 #include "scu/echo.hpp"
 
 #include "base/log.hpp"
+#include "net/blocking.hpp"
 #include "net/uids.hpp"
 
 namespace pacsnode::scu {
@@ -62,21 +63,13 @@ asio::awaitable<EchoOutcome> echo(const RemoteNode& remote, net::AssociationSett
 }
 
 EchoOutcome echo_blocking(const RemoteNode& remote, const net::AssociationSettings& settings) {
-  asio::io_context io;
-  EchoOutcome outcome;
-  asio::co_spawn(io, echo(remote, settings), [&](std::exception_ptr error, EchoOutcome result) {
-    if (error) {
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        outcome.message = e.what();
-      }
-      return;
-    }
-    outcome = std::move(result);
-  });
-  io.run();
-  return outcome;
+  try {
+    return net::run_to_completion(echo(remote, settings));
+  } catch (const std::exception& e) {
+    EchoOutcome outcome;
+    outcome.message = e.what();
+    return outcome;
+  }
 }
 
 }  // namespace pacsnode::scu

@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "net/blocking.hpp"
 #include "net/uids.hpp"
 
 namespace pacsnode::scu {
@@ -102,21 +103,13 @@ asio::awaitable<FindOutcome> find(const RemoteNode& remote, FindQuery query, net
 }
 
 FindOutcome find_blocking(const RemoteNode& remote, FindQuery query, const net::AssociationSettings& settings) {
-  asio::io_context io;
-  FindOutcome outcome;
-  asio::co_spawn(io, find(remote, std::move(query), settings), [&](std::exception_ptr error, FindOutcome result) {
-    if (error) {
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        outcome.message = e.what();
-      }
-      return;
-    }
-    outcome = std::move(result);
-  });
-  io.run();
-  return outcome;
+  try {
+    return net::run_to_completion(find(remote, std::move(query), settings));
+  } catch (const std::exception& e) {
+    FindOutcome outcome;
+    outcome.message = e.what();
+    return outcome;
+  }
 }
 
 }  // namespace pacsnode::scu

@@ -9,6 +9,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "net/blocking.hpp"
 #include "dicom/part10.hpp"
 #include "net/uids.hpp"
 
@@ -215,16 +216,7 @@ asio::awaitable<StoreSummary> store_files(const RemoteNode& remote, std::vector<
 
 StoreSummary store_files_blocking(const RemoteNode& remote, std::vector<fs::path> files,
                                   const net::AssociationSettings& settings) {
-  asio::io_context io;
-  StoreSummary summary;
-  std::exception_ptr error;
-  asio::co_spawn(io, store_files(remote, std::move(files), settings), [&](std::exception_ptr e, StoreSummary s) {
-    error = e;
-    summary = std::move(s);
-  });
-  io.run();
-  if (error) std::rethrow_exception(error);
-  return summary;
+  return net::run_to_completion(store_files(remote, std::move(files), settings));
 }
 
 }  // namespace pacsnode::scu
