@@ -13,6 +13,7 @@
 #include "net/server.hpp"
 #include "scp/association_policy.hpp"
 #include "scp/find_service.hpp"
+#include "scp/retrieve_service.hpp"
 #include "scp/reconcile.hpp"
 #include "scp/services.hpp"
 #include "scp/store_service.hpp"
@@ -58,7 +59,8 @@ int serve(const Config& config) {
   asio::thread_pool workers(8);
   scp::StoreService store_service(*store, *index, workers, store_settings(config));
   scp::FindService find_service(workers, find_settings(config, database_runtime->conninfo()));
-  const scp::ServiceSet services{&store_service, &find_service};
+  scp::RetrieveService retrieve_service(workers, retrieve_settings(config, database_runtime->conninfo(), store->root()));
+  const scp::ServiceSet services{&store_service, &find_service, &retrieve_service};
   const auto association = association_settings(config);
   const auto policy = policy_settings(config);
   net::Server* server_ptr = nullptr;

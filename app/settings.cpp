@@ -61,6 +61,16 @@ scp::FindSettings find_settings(const Config& config, const std::string& conninf
   return s;
 }
 
+scp::RetrieveSettings retrieve_settings(const Config& config, const std::string& conninfo,
+                                        const std::filesystem::path& storage_root) {
+  scp::RetrieveSettings s;
+  s.conninfo = conninfo;
+  s.storage_root = storage_root;
+  for (const auto& peer : config.peers) s.destinations.push_back({peer.ae_title, peer.host, peer.port});
+  s.requestor = association_settings(config);
+  return s;
+}
+
 scp::StoreSettings store_settings(const Config& config) {
   scp::StoreSettings s;
   s.replace_duplicates = config.duplicates == DuplicatePolicy::Replace;

@@ -7,6 +7,7 @@
 #include "db/index_writer.hpp"
 #include "scp/association_policy.hpp"
 #include "scp/find_service.hpp"
+#include "scp/retrieve_service.hpp"
 #include "scp/store_service.hpp"
 #include "storage/store.hpp"
 
@@ -20,5 +21,8 @@ storage::StorageSettings storage_settings(const Config& config);
 db::IndexWriterSettings index_writer_settings(const Config& config, const std::string& conninfo);
 scp::StoreSettings store_settings(const Config& config);
 scp::FindSettings find_settings(const Config& config, const std::string& conninfo);
+// storage_root: the Store's (absolute) root, where the index's relative paths start.
+scp::RetrieveSettings retrieve_settings(const Config& config, const std::string& conninfo,
+                                        const std::filesystem::path& storage_root);
 
 }  // namespace pacsnode::app

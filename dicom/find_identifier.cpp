@@ -78,6 +78,22 @@ DcmElement* make_element(std::uint32_t tag, const std::string& vr) {
   return element;
 }
 
+std::vector<std::uint8_t> encode(DcmDataset& data_set, E_TransferSyntax xfer) {
+  const std::uint32_t length = data_set.calcElementLength(xfer, EET_ExplicitLength);
+  std::vector<std::uint8_t> out(length + 1024);
+  DcmOutputBufferStream stream(out.data(), out.size());
+  DcmWriteCache cache;
+  data_set.transferInit();
+  const OFCondition status = data_set.write(stream, xfer, EET_ExplicitLength, &cache);
+  data_set.transferEnd();
+  if (status.bad()) throw Error(ErrorCode::Internal, std::string("cannot encode identifier: ") + status.text());
+  void* buffer = nullptr;
+  offile_off_t written = 0;
+  stream.flushBuffer(buffer, written);
+  out.resize(static_cast<std::size_t>(written));
+  return out;
+}
+
 }  // namespace
 
 FindIdentifier parse_find_identifier(std::span<const std::uint8_t> bytes, const std::string& transfer_syntax_uid) {
@@ -148,19 +164,24 @@ std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& 
   put(kRetrieveAeTitle, "AE", std::string(retrieve_ae_title));
   if (!ascii) put(kSpecificCharacterSet, "CS", "ISO_IR 192");
 
-  const std::uint32_t length = data_set.calcElementLength(xfer, EET_ExplicitLength);
-  std::vector<std::uint8_t> out(length + 1024);
-  DcmOutputBufferStream stream(out.data(), out.size());
-  DcmWriteCache cache;
-  data_set.transferInit();
-  const OFCondition status = data_set.write(stream, xfer, EET_ExplicitLength, &cache);
-  data_set.transferEnd();
-  if (status.bad()) throw Error(ErrorCode::Internal, std::string("cannot encode identifier: ") + status.text());
-  void* buffer = nullptr;
-  offile_off_t written = 0;
-  stream.flushBuffer(buffer, written);
-  out.resize(static_cast<std::size_t>(written));
-  return out;
+  return encode(data_set, xfer);
+}
+
+std::vector<std::uint8_t> build_failed_sop_list(const std::vector<std::string>& sop_instance_uids,
+                                                const std::string& transfer_syntax_uid) {
+  const E_TransferSyntax xfer = xfer_of(transfer_syntax_uid);
+  DcmDataset data_set;
+  std::string list;
+  for (const auto& uid : sop_instance_uids) {
+    // UI has a 16-bit length in Explicit VR: keep the list within 64 KiB.
+    if (list.size() + uid.size() + 1 > 65000) break;
+    if (!list.empty()) list += '\\';
+    list += uid;
+  }
+  if (data_set.putAndInsertString(DCM_FailedSOPInstanceUIDList, list.c_str()).bad()) {
+    throw Error(ErrorCode::Internal, "cannot build the Failed SOP Instance UID List");
+  }
+  return encode(data_set, xfer);
 }
 
 std::optional<IdentifierKey> key_for_keyword(std::string_view keyword) {

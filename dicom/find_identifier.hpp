@@ -1,6 +1,6 @@
 #pragma once
 // C-FIND identifiers (PS3.4 C.4.1.1.3): the request's keys, decoded to UTF-8, and the
-// pending responses' identifiers. DCMTK stays inside the .cpp.
+// pending responses' identifiers; C-MOVE/C-GET identifiers are read the same way. DCMTK stays inside the .cpp.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -39,6 +39,11 @@ std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& 
                                               const std::map<std::uint32_t, std::string>& values,
                                               std::string_view level, std::string_view retrieve_ae_title,
                                               const std::string& transfer_syntax_uid);
+
+// The identifier of a C-MOVE/C-GET response naming the instances whose sub-operation
+// failed: Failed SOP Instance UID List (0008,0058), cut to fit 64 KiB.
+std::vector<std::uint8_t> build_failed_sop_list(const std::vector<std::string>& sop_instance_uids,
+                                                const std::string& transfer_syntax_uid);
 
 // The tag and VR of a DICOM keyword ("PatientID" → 0x00100020, "LO") from DCMTK's data
 // dictionary, value empty; nullopt when the dictionary does not know the keyword.

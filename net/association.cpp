@@ -742,6 +742,24 @@ asio::awaitable<std::optional<Message>> Association::receive() {
   }
 }
 
+asio::awaitable<std::optional<Message>> Association::receive_response(std::uint16_t message_id) {
+  auto self = shared_from_this();
+  for (;;) {
+    for (auto it = inbox_.begin(); it != inbox_.end(); ++it) {
+      const auto field = it->command.command_field();
+      if (field && (static_cast<std::uint16_t>(*field) & 0x8000) &&
+          it->command.us(tag::MessageIdBeingRespondedTo) == message_id) {
+        Message m = std::move(*it);
+        inbox_.erase(it);
+        co_return m;
+      }
+    }
+    // A peer that asked for release sends nothing more; receive() answers the request.
+    if (state_ != State::Sta6 && state_ != State::Sta7) co_return std::nullopt;
+    co_await wait_notified();
+  }
+}
+
 asio::awaitable<void> Association::send(std::uint8_t pc_id, const CommandSet& command) {
   SpanSource none({});
   CommandSet copy = command;

@@ -143,6 +143,10 @@ class Association : public std::enable_shared_from_this<Association> {
   // aborted, dropped, timed out). When the peer asked for release, the call that returns
   // nullopt also answers A-RELEASE-RP: so a handler's responses all go out before it.
   asio::awaitable<std::optional<Message>> receive();
+  // The response to our request `message_id` (a C-STORE-RSP during a C-GET, for example):
+  // other messages that arrive meanwhile stay queued for receive(). nullopt when the
+  // association ended, or the peer asked for release, before the response came.
+  asio::awaitable<std::optional<Message>> receive_response(std::uint16_t message_id);
   // Sends one DIMSE message, fragmented to the peer's max PDU length. Throws
   // AssociationError if the association is not (or no longer) able to carry data.
   asio::awaitable<void> send(std::uint8_t pc_id, const CommandSet& command);

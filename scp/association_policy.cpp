@@ -29,7 +29,8 @@ net::AcceptorPolicy offered_services(bool storage, bool any_sop_class, bool quer
                                std::string(net::uid::ExplicitVrBigEndian)},
                               false});
   if (query) {
-    for (const auto model : {net::uid::PatientRootFind, net::uid::StudyRootFind}) {
+    for (const auto model : {net::uid::PatientRootFind, net::uid::StudyRootFind, net::uid::PatientRootMove,
+                             net::uid::StudyRootMove, net::uid::PatientRootGet, net::uid::StudyRootGet}) {
       policy.supported.push_back(
           {std::string(model),
            {std::string(net::uid::ExplicitVrLittleEndian), std::string(net::uid::ImplicitVrLittleEndian)},
@@ -38,9 +39,12 @@ net::AcceptorPolicy offered_services(bool storage, bool any_sop_class, bool quer
   }
   if (storage) {
     for (const auto& sop_class : dicom::storage_sop_classes()) {
-      policy.supported.push_back({sop_class, dicom::storage_transfer_syntaxes(), false});
+      policy.supported.push_back({sop_class, dicom::storage_transfer_syntaxes(), query});
     }
-    if (any_sop_class) policy.any_abstract_syntax_transfer_syntaxes = dicom::storage_transfer_syntaxes();
+    if (any_sop_class) {
+      policy.any_abstract_syntax_transfer_syntaxes = dicom::storage_transfer_syntaxes();
+      policy.any_abstract_syntax_may_act_as_scu = query;
+    }
   }
   return policy;
 }

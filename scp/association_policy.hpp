@@ -27,7 +27,8 @@ struct PolicySettings {
 // The presentation contexts of the services offered: Verification always; with `storage`,
 // every Storage SOP Class DCMTK knows (or, with `any_sop_class`, any abstract syntax) in
 // every standard transfer syntax, accepted as proposed; with `query`, the Patient Root and
-// Study Root Query/Retrieve FIND models in Explicit and Implicit VR Little Endian.
+// Study Root Query/Retrieve FIND, MOVE and GET models in Explicit and Implicit VR Little
+// Endian, and the SCP role for the storage contexts (C-GET's sub-operations).
 net::AcceptorPolicy offered_services(bool storage, bool any_sop_class, bool query = false);
 
 // Decides on one A-ASSOCIATE-RQ. `active` counts associations open besides this one.

@@ -2,6 +2,7 @@
 
 #include "base/log.hpp"
 #include "scp/find_service.hpp"
+#include "scp/retrieve_service.hpp"
 #include "scp/store_service.hpp"
 
 namespace pacsnode::scp {
@@ -40,6 +41,10 @@ asio::awaitable<void> serve_association(std::shared_ptr<net::Association> associ
         co_await services.store->handle(*association, *message);
       } else if (*field == CommandField::CFindRq && services.find) {
         co_await services.find->handle(*association, *message);
+      } else if (*field == CommandField::CMoveRq && services.retrieve) {
+        co_await services.retrieve->handle_move(*association, *message);
+      } else if (*field == CommandField::CGetRq && services.retrieve) {
+        co_await services.retrieve->handle_get(*association, *message);
       } else {
         log::warn("{} operation {:#06x} not offered: answering 0x0211", association->tag(), raw);
         co_await association->send(message->pc_id, make_response(message->command, 0x0211));

@@ -8,11 +8,13 @@ namespace pacsnode::scp {
 
 class StoreService;
 class FindService;
+class RetrieveService;
 
 // The services one node offers; absent ones are not negotiated.
 struct ServiceSet {
   StoreService* store = nullptr;
   FindService* find = nullptr;
+  RetrieveService* retrieve = nullptr;  // C-MOVE and C-GET
 };
 
 // Serves one established association until it ends: every request gets its response;

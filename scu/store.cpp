@@ -42,11 +42,6 @@ class FileSource final : public net::DataSource {
   int fd_;
 };
 
-struct Item {
-  fs::path file;
-  dicom::Part10Header header;
-};
-
 const std::string kEle(net::uid::ExplicitVrLittleEndian);
 const std::string kIle(net::uid::ImplicitVrLittleEndian);
 
@@ -96,25 +91,106 @@ std::vector<fs::path> collect_files(const std::vector<fs::path>& paths, std::vec
   return files;
 }
 
-asio::awaitable<StoreSummary> store_files(const RemoteNode& remote, std::vector<fs::path> files,
-                                          net::AssociationSettings settings) {
-  StoreSummary summary;
-  auto fail = [&](const fs::path& file, const std::string& why) {
-    ++summary.failed;
-    summary.failures.push_back(file.string() + ": " + why);
-  };
+namespace {
 
-  // Read every header first: the contexts to propose depend on them.
-  std::map<std::string, std::vector<Item>> by_class;
-  std::map<std::string, std::set<std::string>> syntaxes_by_class;
-  for (const auto& file : files) {
-    try {
-      Item item{file, dicom::read_part10_header(file)};
-      syntaxes_by_class[item.header.sop_class_uid].insert(item.header.transfer_syntax_uid);
-      by_class[item.header.sop_class_uid].push_back(std::move(item));
-    } catch (const Error& e) {
-      fail(file, e.what());
+// The context to send `item` on: one carrying its own transfer syntax, else an uncompressed
+// one (Explicit before Implicit VR Little Endian). nullptr when the peer accepted neither.
+const net::AcceptedContext* choose_context(const std::vector<net::AcceptedContext>& contexts, const Outgoing& item,
+                                           bool require_scp_role) {
+  const net::AcceptedContext* fallback = nullptr;
+  for (const auto& c : contexts) {
+    if (c.abstract_syntax != item.header.sop_class_uid) continue;
+    if (require_scp_role && !c.requestor_is_scp) continue;
+    if (c.transfer_syntax == item.header.transfer_syntax_uid) return &c;
+    if (c.transfer_syntax == kEle || (c.transfer_syntax == kIle && (!fallback || fallback->transfer_syntax != kEle))) {
+      fallback = &c;
     }
+  }
+  return fallback;
+}
+
+SendOutcome failed(std::string why) {
+  SendOutcome outcome;
+  outcome.result = SendResult::Failed;
+  outcome.why = std::move(why);
+  return outcome;
+}
+
+}  // namespace
+
+asio::awaitable<SendOutcome> send_instance(net::Association& association, const Outgoing& item,
+                                           const MoveOriginator* originator, bool require_scp_role) {
+  const std::string& sop_class = item.header.sop_class_uid;
+  const net::AcceptedContext* context = choose_context(association.contexts(), item, require_scp_role);
+  if (!context) {
+    co_return failed("the peer accepted no presentation context for SOP class " + sop_class +
+                     (require_scp_role ? " with the SCP role" : ""));
+  }
+  std::vector<std::uint8_t> converted;
+  if (context->transfer_syntax != item.header.transfer_syntax_uid) {
+    try {
+      converted = dicom::data_set_in(item.file, context->transfer_syntax);
+    } catch (const std::exception& e) {
+      co_return failed(e.what());
+    }
+  }
+  net::CommandSet command;
+  const std::uint16_t message_id = association.next_message_id();
+  command.set_ui(net::tag::AffectedSopClassUid, sop_class);
+  command.set_us(net::tag::CommandField, static_cast<std::uint16_t>(net::CommandField::CStoreRq));
+  command.set_us(net::tag::MessageId, message_id);
+  command.set_us(net::tag::Priority, 0);
+  command.set_us(net::tag::CommandDataSetType, net::kDataSetPresent);
+  command.set_ui(net::tag::AffectedSopInstanceUid, item.header.sop_instance_uid);
+  if (originator) {
+    command.set_ae(net::tag::MoveOriginatorApplicationEntityTitle, originator->ae_title);
+    command.set_us(net::tag::MoveOriginatorMessageId, originator->message_id);
+  }
+  SendOutcome outcome;
+  try {
+    if (converted.empty()) {
+      FileSource source(item.file, item.header.data_set_offset);
+      co_await association.send(context->id, command, source);
+    } else {
+      net::SpanSource source(converted);
+      co_await association.send(context->id, command, source);
+    }
+  } catch (const net::AssociationError& e) {
+    outcome = failed(e.what());
+    outcome.association_ended = true;
+    co_return outcome;
+  } catch (const Error& e) {  // the file could not be read
+    co_return failed(e.what());
+  }
+  auto response = co_await association.receive_response(message_id);
+  if (!response) {
+    outcome = failed("association " + std::string(net::end_reason_name(association.end_reason())) +
+                     " before the C-STORE-RSP");
+    outcome.association_ended = true;
+    co_return outcome;
+  }
+  outcome.status = response->command.us(net::tag::Status).value_or(0xFFFF);
+  const auto comment = response->command.str(net::tag::ErrorComment);
+  switch (net::classify_status(outcome.status)) {
+    case net::StatusClass::Success: outcome.result = SendResult::Success; break;
+    case net::StatusClass::Warning:
+      outcome.result = SendResult::Warning;
+      outcome.why = fmt::format("stored with warning {:#06x}{}", outcome.status, comment ? ": " + *comment : "");
+      break;
+    default:
+      outcome.result = SendResult::Failed;
+      outcome.why = fmt::format("refused with status {:#06x}{}", outcome.status, comment ? ": " + *comment : "");
+  }
+  co_return outcome;
+}
+
+asio::awaitable<void> send_to(const RemoteNode& remote, std::vector<Outgoing> items, net::AssociationSettings settings,
+                              std::optional<MoveOriginator> originator, SendProgress progress) {
+  std::map<std::string, std::vector<const Outgoing*>> by_class;
+  std::map<std::string, std::set<std::string>> syntaxes_by_class;
+  for (const auto& item : items) {
+    syntaxes_by_class[item.header.sop_class_uid].insert(item.header.transfer_syntax_uid);
+    by_class[item.header.sop_class_uid].push_back(&item);
   }
 
   // Split SOP classes into groups that fit 128 contexts; one association per group.
@@ -139,78 +215,71 @@ asio::awaitable<StoreSummary> store_files(const RemoteNode& remote, std::vector<
     rq.contexts = contexts_for(group);
     if (rq.contexts.size() > kMaxContexts) rq.contexts.resize(kMaxContexts);
     std::shared_ptr<net::Association> association;
+    std::string refused;
     try {
       association = co_await net::Association::request(remote.host, remote.port, rq, settings, association_id++);
     } catch (const net::AssociationError& e) {
+      refused = e.what();
+    }
+    if (!association) {
+      SendOutcome outcome = failed(refused);
+      outcome.no_association = true;
       for (const auto& [sop_class, syntaxes] : group) {
-        for (const auto& item : by_class[sop_class]) fail(item.file, e.what());
+        for (const Outgoing* item : by_class[sop_class]) {
+          if (!co_await progress(*item, outcome)) co_return;
+        }
       }
       continue;
     }
-    bool broken = false;
+    bool ended = false;
+    bool stop = false;
     for (const auto& [sop_class, syntaxes] : group) {
-      for (const auto& item : by_class[sop_class]) {
-        if (broken) {
-          fail(item.file, "not sent: the association ended early");
-          continue;
+      for (const Outgoing* item : by_class[sop_class]) {
+        SendOutcome outcome;
+        if (ended) {
+          outcome = failed("not sent: the association ended early");
+        } else {
+          outcome = co_await send_instance(*association, *item, originator ? &*originator : nullptr, false);
+          ended = outcome.association_ended;
         }
-        const std::string& ts = item.header.transfer_syntax_uid;
-        const net::AcceptedContext* context = net::find_context(association->contexts(), sop_class, ts);
-        std::vector<std::uint8_t> converted;
-        try {
-          if (!context) {
-            // Fall back to an uncompressed context; convert the data set for it.
-            context = net::find_context(association->contexts(), sop_class, kEle);
-            if (!context) context = net::find_context(association->contexts(), sop_class, kIle);
-            if (!context) {
-              fail(item.file, "the peer accepted no presentation context for SOP class " + sop_class);
-              continue;
-            }
-            converted = dicom::data_set_in(item.file, context->transfer_syntax);
-          }
-          net::CommandSet command;
-          const std::uint16_t message_id = association->next_message_id();
-          command.set_ui(net::tag::AffectedSopClassUid, sop_class);
-          command.set_us(net::tag::CommandField, static_cast<std::uint16_t>(net::CommandField::CStoreRq));
-          command.set_us(net::tag::MessageId, message_id);
-          command.set_us(net::tag::Priority, 0);
-          command.set_us(net::tag::CommandDataSetType, net::kDataSetPresent);
-          command.set_ui(net::tag::AffectedSopInstanceUid, item.header.sop_instance_uid);
-          if (converted.empty()) {
-            FileSource source(item.file, item.header.data_set_offset);
-            co_await association->send(context->id, command, source);
-          } else {
-            net::SpanSource source(converted);
-            co_await association->send(context->id, command, source);
-          }
-          auto response = co_await association->receive();
-          if (!response) {
-            fail(item.file, std::string("association ") + std::string(net::end_reason_name(association->end_reason())) +
-                                " before the C-STORE-RSP");
-            broken = true;
-            continue;
-          }
-          const auto status = response->command.us(net::tag::Status).value_or(0xFFFF);
-          switch (net::classify_status(status)) {
-            case net::StatusClass::Success: ++summary.sent; break;
-            case net::StatusClass::Warning: ++summary.warnings; break;
-            default: {
-              const auto comment = response->command.str(net::tag::ErrorComment);
-              fail(item.file, fmt::format("refused with status {:#06x}{}", status, comment ? ": " + *comment : ""));
-            }
-          }
-        } catch (const net::AssociationError& e) {
-          fail(item.file, e.what());
-          broken = true;
-        } catch (const Error& e) {
-          fail(item.file, e.what());
+        if (!co_await progress(*item, outcome)) {
+          stop = true;
+          break;
         }
       }
+      if (stop) break;
     }
     if (association->state() == net::State::Sta6) {
       co_await association->release();
     }
+    if (stop) co_return;
   }
+}
+
+asio::awaitable<StoreSummary> store_files(const RemoteNode& remote, std::vector<fs::path> files,
+                                          net::AssociationSettings settings) {
+  StoreSummary summary;
+  auto fail = [&](const fs::path& file, const std::string& why) {
+    ++summary.failed;
+    summary.failures.push_back(file.string() + ": " + why);
+  };
+  std::vector<Outgoing> items;
+  for (const auto& file : files) {
+    try {
+      items.push_back(Outgoing{file, dicom::read_part10_header(file)});
+    } catch (const Error& e) {
+      fail(file, e.what());
+    }
+  }
+  co_await send_to(remote, std::move(items), std::move(settings), std::nullopt,
+                   [&](const Outgoing& item, const SendOutcome& outcome) -> asio::awaitable<bool> {
+                     switch (outcome.result) {
+                       case SendResult::Success: ++summary.sent; break;
+                       case SendResult::Warning: ++summary.warnings; break;
+                       case SendResult::Failed: fail(item.file, outcome.why); break;
+                     }
+                     co_return true;
+                   });
   co_return summary;
 }
 

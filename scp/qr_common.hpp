@@ -1,0 +1,26 @@
+#pragma once
+// What the Query/Retrieve services (C-FIND, C-MOVE, C-GET) share.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "db/find_query.hpp"
+
+namespace pacsnode::scp {
+
+// (0008,0052) Query/Retrieve Level text → level; nullopt for anything else.
+inline std::optional<db::QueryLevel> query_level_of(std::string_view text) {
+  if (text == "PATIENT") return db::QueryLevel::Patient;
+  if (text == "STUDY") return db::QueryLevel::Study;
+  if (text == "SERIES") return db::QueryLevel::Series;
+  if (text == "IMAGE") return db::QueryLevel::Image;
+  return std::nullopt;
+}
+
+// An Error Comment (0000,0902) is LO: at most 64 characters.
+inline std::string error_comment(std::string text) {
+  if (text.size() > 64) text.resize(64);
+  return text;
+}
+
+}  // namespace pacsnode::scp
