@@ -1,0 +1,466 @@
+// C-MOVE and C-GET end to end: instances stored into `pacsnode serve`, retrieved with DCMTK's
+// movescu (to a DCMTK storescp and to Orthanc as destinations) and getscu; what arrives is
+// checked file by file (SOP Instance UIDs), the counts and statuses from movescu's debug
+// output of the final response.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "dicom/find_identifier.hpp"
+#include "net/association.hpp"
+#include "net/uids.hpp"
+#include "tests/support/node.hpp"
+
+using namespace pacsnode;
+using namespace pacsnode::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A DCMTK storescp on a free port, writing what it receives into its own folder.
+class StoreScp {
+ public:
+  explicit StoreScp(std::vector<std::string> options = {}) : dir_("storescp"), port_(free_port()) {
+    fs::create_directories(dir_.path() / "in");
+    std::vector<std::string> argv = {"storescp", "-d", "-od", (dir_.path() / "in").string()};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back(std::to_string(port_));
+    ProcessOptions po;
+    po.env = {{"TCP_NODELAY", "1"}};
+    po.output_file = dir_.path() / "storescp.log";
+    process_.emplace(Process::spawn(argv, po));
+    for (int i = 0; i < 100; ++i) {
+      auto [code, out] = run({"echoscu", "127.0.0.1", std::to_string(port_)}, std::chrono::seconds(5));
+      if (code == 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL("storescp did not start: " << log());
+  }
+  ~StoreScp() { process_->stop(); }
+  std::uint16_t port() const { return port_; }
+  fs::path received() const { return dir_.path() / "in"; }
+  std::string log() const {
+    std::ifstream in(dir_.path() / "storescp.log");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+ private:
+  TempDir dir_;
+  std::uint16_t port_;
+  std::optional<Process> process_;
+};
+
+// Orthanc (Debian package) as a remote PACS: DICOM on one free port, REST on another.
+class Orthanc {
+ public:
+  Orthanc() : dir_("orthanc"), port_(free_port()), http_port_(free_port()) {
+    const auto config = dir_.path() / "orthanc.json";
+    std::ofstream(config) << "{\"Name\": \"test\", \"StorageDirectory\": \"" << (dir_.path() / "storage").string()
+                          << "\", \"IndexDirectory\": \"" << (dir_.path() / "index").string()
+                          << "\", \"DicomAet\": \"ORTHANC\", \"DicomPort\": " << port_
+                          << ", \"DicomCheckCalledAet\": false, \"HttpPort\": " << http_port_
+                          << ", \"RemoteAccessAllowed\": false, \"AuthenticationEnabled\": false, \"Plugins\": []}";
+    ProcessOptions po;
+    po.output_file = dir_.path() / "orthanc.log";
+    process_.emplace(Process::spawn({"/usr/sbin/Orthanc", config.string()}, po));
+    for (int i = 0; i < 300; ++i) {
+      if (count_instances() >= 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL("Orthanc did not start");
+  }
+  ~Orthanc() { process_->stop(std::chrono::seconds(10)); }
+  std::uint16_t port() const { return port_; }
+  // -1 while the REST API does not answer.
+  int count_instances() const {
+    auto [code, out] = run({"curl", "-sf", "http://127.0.0.1:" + std::to_string(http_port_) + "/statistics"},
+                           std::chrono::seconds(10));
+    std::smatch m;
+    if (code != 0 || !std::regex_search(out, m, std::regex("\"CountInstances\"\\s*:\\s*(\\d+)"))) return -1;
+    return std::stoi(m[1]);
+  }
+  std::string instances_json() const {
+    return run({"curl", "-sf", "http://127.0.0.1:" + std::to_string(http_port_) + "/instances?expand"}).second;
+  }
+
+ private:
+  TempDir dir_;
+  std::uint16_t port_, http_port_;
+  std::optional<Process> process_;
+};
+
+// The SOP Instance UIDs of the files DCMTK wrote into `dir` ("CT.<uid>").
+std::set<std::string> received_uids(const fs::path& dir) {
+  std::set<std::string> uids;
+  for (const auto& file : files_below(dir)) {
+    const std::string name = file.filename().string();
+    uids.insert(name.substr(name.find('.') + 1));
+  }
+  return uids;
+}
+
+std::set<std::string> lines(const std::string& text) {
+  std::set<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.insert(line);
+  }
+  return out;
+}
+
+// The final response of a movescu/getscu run, from its debug output.
+struct Final {
+  int code = 0;
+  std::string output;
+  std::string status;  // "0x0000", "0xa801", ...
+  int remaining = -1, completed = -1, failed = -1, warning = -1;  // -1: absent ("none")
+  int pending = 0;     // pending responses seen
+};
+
+int field(const std::string& block, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(block, m, std::regex(name + "\\s*:\\s*(\\d+|none)"))) return -1;
+  return m[1] == "none" ? -1 : std::stoi(m[1]);
+}
+
+Final parse_final(int code, std::string output, const std::string& rsp) {
+  Final f;
+  f.code = code;
+  f.output = std::move(output);
+  // Each incoming response is a DIMSE block; the last one of type `rsp` is the final one.
+  const std::string marker = "Message Type                  : " + rsp;
+  std::size_t at = 0, last = std::string::npos;
+  int blocks = 0;
+  while ((at = f.output.find(marker, at)) != std::string::npos) {
+    last = at;
+    ++blocks;
+    ++at;
+  }
+  if (last == std::string::npos) return f;
+  const std::string block = f.output.substr(last, f.output.find("END DIMSE MESSAGE", last) - last);
+  std::smatch m;
+  if (std::regex_search(block, m, std::regex("DIMSE Status\\s*:\\s*(0x[0-9a-f]{4})"))) f.status = m[1];
+  f.remaining = field(block, "Remaining Suboperations");
+  f.completed = field(block, "Completed Suboperations");
+  f.failed = field(block, "Failed Suboperations");
+  f.warning = field(block, "Warning Suboperations");
+  f.pending = blocks - 1;
+  return f;
+}
+
+Final move(const Node& node, const std::string& destination, const std::string& model,
+           const std::vector<std::string>& keys, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {"movescu", "-d", model, "-aec", node.ae_title(), "-aem", destination};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  for (const auto& key : keys) {
+    argv.push_back("-k");
+    argv.push_back(key);
+  }
+  argv.push_back("127.0.0.1");
+  argv.push_back(std::to_string(node.port()));
+  auto [code, out] = run(argv, std::chrono::minutes(3));
+  return parse_final(code, std::move(out), "C-MOVE RSP");
+}
+
+Final get(const Node& node, const fs::path& into, const std::string& model, const std::vector<std::string>& keys) {
+  std::vector<std::string> argv = {"getscu", "-d", model, "-aec", node.ae_title(), "-od", into.string()};
+  for (const auto& key : keys) {
+    argv.push_back("-k");
+    argv.push_back(key);
+  }
+  argv.push_back("127.0.0.1");
+  argv.push_back(std::to_string(node.port()));
+  auto [code, out] = run(argv, std::chrono::minutes(3));
+  return parse_final(code, std::move(out), "C-GET RSP");
+}
+
+std::string peers_toml(std::uint16_t storescp, std::uint16_t orthanc, std::uint16_t down) {
+  return "[[peers]]\nname = \"scp\"\nae_title = \"STORESCP\"\nhost = \"127.0.0.1\"\nport = " + std::to_string(storescp) +
+         "\n[[peers]]\nname = \"orthanc\"\nae_title = \"ORTHANC\"\nhost = \"127.0.0.1\"\nport = " +
+         std::to_string(orthanc) + "\n[[peers]]\nname = \"down\"\nae_title = \"DOWN\"\nhost = \"127.0.0.1\"\nport = " +
+         std::to_string(down) + "\n";
+}
+
+// Two studies of `per_study` instances (one series each), stored into the node.
+void load(const Node& node, int per_study) {
+  TempDir data("retrieve-data");
+  generate_instances(data.path(), 2 * per_study, 2, 16);
+  auto [code, out] = run({"storescu", "-aec", node.ae_title(), "+sd", "127.0.0.1", std::to_string(node.port()),
+                          data.path().string()},
+                         std::chrono::minutes(3));
+  REQUIRE_MESSAGE(code == 0, out);
+}
+
+}  // namespace
+
+TEST_CASE("C-MOVE with movescu to DCMTK storescp: every level, counts, statuses") {
+  StoreScp scp;
+  const std::uint16_t down = free_port();  // configured, nothing listens
+  Node node(tables(peers_toml(scp.port(), free_port(), down)));
+  load(node, 12);
+  const auto studies = lines(node.sql("SELECT study_instance_uid FROM study ORDER BY 1"));
+  REQUIRE(studies.size() == 2);
+  const std::string study = *studies.begin();
+  const auto study_uids = lines(node.sql(
+      "SELECT sop_instance_uid FROM instance i JOIN series s ON s.id = i.series_pk JOIN study st ON st.id = "
+      "s.study_pk WHERE st.study_instance_uid = '" + study + "'"));
+  REQUIRE(study_uids.size() == 12);
+  // Each block below starts with an empty destination folder (one node for all: cheaper
+  // than a fresh node and cluster per case).
+  const auto clear = [&] {
+    for (const auto& file : files_below(scp.received())) fs::remove(file);
+  };
+
+  {
+    INFO("STUDY level: every instance of the study arrives, with Move Originator set");
+    clear();
+    const auto f = move(node, "STORESCP", "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study});
+    CHECK_MESSAGE(f.status == "0x0000", f.output);
+    CHECK(f.completed == 12);
+    CHECK(f.failed == 0);
+    CHECK(f.warning == 0);
+    CHECK(f.pending == 11);  // one after every sub-operation but the last
+    CHECK(received_uids(scp.received()) == study_uids);
+    const auto log = scp.log();
+    CHECK(log.find("Move Originator AE Title      : MOVESCU") != std::string::npos);
+    CHECK(log.find("Move Originator ID            : 1") != std::string::npos);
+  }
+  {
+    INFO("STUDY level with a list of two studies");
+    clear();
+    const auto f = move(node, "STORESCP", "-S",
+                        {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + *studies.begin() + "\\" + *studies.rbegin()});
+    CHECK_MESSAGE(f.status == "0x0000", f.output);
+    CHECK(f.completed == 24);
+    CHECK(received_uids(scp.received()).size() == 24);
+  }
+  {
+    INFO("SERIES level");
+    clear();
+    const std::string series = node.sql(
+        "SELECT series_instance_uid FROM series s JOIN study st ON st.id = s.study_pk WHERE st.study_instance_uid = '" +
+        study + "'");
+    const auto f = move(node, "STORESCP", "-S",
+                        {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + study,
+                         "SeriesInstanceUID=" + *lines(series).begin()});
+    CHECK_MESSAGE(f.status == "0x0000", f.output);
+    CHECK(f.completed == 12);
+    CHECK(received_uids(scp.received()) == study_uids);
+  }
+  {
+    INFO("IMAGE level with a list of two SOP Instance UIDs");
+    clear();
+    const std::string series = *lines(node.sql(
+        "SELECT series_instance_uid FROM series s JOIN study st ON st.id = s.study_pk WHERE st.study_instance_uid = '" +
+        study + "'")).begin();
+    const std::set<std::string> two = {*study_uids.begin(), *study_uids.rbegin()};
+    const auto f = move(node, "STORESCP", "-S",
+                        {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + study, "SeriesInstanceUID=" + series,
+                         "SOPInstanceUID=" + *two.begin() + "\\" + *two.rbegin()});
+    CHECK_MESSAGE(f.status == "0x0000", f.output);
+    CHECK(f.completed == 2);
+    CHECK(received_uids(scp.received()) == two);
+  }
+  {
+    INFO("Patient Root, PATIENT level");
+    clear();
+    const std::string patient = *lines(node.sql(
+        "SELECT patient_id FROM patient p JOIN study st ON st.patient_pk = p.id WHERE st.study_instance_uid = '" +
+        study + "'")).begin();
+    const auto f = move(node, "STORESCP", "-P", {"QueryRetrieveLevel=PATIENT", "PatientID=" + patient});
+    CHECK_MESSAGE(f.status == "0x0000", f.output);
+    CHECK(f.completed == 12);
+    CHECK(received_uids(scp.received()) == study_uids);
+  }
+  {
+    INFO("unknown destination → 0xA801, nothing sent");
+    clear();
+    const auto f = move(node, "NOSUCHAE", "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study});
+    CHECK_MESSAGE(f.status == "0xa801", f.output);
+    CHECK(received_uids(scp.received()).empty());
+    CHECK(node.running());
+  }
+  {
+    INFO("no match → 0x0000 with zero counts and no sub-association");
+    clear();
+    const auto associations = [&] {
+      const std::string log = scp.log();
+      std::size_t n = 0;
+      for (std::size_t at = 0; (at = log.find("Association Received", at)) != std::string::npos; ++at) ++n;
+      return n;
+    };
+    const std::size_t before = associations();
+    const auto f = move(node, "STORESCP", "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=1.2.3.4.5.6.7"});
+    CHECK_MESSAGE(f.status == "0x0000", f.output);
+    CHECK(f.completed == 0);
+    CHECK(f.failed == 0);
+    CHECK(associations() == before);
+  }
+  {
+    INFO("missing unique key, wildcard UID, Study Root PATIENT level → 0xA900");
+    clear();
+    auto f = move(node, "STORESCP", "-S", {"QueryRetrieveLevel=STUDY"});
+    CHECK_MESSAGE(f.status == "0xa900", f.output);
+    f = move(node, "STORESCP", "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=1.2.*"});
+    CHECK_MESSAGE(f.status == "0xa900", f.output);
+    f = move(node, "STORESCP", "-S", {"QueryRetrieveLevel=PATIENT", "PatientID=PAT0000"});
+    CHECK_MESSAGE(f.status == "0xa900", f.output);
+    CHECK(received_uids(scp.received()).empty());
+  }
+  {
+    INFO("destination configured but down → 0xA702, every sub-operation failed");
+    clear();
+    const auto f = move(node, "DOWN", "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study});
+    CHECK_MESSAGE(f.status == "0xa702", f.output);
+    CHECK(f.completed == 0);
+    CHECK(f.failed == 12);
+  }
+  {
+    INFO("a file missing from storage → 0xB000, the others arrive, Failed SOP Instance UID List names it");
+    clear();
+    const std::string victim = *study_uids.begin();
+    const std::string path = node.sql("SELECT file_path FROM instance WHERE sop_instance_uid = '" + victim + "'");
+    fs::remove(node.storage() / *lines(path).begin());
+    const auto f = move(node, "STORESCP", "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study});
+    CHECK_MESSAGE(f.status == "0xb000", f.output);
+    CHECK(f.completed == 11);
+    CHECK(f.failed == 1);
+    CHECK(received_uids(scp.received()).size() == 11);
+    CHECK(f.output.find("FailedSOPInstanceUIDList") != std::string::npos);
+    CHECK(f.output.find(victim) != std::string::npos);
+  }
+}
+
+TEST_CASE("C-MOVE: C-CANCEL during the sub-operations → 0xFE00 with the counts so far") {
+  StoreScp scp;
+  Node node(tables(peers_toml(scp.port(), free_port(), free_port())));
+  load(node, 150);
+  const std::string study = *lines(node.sql("SELECT study_instance_uid FROM study ORDER BY 1")).begin();
+  const auto f = move(node, "STORESCP", "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study},
+                      {"--cancel", "3"});
+  CHECK_MESSAGE(f.status == "0xfe00", f.output);
+  REQUIRE(f.completed >= 3);
+  CHECK(f.completed < 150);
+  CHECK(f.remaining == 150 - f.completed - f.failed - f.warning);
+  CHECK(received_uids(scp.received()).size() == static_cast<std::size_t>(f.completed));
+}
+
+TEST_CASE("C-MOVE to Orthanc as the destination") {
+  Orthanc orthanc;
+  Node node(tables(peers_toml(free_port(), orthanc.port(), free_port())));
+  load(node, 10);
+  const auto studies = lines(node.sql("SELECT study_instance_uid FROM study ORDER BY 1"));
+  const auto f = move(node, "ORTHANC", "-S",
+                      {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + *studies.begin() + "\\" + *studies.rbegin()});
+  CHECK_MESSAGE(f.status == "0x0000", f.output);
+  CHECK(f.completed == 20);
+  CHECK(orthanc.count_instances() == 20);
+  const auto json = orthanc.instances_json();
+  for (const auto& uid : lines(node.sql("SELECT sop_instance_uid FROM instance"))) {
+    CHECK_MESSAGE(json.find(uid) != std::string::npos, uid);
+  }
+}
+
+TEST_CASE("C-GET with getscu: study and series level, on the requestor's association") {
+  Node node;
+  load(node, 8);
+  const auto studies = lines(node.sql("SELECT study_instance_uid FROM study ORDER BY 1"));
+  const std::string study = *studies.begin();
+  const auto study_uids = lines(node.sql(
+      "SELECT sop_instance_uid FROM instance i JOIN series s ON s.id = i.series_pk JOIN study st ON st.id = "
+      "s.study_pk WHERE st.study_instance_uid = '" + study + "'"));
+  TempDir into("getscu");
+  const auto clear = [&] {
+    for (const auto& file : files_below(into.path())) fs::remove(file);
+  };
+
+  {
+    INFO("STUDY level");
+    clear();
+    const auto f = get(node, into.path(), "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study});
+    CHECK_MESSAGE(f.status == "0x0000", f.output);
+    CHECK(f.completed == 8);
+    CHECK(f.failed == 0);
+    CHECK(received_uids(into.path()) == study_uids);
+  }
+  {
+    INFO("SERIES level, Patient Root");
+    clear();
+    const std::string series = *lines(node.sql(
+        "SELECT series_instance_uid FROM series s JOIN study st ON st.id = s.study_pk WHERE st.study_instance_uid = '" +
+        study + "'")).begin();
+    const std::string patient = *lines(node.sql(
+        "SELECT patient_id FROM patient p JOIN study st ON st.patient_pk = p.id WHERE st.study_instance_uid = '" +
+        study + "'")).begin();
+    const auto f = get(node, into.path(), "-P",
+                       {"QueryRetrieveLevel=SERIES", "PatientID=" + patient, "StudyInstanceUID=" + study,
+                        "SeriesInstanceUID=" + series});
+    CHECK_MESSAGE(f.status == "0x0000", f.output);
+    CHECK(f.completed == 8);
+    CHECK(received_uids(into.path()) == study_uids);
+  }
+  {
+    INFO("unknown study → 0x0000, nothing");
+    clear();
+    const auto f = get(node, into.path(), "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=1.2.3.4"});
+    CHECK_MESSAGE(f.status == "0x0000", f.output);
+    CHECK(f.completed == 0);
+    CHECK(files_below(into.path()).empty());
+  }
+}
+
+TEST_CASE("C-GET: a requestor that offered no storage context with the SCP role → every sub-operation failed") {
+  Node node;
+  load(node, 3);
+  const std::string study = *lines(node.sql("SELECT study_instance_uid FROM study ORDER BY 1")).begin();
+  std::vector<std::uint16_t> statuses;
+  std::vector<int> failed_counts;
+  std::string failed_list;
+  run_coroutine([&]() -> asio::awaitable<void> {
+    net::AAssociateRq rq;
+    rq.called_ae = node.ae_title();
+    rq.calling_ae = "NOROLE";
+    rq.contexts.push_back({1, std::string(net::uid::StudyRootGet), {std::string(net::uid::ExplicitVrLittleEndian)}});
+    net::AssociationSettings settings;
+    settings.ae_title = "NOROLE";
+    auto association = co_await net::Association::request("127.0.0.1", node.port(), rq, settings, 1);
+    const auto identifier = dicom::build_find_response(
+        {{0x0020000D, "UI", ""}}, {{0x0020000D, study}}, "STUDY", "", std::string(net::uid::ExplicitVrLittleEndian));
+    net::CommandSet command;
+    command.set_ui(net::tag::AffectedSopClassUid, net::uid::StudyRootGet);
+    command.set_us(net::tag::CommandField, static_cast<std::uint16_t>(net::CommandField::CGetRq));
+    command.set_us(net::tag::MessageId, 7);
+    command.set_us(net::tag::Priority, 0);
+    command.set_us(net::tag::CommandDataSetType, net::kDataSetPresent);
+    net::SpanSource source(identifier);
+    co_await association->send(1, command, source);
+    for (;;) {
+      auto response = co_await association->receive();
+      if (!response) break;
+      const auto status = response->command.us(net::tag::Status).value_or(0xFFFF);
+      statuses.push_back(status);
+      failed_counts.push_back(response->command.us(net::tag::NumberOfFailedSuboperations).value_or(0xFFFF));
+      if (status != 0xFF00) {
+        const auto bytes = response->data_set();
+        failed_list.assign(bytes.begin(), bytes.end());
+        break;
+      }
+    }
+    co_await association->release();
+  });
+  REQUIRE(!statuses.empty());
+  CHECK(statuses.back() == 0xB000);
+  CHECK(failed_counts.back() == 3);
+  for (const auto& uid : lines(node.sql("SELECT sop_instance_uid FROM instance i JOIN series s ON s.id = "
+                                        "i.series_pk JOIN study st ON st.id = s.study_pk WHERE "
+                                        "st.study_instance_uid = '" + study + "'"))) {
+    CHECK_MESSAGE(failed_list.find(uid) != std::string::npos, uid);
+  }
+}
