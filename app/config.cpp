@@ -59,7 +59,7 @@ constexpr std::string_view kStorageKeys[] = {"path", "duplicates", "min_free_mb"
 constexpr std::string_view kNodeKeys[] = {"ae_title",       "bind",          "port",         "data_dir",
                                           "max_associations", "max_pdu_length", "artim_timeout", "idle_timeout",
                                           "shutdown_grace"};
-constexpr std::string_view kQueryKeys[] = {"max_results"};
+constexpr std::string_view kQueryKeys[] = {"max_results", "max_retrieve"};
 constexpr std::string_view kSecurityKeys[] = {"unknown_calling_ae", "user_identity", "users"};
 constexpr std::string_view kUserKeys[] = {"username", "password"};
 constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_user"};
@@ -409,6 +409,7 @@ void read_storage(const Section& storage, const fs::path& base_dir, Config& conf
 void read_query(const Section& query, Config& config) {
   query.allow_only(kQueryKeys);
   if (auto v = query.integer("max_results", 1, 10'000'000)) config.max_results = static_cast<std::size_t>(*v);
+  if (auto v = query.integer("max_retrieve", 1, 10'000'000)) config.max_retrieve = static_cast<std::size_t>(*v);
 }
 
 void read_database(const Section& database, Config& config) {

@@ -50,6 +50,7 @@ struct Config {
 
   // [query]
   std::size_t max_results = 10000;     // C-FIND matches sent per query; more → the first ones, then Cancel (0xFE00)
+  std::size_t max_retrieve = 100000;   // instances per C-MOVE/C-GET; more → refused with 0xA701
 
   // [security]
   UnknownCallingAePolicy unknown_calling_ae = UnknownCallingAePolicy::Accept;

@@ -66,6 +66,7 @@ scp::RetrieveSettings retrieve_settings(const Config& config, const std::string&
   scp::RetrieveSettings s;
   s.conninfo = conninfo;
   s.storage_root = storage_root;
+  s.max_instances = config.max_retrieve;
   for (const auto& peer : config.peers) s.destinations.push_back({peer.ae_title, peer.host, peer.port});
   s.requestor = association_settings(config);
   return s;

@@ -53,7 +53,7 @@ std::string array_literal(const std::string& list, const char* name) {
 
 }  // namespace
 
-SqlQuery build_retrieve_sql(const FindRequest& request) {
+SqlQuery build_retrieve_sql(const FindRequest& request, std::size_t limit) {
   if (request.model == InformationModel::StudyRoot && request.level == QueryLevel::Patient) {
     refuse("the Study Root model has no PATIENT retrieve level");
   }
@@ -105,6 +105,7 @@ SqlQuery build_retrieve_sql(const FindRequest& request) {
     query.sql += conditions[n];
   }
   query.sql += " ORDER BY st.id, se.series_number NULLS LAST, se.id, i.instance_number NULLS LAST, i.id";
+  if (limit != 0) query.sql += " LIMIT " + std::to_string(limit);
   return query;
 }
 

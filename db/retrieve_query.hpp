@@ -11,8 +11,9 @@
 namespace pacsnode::db {
 
 // Rows: sop_instance_uid, sop_class_uid, transfer_syntax_uid, file_path (relative to the
-// storage root); ordered by study, series number, instance number. Throws
+// storage root); ordered by study, series number, instance number; at most `limit` rows
+// (0: no limit). Throws
 // pacsnode::Error(InvalidArgument) for an identifier PS3.4 refuses.
-SqlQuery build_retrieve_sql(const FindRequest& request);
+SqlQuery build_retrieve_sql(const FindRequest& request, std::size_t limit = 0);
 
 }  // namespace pacsnode::db

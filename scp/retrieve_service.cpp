@@ -20,6 +20,7 @@ namespace {
 
 constexpr std::uint16_t kPending = 0xFF00;
 constexpr std::uint16_t kCancel = 0xFE00;
+constexpr std::uint16_t kTooManyMatches = 0xA701;  // out of resources: unable to calculate the matches
 constexpr std::uint16_t kSubOperationsFailed = 0xA702;  // unable to perform sub-operations
 constexpr std::uint16_t kMoveDestinationUnknown = 0xA801;
 constexpr std::uint16_t kIdentifierDoesNotMatch = 0xA900;
@@ -77,7 +78,7 @@ asio::awaitable<void> RetrieveService::handle(net::Association& association, con
                            bool with_failed_list) -> asio::awaitable<void> {
     net::CommandSet response = make_response(request.command, status);
     if (status != kIdentifierDoesNotMatch && status != kMoveDestinationUnknown && status != kSopClassNotSupported &&
-        status != kUnableToProcess) {
+        status != kUnableToProcess && status != kTooManyMatches) {
       if (with_remaining) {
         response.set_us(net::tag::NumberOfRemainingSuboperations, clamp16(counts.total - counts.done()));
       }
@@ -143,7 +144,7 @@ asio::awaitable<void> RetrieveService::handle(net::Association& association, con
     if (!level) throw Error(ErrorCode::InvalidArgument, "invalid Query/Retrieve Level '" + identifier.level + "'");
     find.level = *level;
     for (const auto& key : identifier.keys) find.keys.push_back({key.tag, key.vr, key.value});
-    sql = db::build_retrieve_sql(find);
+    sql = db::build_retrieve_sql(find, settings_.max_instances + 1);
   } catch (const Error& e) {
     refused = Failure{kIdentifierDoesNotMatch, e.what()};
   }
@@ -157,7 +158,12 @@ asio::awaitable<void> RetrieveService::handle(net::Association& association, con
   Selected selected = co_await net::run_blocking(workers_, [&settings, &sql]() -> Selected {
     try {
       Selection selection;
-      for (auto& row : db::run_find(settings.conninfo, sql)) {
+      auto rows = db::run_find(settings.conninfo, sql);
+      if (rows.size() > settings.max_instances) {
+        return Failure{kTooManyMatches, "more than query.max_retrieve = " + std::to_string(settings.max_instances) +
+                                            " instances match"};
+      }
+      for (auto& row : rows) {
         // row: sop_instance_uid, sop_class_uid, transfer_syntax_uid, file_path
         const auto file = settings.storage_root / row.at(3);
         try {

@@ -11,7 +11,8 @@
 // sub-operation but the last; the final one is 0x0000 (all completed), 0xB000 (some failed
 // or had warnings; Failed SOP Instance UID List), 0xA702 (no association to the
 // destination could be made), 0xFE00 after a C-CANCEL-RQ (with the counts so far),
-// 0xA900 for an identifier PS3.4 refuses, 0xC001 when the index cannot be read. No
+// 0xA701 when more than max_instances match (nothing is sent), 0xA900 for an identifier
+// PS3.4 refuses, 0xC001 when the index cannot be read. No
 // matches → 0x0000 with zero counts and no sub-association.
 #include <cstdint>
 #include <filesystem>
@@ -28,6 +29,7 @@ struct RetrieveSettings {
   std::filesystem::path storage_root;         // file_path in the index is relative to it
   std::vector<scu::RemoteNode> destinations;  // the configured peers: who C-MOVE may send to
   net::AssociationSettings requestor;         // our side of C-MOVE sub-associations
+  std::size_t max_instances = 100000;         // more matches → 0xA701, nothing sent
 };
 
 class RetrieveService {

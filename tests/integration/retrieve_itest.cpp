@@ -352,6 +352,25 @@ TEST_CASE("C-MOVE: C-CANCEL during the sub-operations → 0xFE00 with the counts
   CHECK(received_uids(scp.received()).size() == static_cast<std::size_t>(f.completed));
 }
 
+TEST_CASE("C-MOVE and C-GET: more matches than query.max_retrieve → 0xA701, nothing sent") {
+  StoreScp scp;
+  NodeOptions options = tables(peers_toml(scp.port(), free_port(), free_port()) + "[query]\nmax_retrieve = 5\n");
+  Node node(options);
+  load(node, 3);  // 6 instances
+  const auto studies = lines(node.sql("SELECT study_instance_uid FROM study ORDER BY 1"));
+  const std::string both = *studies.begin() + "\\" + *studies.rbegin();
+  auto f = move(node, "STORESCP", "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + both});
+  CHECK_MESSAGE(f.status == "0xa701", f.output);
+  CHECK(received_uids(scp.received()).empty());
+  f = move(node, "STORESCP", "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + *studies.begin()});
+  CHECK_MESSAGE(f.status == "0x0000", f.output);
+  CHECK(f.completed == 3);
+  TempDir into("getscu");
+  f = get(node, into.path(), "-S", {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + both});
+  CHECK_MESSAGE(f.status == "0xa701", f.output);
+  CHECK(files_below(into.path()).empty());
+}
+
 TEST_CASE("C-MOVE to Orthanc as the destination") {
   Orthanc orthanc;
   Node node(tables(peers_toml(free_port(), orthanc.port(), free_port())));

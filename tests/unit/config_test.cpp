@@ -417,5 +417,8 @@ TEST_CASE("config: [query]") {
   CHECK(parse_config("", kFile).max_results == 10000);
   CHECK(parse_config("[query]\nmax_results = 50\n", kFile).max_results == 50);
   check_error("[query]\nmax_results = 0", "query.max_results", "must be between 1 and");
+  CHECK(parse_config("", kFile).max_retrieve == 100000);
+  CHECK(parse_config("[query]\nmax_retrieve = 7\n", kFile).max_retrieve == 7);
+  check_error("[query]\nmax_retrieve = 0", "query.max_retrieve", "must be between 1 and");
   check_error("[query]\nmax = 5", "query.max", "unknown key");
 }
