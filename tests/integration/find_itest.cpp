@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/findscu.hpp"
 #include "tests/support/node.hpp"
 
 using namespace pacsnode;
@@ -15,68 +16,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path kPydicomFiles = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
-
-using Response = std::map<std::string, std::string>;  // "(0010,0020)" → value ("" when empty)
-
-struct FindResult {
-  int code = 0;
-  std::string output;
-  std::vector<Response> responses;
-  bool final_success() const { return output.find("Final Find Response (Success)") != std::string::npos; }
-  bool final_cancel() const { return output.find("Final Find Response (Cancel") != std::string::npos; }
-};
-
-Response read_response(const fs::path& file) {
-  auto [code, dump] = run({"dcmdump", "-q", "-Un", "+uc", file.string()});
-  Response response;
-  std::istringstream in(dump);
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto at = line.find_first_not_of(' ');
-    if (at == std::string::npos || line[at] != '(' || at != 0) continue;  // top level only
-    const std::string tag = line.substr(at, 11);
-    if (tag.rfind("(0002,", 0) == 0) continue;
-    std::string value;
-    const auto open = line.find('[');
-    const auto hash = line.find(" #");
-    if (open != std::string::npos && open < hash) {
-      const auto close = line.rfind(']', hash);
-      value = line.substr(open + 1, close - open - 1);
-    }
-    response[tag] = value;
-  }
-  return response;
-}
-
-// findscu -S (study root) or -P (patient root) with `keys` ("PatientID=PAT0001", ...).
-FindResult find(const Node& node, const std::string& model, const std::vector<std::string>& keys,
-                const std::vector<std::string>& extra = {}) {
-  TempDir out("findscu");
-  std::vector<std::string> argv = {"findscu", "-v", model, "-aec", node.ae_title(), "-X", "-od", out.path().string()};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  for (const auto& key : keys) {
-    argv.push_back("-k");
-    argv.push_back(key);
-  }
-  argv.push_back("127.0.0.1");
-  argv.push_back(std::to_string(node.port()));
-  FindResult result;
-  std::tie(result.code, result.output) = run(argv);
-  for (const auto& file : files_below(out.path())) result.responses.push_back(read_response(file));
-  return result;
-}
-
-std::set<std::string> tags_of(const Response& response) {
-  std::set<std::string> tags;
-  for (const auto& [tag, value] : response) tags.insert(tag);
-  return tags;
-}
-
-std::set<std::string> values_of(const std::vector<Response>& responses, const std::string& tag) {
-  std::set<std::string> values;
-  for (const auto& r : responses) values.insert(r.count(tag) ? r.at(tag) : "<absent>");
-  return values;
-}
 
 void store(const Node& node, const fs::path& path) {
   auto [code, out] = run({"storescu", "-aec", node.ae_title(), "+sd", "127.0.0.1", std::to_string(node.port()),
@@ -95,12 +34,12 @@ TEST_CASE("C-FIND with findscu: matching, levels, response keys, refusals") {
   REQUIRE(node.sql("SELECT count(*) FROM instance") == "13");
 
   // PatientID exact, Study Root STUDY: exactly the requested keys + level + Retrieve AE.
-  auto r = find(node, "-S",
+  auto r = findscu(node, "-S",
                 {"QueryRetrieveLevel=STUDY", "PatientID=PAT0001", "PatientName", "StudyDate", "StudyInstanceUID",
                  "ModalitiesInStudy", "NumberOfStudyRelatedInstances"});
   CHECK_MESSAGE(r.final_success(), r.output);
   REQUIRE(r.responses.size() == 1);
-  const Response study = r.responses[0];
+  const FindResponse study = r.responses[0];
   CHECK(tags_of(study) == std::set<std::string>{"(0008,0020)", "(0008,0052)", "(0008,0054)", "(0008,0061)",
                                                 "(0010,0010)", "(0010,0020)", "(0020,000d)", "(0020,1208)"});
   CHECK(study.at("(0008,0052)") == "STUDY");
@@ -114,26 +53,26 @@ TEST_CASE("C-FIND with findscu: matching, levels, response keys, refusals") {
   CHECK_FALSE(study_uid.empty());
 
   // PatientName: wildcard, case-insensitive.
-  r = find(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientName=test^patient000*", "PatientID"});
+  r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientName=test^patient000*", "PatientID"});
   CHECK_MESSAGE(r.final_success(), r.output);
   CHECK(values_of(r.responses, "(0010,0020)") == std::set<std::string>{"PAT0000", "PAT0001", "PAT0002"});
 
   // StudyDate ranges.
-  r = find(node, "-S", {"QueryRetrieveLevel=STUDY", "StudyDate=20240101-20240131", "PatientID"});
+  r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "StudyDate=20240101-20240131", "PatientID"});
   CHECK(values_of(r.responses, "(0010,0020)") == std::set<std::string>{"PAT0000", "PAT0001", "PAT0002"});
-  r = find(node, "-S", {"QueryRetrieveLevel=STUDY", "StudyDate=-20231231", "PatientID"});
+  r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "StudyDate=-20231231", "PatientID"});
   CHECK(values_of(r.responses, "(0010,0020)") == std::set<std::string>{"1CT1"});
-  r = find(node, "-S", {"QueryRetrieveLevel=STUDY", "StudyDate=20240116-", "PatientID"});
+  r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "StudyDate=20240116-", "PatientID"});
   CHECK_MESSAGE(r.final_success(), r.output);
   CHECK(r.responses.empty());
 
   // Patient Root PATIENT level.
-  r = find(node, "-P", {"QueryRetrieveLevel=PATIENT", "PatientID=PAT000?", "PatientName", "PatientBirthDate"});
+  r = findscu(node, "-P", {"QueryRetrieveLevel=PATIENT", "PatientID=PAT000?", "PatientName", "PatientBirthDate"});
   CHECK(r.responses.size() == 3);
   CHECK(values_of(r.responses, "(0010,0030)") == std::set<std::string>{"19700101"});
 
   // SERIES level under one study.
-  r = find(node, "-S",
+  r = findscu(node, "-S",
            {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + study_uid, "SeriesInstanceUID", "Modality",
             "NumberOfSeriesRelatedInstances"});
   CHECK_MESSAGE(r.final_success(), r.output);
@@ -144,7 +83,7 @@ TEST_CASE("C-FIND with findscu: matching, levels, response keys, refusals") {
   const std::string series_uid = r.responses[0].at("(0020,000e)");
 
   // IMAGE level under one series, Patient Root (the full unique-key path).
-  r = find(node, "-P",
+  r = findscu(node, "-P",
            {"QueryRetrieveLevel=IMAGE", "PatientID=PAT0001", "StudyInstanceUID=" + study_uid,
             "SeriesInstanceUID=" + series_uid, "SOPInstanceUID", "InstanceNumber", "SOPClassUID"});
   CHECK_MESSAGE(r.final_success(), r.output);
@@ -153,23 +92,23 @@ TEST_CASE("C-FIND with findscu: matching, levels, response keys, refusals") {
   CHECK(values_of(r.responses, "(0008,0016)") == std::set<std::string>{"1.2.840.10008.5.1.4.1.1.2"});
 
   // A key without a column comes from the index's attributes (jsonb): Manufacturer of CT_small.
-  r = find(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID=1CT1", "StudyInstanceUID"});
+  r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID=1CT1", "StudyInstanceUID"});
   REQUIRE(r.responses.size() == 1);
   const std::string ct_study = r.responses[0].at("(0020,000d)");
-  r = find(node, "-S", {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + ct_study, "SeriesInstanceUID"});
+  r = findscu(node, "-S", {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + ct_study, "SeriesInstanceUID"});
   REQUIRE(r.responses.size() == 1);
-  r = find(node, "-S",
+  r = findscu(node, "-S",
            {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + ct_study,
             "SeriesInstanceUID=" + r.responses[0].at("(0020,000e)"), "SOPInstanceUID", "Manufacturer"});
   REQUIRE(r.responses.size() == 1);
   CHECK(r.responses[0].at("(0008,0070)") == "GE MEDICAL SYSTEMS");
 
   // Study Root has no PATIENT level: failure 0xA900, no match sent.
-  r = find(node, "-S", {"QueryRetrieveLevel=PATIENT", "PatientID"});
+  r = findscu(node, "-S", {"QueryRetrieveLevel=PATIENT", "PatientID"});
   CHECK(r.responses.empty());
   CHECK_MESSAGE(r.output.find("Final Find Response (Error: DataSetDoesNotMatchSOPClass)") != std::string::npos, r.output);
   // A wildcard in a date: refused as well.
-  r = find(node, "-S", {"QueryRetrieveLevel=STUDY", "StudyDate=2024*"});
+  r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "StudyDate=2024*"});
   CHECK(r.responses.empty());
   CHECK_MESSAGE(r.output.find("Final Find Response (Error: DataSetDoesNotMatchSOPClass)") != std::string::npos, r.output);
 
@@ -182,7 +121,7 @@ TEST_CASE("C-FIND: more matches than query.max_results → the first ones, then 
   TempDir data("gen");
   generate_instances(data.path(), 5, 5);
   store(node, data.path());
-  const auto r = find(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID"});
+  const auto r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID"});
   CHECK(r.responses.size() == 2);
   CHECK_MESSAGE(r.final_cancel(), r.output);
   CHECK(node.log().find("max_results") != std::string::npos);
@@ -193,18 +132,18 @@ TEST_CASE("C-FIND: C-CANCEL after the first response ends the query with Cancel 
   TempDir data("gen");
   generate_instances(data.path(), 600, 1, 8);  // one series of 600 images
   store(node, data.path());
-  const std::string study_uid = find(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID=PAT0000", "StudyInstanceUID"})
+  const std::string study_uid = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID=PAT0000", "StudyInstanceUID"})
                                     .responses.at(0).at("(0020,000d)");
   const std::string series_uid =
-      find(node, "-S", {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + study_uid, "SeriesInstanceUID"})
+      findscu(node, "-S", {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + study_uid, "SeriesInstanceUID"})
           .responses.at(0).at("(0020,000e)");
   const std::vector<std::string> keys = {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + study_uid,
                                          "SeriesInstanceUID=" + series_uid, "SOPInstanceUID", "PatientName",
                                          "InstanceNumber"};
-  const auto all = find(node, "-S", keys);
+  const auto all = findscu(node, "-S", keys);
   CHECK_MESSAGE(all.final_success(), all.output);
   CHECK(all.responses.size() == 600);
-  const auto cancelled = find(node, "-S", keys, {"--cancel", "1"});
+  const auto cancelled = findscu(node, "-S", keys, {"--cancel", "1"});
   CHECK_MESSAGE(cancelled.final_cancel(), cancelled.output);
   CHECK(cancelled.responses.size() < 600);
   CHECK(node.echo_ok());

@@ -1,0 +1,207 @@
+// docs/dicom-conformance.md §4, row by row, end to end (conformance cases 34 and 35): the
+// corpus of tests/tools/gen_query_corpus.py stored into `pacsnode serve` with storescu,
+// queried with DCMTK's findscu in both information models at every level where the key
+// applies. Each row states which patients must match; a refused row expects 0xA900.
+#include <doctest/doctest.h>
+
+#include "tests/support/findscu.hpp"
+#include "tests/support/node.hpp"
+
+using namespace pacsnode;
+using namespace pacsnode::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kRoot = "1.2.826.0.1.3680043.10.1337.9.";
+const std::set<std::string> kAll = {"abc", "ABC", "AB", "A-1", "AÜC", "LAT1", "UTF8"};
+const char* const kUtf8 = "SpecificCharacterSet=ISO_IR 192";
+
+struct Row {
+  const char* rule;                   // the §4 row, for the failure message
+  std::vector<std::string> keys;      // matching keys (and Specific Character Set)
+  std::set<std::string> expected;     // PatientIDs that match; ignored when refused
+  bool refused = false;
+};
+
+// The PatientIDs of the matches (the responses carry PatientID: it is requested).
+std::set<std::string> matched(const FindResult& r) { return values_of(r.responses, "(0010,0020)"); }
+
+std::string join(const std::set<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : ", ") + v;
+  return "{" + out + "}";
+}
+
+void check_row(const FindResult& r, const Row& row, const std::string& how) {
+  INFO(how << ": " << std::string(row.rule));
+  if (row.refused) {
+    CHECK(r.responses.empty());
+    CHECK_MESSAGE(r.refused(), r.output);
+  } else {
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK_MESSAGE(matched(r) == row.expected, "matched " << join(matched(r)) << ", expected " << join(row.expected));
+  }
+}
+
+bool has_key(const std::vector<std::string>& keys, const std::string& keyword) {
+  for (const auto& k : keys) {
+    if (k.rfind(keyword + "=", 0) == 0 || k == keyword) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("C-FIND matching, every row of dicom-conformance §4, both information models, every level") {
+  Node node;
+  TempDir corpus("corpus");
+  {
+    auto [code, out] = run({"/usr/bin/python3", std::string(PACSNODE_SOURCE_DIR) + "/tests/tools/gen_query_corpus.py",
+                            corpus.path().string()});
+    REQUIRE_MESSAGE(code == 0, out);
+  }
+  {
+    auto [code, out] = run({"storescu", "-aec", node.ae_title(), "+sd", "127.0.0.1", std::to_string(node.port()),
+                            corpus.path().string()});
+    REQUIRE_MESSAGE(code == 0, out);
+  }
+  REQUIRE(node.sql("SELECT count(*) FROM instance") == "8");
+
+  // Keys of the patient (matched at PATIENT level in Patient Root, STUDY level in Study Root).
+  const std::vector<Row> patient_rows = {
+      {"PatientID zero length: universal, returned", {"PatientID"}, kAll},
+      {"PatientID is case-sensitive, padding ignored", {"PatientID=ABC"}, {"ABC"}},
+      {"PatientID AB*: * is zero or more characters", {"PatientID=AB*"}, {"AB", "ABC"}},
+      {"PatientID A?C: ? is one character, not one byte", {"PatientID=A?C", kUtf8}, {"ABC", "AÜC"}},
+      {"PatientID bare *: universal", {"PatientID=*"}, kAll},
+      {"PatientID A-1: a hyphen is literal", {"PatientID=A-1"}, {"A-1"}},
+      {"PatientName case-insensitive, trailing empty components ignored", {"PatientName=DOE^JOHN"}, {"abc", "ABC"}},
+      {"PatientName DOE*: * crosses ^", {"PatientName=DOE*"}, {"abc", "ABC"}},
+      {"PatientName without = matches the alphabetic group", {"PatientName=YAMADA^TARO"}, {"A-1"}},
+      {"PatientName *=* is not universal", {"PatientName=*=*"}, {"A-1"}},
+      {"PatientName MyName[*]: [ ] are literal", {"PatientName=MyName[*]"}, {"AB"}},
+      {"case 35: MÜLLER* sent in ISO_IR 100 matches ISO_IR 100 and ISO_IR 192 values",
+       {"PatientName=M\xDCLLER*", "SpecificCharacterSet=ISO_IR 100"},
+       {"LAT1", "UTF8"}},
+      {"case 35: MÜLLER* sent in ISO_IR 192", {"PatientName=MÜLLER*", kUtf8}, {"LAT1", "UTF8"}},
+      {"PatientName case folding of non-ASCII letters", {"PatientName=müller*", kUtf8}, {"LAT1", "UTF8"}},
+  };
+  // Keys of the study.
+  const std::vector<Row> study_rows = {
+      {"StudyDate single value", {"StudyDate=20240115"}, {"abc"}},
+      {"StudyDate range, inclusive at both bounds", {"StudyDate=20240101-20240131"}, {"abc", "ABC", "AB", "A-1"}},
+      {"StudyDate open start", {"StudyDate=-20240131"}, {"abc", "ABC", "AB", "A-1", "AÜC"}},
+      {"StudyDate open end; an empty date matches no range", {"StudyDate=20240101-"}, {"abc", "ABC", "AB", "A-1", "LAT1"}},
+      {"StudyDate wildcard is refused", {"StudyDate=2024*"}, {}, true},
+      {"StudyTime range; 1200 as upper bound includes 12:00:30", {"StudyTime=0800-1200"}, {"abc", "AB"}},
+      {"date + time matched separately; a time range across midnight is refused",
+       {"StudyDate=20240101-20240102", "StudyTime=2200-0600"},
+       {},
+       true},
+      {"StudyInstanceUID list of UIDs", {"StudyInstanceUID=" + kRoot + "0\\" + kRoot + "3"}, {"abc", "A-1"}},
+      {"StudyInstanceUID 1.2.* is not a wildcard: refused", {"StudyInstanceUID=1.2.*"}, {}, true},
+      {"ModalitiesInStudy CT matches CT\\PT", {"ModalitiesInStudy=CT"}, {"abc", "AB"}},
+      {"ModalitiesInStudy CT\\MR is OR", {"ModalitiesInStudy=CT\\MR"}, {"abc", "ABC", "AB", "A-1"}},
+  };
+
+  {
+    INFO("Study Root, STUDY level");
+    for (const auto& row : patient_rows) {
+      auto keys = row.keys;
+      keys.insert(keys.begin(), "QueryRetrieveLevel=STUDY");
+      if (!has_key(keys, "PatientID")) keys.push_back("PatientID");
+      check_row(findscu(node, "-S", keys), row, "Study Root STUDY");
+    }
+    for (const auto& row : study_rows) {
+      auto keys = row.keys;
+      keys.insert(keys.begin(), "QueryRetrieveLevel=STUDY");
+      keys.push_back("PatientID");
+      if (!has_key(keys, "ModalitiesInStudy")) keys.push_back("ModalitiesInStudy");
+      const auto r = findscu(node, "-S", keys);
+      check_row(r, row, "Study Root STUDY");
+      if (std::string(row.rule).rfind("ModalitiesInStudy CT matches", 0) == 0) {
+        // Every stored value is returned, not only the matching one.
+        for (const auto& response : r.responses) {
+          if (response.at("(0010,0020)") == "abc") CHECK(response.at("(0008,0061)") == "CT\\PT");
+        }
+      }
+    }
+    // Specific Character Set is never matched.
+    const auto r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID", "SpecificCharacterSet=ISO_IR 100"});
+    CHECK(matched(r) == kAll);
+  }
+
+  {
+    INFO("Patient Root, PATIENT level");
+    for (const auto& row : patient_rows) {
+      auto keys = row.keys;
+      keys.insert(keys.begin(), "QueryRetrieveLevel=PATIENT");
+      if (!has_key(keys, "PatientID")) keys.push_back("PatientID");
+      check_row(findscu(node, "-P", keys), row, "Patient Root PATIENT");
+    }
+  }
+
+  {
+    INFO("Patient Root, STUDY level (one query per patient: PatientID is the unique key above)");
+    for (const auto& row : study_rows) {
+      std::set<std::string> found;
+      bool all_refused = true;
+      std::string output;
+      for (const auto& patient : kAll) {
+        auto keys = row.keys;
+        keys.insert(keys.begin(), "QueryRetrieveLevel=STUDY");
+        keys.push_back("PatientID=" + patient);
+        keys.push_back(kUtf8);
+        const auto r = findscu(node, "-P", keys);
+        all_refused = all_refused && r.refused() && r.responses.empty();
+        const auto m = matched(r);
+        if (!r.responses.empty()) found.insert(m.begin(), m.end());
+        output += r.output;
+      }
+      INFO("Patient Root STUDY: " << std::string(row.rule));
+      if (row.refused) {
+        CHECK_MESSAGE(all_refused, output);
+      } else {
+        CHECK_MESSAGE(found == row.expected, "matched " << join(found) << ", expected " << join(row.expected));
+      }
+    }
+  }
+
+  {
+    INFO("SERIES level: Modality is case-sensitive (both roots)");
+    const std::string study = "StudyInstanceUID=" + kRoot + "0";
+    auto r = findscu(node, "-S", {"QueryRetrieveLevel=SERIES", study, "Modality=ct", "SeriesInstanceUID"});
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(r.responses.empty());
+    r = findscu(node, "-S", {"QueryRetrieveLevel=SERIES", study, "Modality=CT", "SeriesInstanceUID"});
+    REQUIRE(r.responses.size() == 1);
+    CHECK(r.responses[0].at("(0020,000e)") == kRoot + "0.1");
+    r = findscu(node, "-P", {"QueryRetrieveLevel=SERIES", "PatientID=abc", study, "Modality=PT", "SeriesInstanceUID"});
+    REQUIRE(r.responses.size() == 1);
+    CHECK(r.responses[0].at("(0020,000e)") == kRoot + "0.2");
+    // A missing unique key above the level is refused.
+    r = findscu(node, "-P", {"QueryRetrieveLevel=SERIES", study, "Modality=CT"});
+    CHECK_MESSAGE(r.refused(), r.output);
+  }
+
+  {
+    INFO("IMAGE level: IS values compare as integers (7 matches 007), both roots");
+    const std::vector<std::string> above = {"StudyInstanceUID=" + kRoot + "2", "SeriesInstanceUID=" + kRoot + "2.1"};
+    auto keys = above;
+    keys.insert(keys.begin(), "QueryRetrieveLevel=IMAGE");
+    keys.push_back("InstanceNumber=7");
+    keys.push_back("SOPInstanceUID");
+    auto r = findscu(node, "-S", keys);
+    REQUIRE(r.responses.size() == 1);
+    CHECK(r.responses[0].at("(0008,0018)") == kRoot + "2.1.1");
+    CHECK(std::stoi(r.responses[0].at("(0020,0013)")) == 7);
+    keys.push_back("PatientID=AB");
+    r = findscu(node, "-P", keys);
+    CHECK(r.responses.size() == 1);
+    keys = {"QueryRetrieveLevel=IMAGE", above[0], above[1], "InstanceNumber=8"};
+    r = findscu(node, "-S", keys);
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(r.responses.empty());
+  }
+}
