@@ -233,21 +233,28 @@ asio::awaitable<void> send_to(const RemoteNode& remote, std::vector<Outgoing> it
     }
     bool ended = false;
     bool stop = false;
-    for (const auto& [sop_class, syntaxes] : group) {
-      for (const Outgoing* item : by_class[sop_class]) {
-        SendOutcome outcome;
-        if (ended) {
-          outcome = failed("not sent: the association ended early");
-        } else {
-          outcome = co_await send_instance(*association, *item, originator ? &*originator : nullptr, false);
-          ended = outcome.association_ended;
+    try {
+      for (const auto& [sop_class, syntaxes] : group) {
+        for (const Outgoing* item : by_class[sop_class]) {
+          SendOutcome outcome;
+          if (ended) {
+            outcome = failed("not sent: the association ended early");
+          } else {
+            outcome = co_await send_instance(*association, *item, originator ? &*originator : nullptr, false);
+            ended = outcome.association_ended;
+          }
+          if (!co_await progress(*item, outcome)) {
+            stop = true;
+            break;
+          }
         }
-        if (!co_await progress(*item, outcome)) {
-          stop = true;
-          break;
-        }
+        if (stop) break;
       }
-      if (stop) break;
+    } catch (...) {
+      // The caller gave up (its own association to the C-MOVE requestor ended, say): tell
+      // the destination this one will not be completed.
+      association->abort();
+      throw;
     }
     if (association->state() == net::State::Sta6) {
       co_await association->release();

@@ -350,6 +350,30 @@ TEST_CASE("C-MOVE: C-CANCEL during the sub-operations → 0xFE00 with the counts
   CHECK(f.completed < 150);
   CHECK(f.remaining == 150 - f.completed - f.failed - f.warning);
   CHECK(received_uids(scp.received()).size() == static_cast<std::size_t>(f.completed));
+
+  // The requestor vanishes mid-move: the sub-association is aborted, the node keeps serving.
+  const std::string other = *lines(node.sql("SELECT study_instance_uid FROM study ORDER BY 1")).rbegin();
+  for (const auto& file : files_below(scp.received())) fs::remove(file);
+  ProcessOptions po;
+  po.env = {{"TCP_NODELAY", "1"}};
+  po.capture_output = true;
+  auto movescu = Process::spawn({"movescu", "-S", "-aec", node.ae_title(), "-aem", "STORESCP", "-k",
+                                 "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + other, "127.0.0.1",
+                                 std::to_string(node.port())},
+                                po);
+  for (int i = 0; i < 200 && files_below(scp.received()).size() < 5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  movescu.kill(9);
+  movescu.wait();
+  bool aborted = false;
+  for (int i = 0; i < 100 && !aborted; ++i) {
+    aborted = scp.log().find("Association Aborted") != std::string::npos;
+    if (!aborted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK_MESSAGE(aborted, scp.log().substr(scp.log().size() > 3000 ? scp.log().size() - 3000 : 0));
+  CHECK(files_below(scp.received()).size() < 150);
+  CHECK(node.echo_ok());
 }
 
 TEST_CASE("C-MOVE and C-GET: more matches than query.max_retrieve → 0xA701, nothing sent") {
