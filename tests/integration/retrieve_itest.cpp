@@ -507,3 +507,67 @@ TEST_CASE("C-GET: a requestor that offered no storage context with the SCP role 
     CHECK_MESSAGE(failed_list.find(uid) != std::string::npos, uid);
   }
 }
+
+TEST_CASE("C-GET: C-CANCEL during the sub-operations → 0xFE00 with the counts so far") {
+  Node node;
+  load(node, 40);
+  const std::string study = *lines(node.sql("SELECT study_instance_uid FROM study ORDER BY 1")).begin();
+  const std::string ct(net::uid::ExplicitVrLittleEndian);
+  std::uint16_t final_status = 0;
+  int stores = 0, completed = -1, remaining = -1;
+  run_coroutine([&]() -> asio::awaitable<void> {
+    net::AAssociateRq rq;
+    rq.called_ae = node.ae_title();
+    rq.calling_ae = "GETTER";
+    rq.contexts.push_back({1, std::string(net::uid::StudyRootGet), {ct}});
+    rq.contexts.push_back({3, "1.2.840.10008.5.1.4.1.1.2", {ct}});  // CT Image Storage, we are its SCP
+    rq.user_info.roles.push_back({"1.2.840.10008.5.1.4.1.1.2", false, true});
+    net::AssociationSettings settings;
+    settings.ae_title = "GETTER";
+    auto association = co_await net::Association::request("127.0.0.1", node.port(), rq, settings, 1);
+    const auto identifier =
+        dicom::build_find_response({{0x0020000D, "UI", ""}}, {{0x0020000D, study}}, "STUDY", "", ct);
+    net::CommandSet command;
+    command.set_ui(net::tag::AffectedSopClassUid, net::uid::StudyRootGet);
+    command.set_us(net::tag::CommandField, static_cast<std::uint16_t>(net::CommandField::CGetRq));
+    command.set_us(net::tag::MessageId, 9);
+    command.set_us(net::tag::Priority, 0);
+    command.set_us(net::tag::CommandDataSetType, net::kDataSetPresent);
+    net::SpanSource source(identifier);
+    co_await association->send(1, command, source);
+    while (auto message = co_await association->receive()) {
+      const auto field = message->command.command_field();
+      if (field == net::CommandField::CStoreRq) {
+        ++stores;
+        net::CommandSet rsp;
+        rsp.set_us(net::tag::CommandField, 0x8001);
+        rsp.set_us(net::tag::MessageIdBeingRespondedTo, message->command.message_id().value_or(0));
+        rsp.set_us(net::tag::CommandDataSetType, net::kNoDataSet);
+        rsp.set_us(net::tag::Status, 0);
+        rsp.set_ui(net::tag::AffectedSopClassUid, *message->command.str(net::tag::AffectedSopClassUid));
+        rsp.set_ui(net::tag::AffectedSopInstanceUid, *message->command.str(net::tag::AffectedSopInstanceUid));
+        co_await association->send(message->pc_id, rsp);
+        if (stores == 3) {
+          net::CommandSet cancel;
+          cancel.set_us(net::tag::CommandField, static_cast<std::uint16_t>(net::CommandField::CCancelRq));
+          cancel.set_us(net::tag::MessageIdBeingRespondedTo, 9);
+          cancel.set_us(net::tag::CommandDataSetType, net::kNoDataSet);
+          co_await association->send(1, cancel);
+        }
+        continue;
+      }
+      const auto status = message->command.us(net::tag::Status).value_or(0xFFFF);
+      if (status == 0xFF00) continue;
+      final_status = status;
+      completed = message->command.us(net::tag::NumberOfCompletedSuboperations).value_or(0xFFFF);
+      remaining = message->command.us(net::tag::NumberOfRemainingSuboperations).value_or(0xFFFF);
+      break;
+    }
+    co_await association->release();
+  });
+  CHECK(final_status == 0xFE00);
+  CHECK(completed == stores);
+  CHECK(completed >= 3);
+  CHECK(completed < 40);
+  CHECK(remaining == 40 - completed);
+}
