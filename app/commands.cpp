@@ -20,6 +20,7 @@
 #include "scp/reconcile.hpp"
 #include "scu/echo.hpp"
 #include "scu/find.hpp"
+#include "scu/move.hpp"
 #include "scu/store.hpp"
 #include "storage/store.hpp"
 
@@ -217,6 +218,26 @@ int run_history(const Config& config, const std::string& patient_id, const std::
   }
 }
 
+// "Keyword=Value" / "Keyword" (a return key, empty value) → identifier keys; nullopt after
+// printing why when a keyword is unknown. QueryRetrieveLevel is skipped: --level sets it.
+std::optional<std::vector<dicom::IdentifierKey>> identifier_keys(const std::vector<std::string>& keys,
+                                                                 const char* command) {
+  std::vector<dicom::IdentifierKey> out;
+  for (const auto& text : keys) {
+    const auto eq = text.find('=');
+    const std::string keyword = text.substr(0, eq);
+    auto key = dicom::key_for_keyword(keyword);
+    if (!key) {
+      std::cerr << "pacsnode " << command << ": '" << keyword << "' is not a DICOM keyword\n";
+      return std::nullopt;
+    }
+    if (key->tag == 0x00080052) continue;
+    if (eq != std::string::npos) key->value = text.substr(eq + 1);
+    out.push_back(std::move(*key));
+  }
+  return out;
+}
+
 // `find`: C-FIND SCU. `keys` are "Keyword=Value" or "Keyword" (a return key, empty value).
 int run_find(const std::string& target, const std::string& level, const std::string& root,
              const std::vector<std::string>& keys, const std::string& our_aet, int timeout_s, bool json) {
@@ -232,18 +253,9 @@ int run_find(const std::string& target, const std::string& level, const std::str
     std::cerr << "pacsnode find: the Study Root model has no PATIENT level (use --root patient)\n";
     return kExitConfig;
   }
-  for (const auto& text : keys) {
-    const auto eq = text.find('=');
-    const std::string keyword = text.substr(0, eq);
-    auto key = dicom::key_for_keyword(keyword);
-    if (!key) {
-      std::cerr << "pacsnode find: '" << keyword << "' is not a DICOM keyword\n";
-      return kExitConfig;
-    }
-    if (key->tag == 0x00080052) continue;  // QueryRetrieveLevel comes from --level
-    if (eq != std::string::npos) key->value = text.substr(eq + 1);
-    query.keys.push_back(std::move(*key));
-  }
+  auto parsed = identifier_keys(keys, "find");
+  if (!parsed) return kExitConfig;
+  query.keys = std::move(*parsed);
   const net::AssociationSettings settings = requestor_settings(our_aet, timeout_s);
   const auto requested = query.keys;
   const auto outcome = scu::find_blocking(*remote, std::move(query), settings);
@@ -286,6 +298,46 @@ int run_find(const std::string& target, const std::string& level, const std::str
   }
   (json ? std::cerr : std::cout) << outcome.matches.size() << " match" << (outcome.matches.size() == 1 ? "" : "es")
                                  << " from " << where << " in " << outcome.elapsed.count() << " ms\n";
+  return 0;
+}
+
+// `move`: C-MOVE SCU.
+int run_move(const std::string& target, const std::string& destination, const std::string& level,
+             const std::string& root, const std::vector<std::string>& keys, const std::string& our_aet,
+             int timeout_s) {
+  auto remote = scu::parse_remote(target);
+  if (!remote) {
+    std::cerr << "pacsnode move: '" << target << "' is not AET@HOST:PORT\n";
+    return kExitConfig;
+  }
+  scu::MoveRequest request;
+  request.level = level;
+  request.destination = destination;
+  request.patient_root = root.empty() ? level == "PATIENT" : root == "patient";
+  if (level == "PATIENT" && !request.patient_root) {
+    std::cerr << "pacsnode move: the Study Root model has no PATIENT level (use --root patient)\n";
+    return kExitConfig;
+  }
+  auto parsed = identifier_keys(keys, "move");
+  if (!parsed) return kExitConfig;
+  request.keys = std::move(*parsed);
+  const net::AssociationSettings settings = requestor_settings(our_aet, timeout_s);
+  const auto outcome = scu::move_blocking(*remote, std::move(request), settings, [](const scu::MoveCounts& c) {
+    std::cerr << "pending: " << c.completed << " completed, " << c.failed << " failed, " << c.warning
+              << " warning(s), " << c.remaining << " remaining\n";
+  });
+  const std::string where = remote->ae_title + "@" + remote->host + ":" + std::to_string(remote->port);
+  const auto& c = outcome.counts;
+  const std::string counts = c.completed < 0 ? std::string()
+                                             : fmt::format(" ({} completed, {} failed, {} warning(s))", c.completed,
+                                                           std::max(c.failed, 0), std::max(c.warning, 0));
+  for (const auto& uid : outcome.failed_uids) std::cout << "failed: " << uid << "\n";
+  if (!outcome.ok) {
+    std::cerr << "pacsnode move: " << where << ": " << outcome.message << counts << "\n";
+    return kExitFailure;
+  }
+  std::cout << "moved to " << destination << " by " << where << counts << " in " << outcome.elapsed.count()
+            << " ms\n";
   return 0;
 }
 

@@ -18,6 +18,10 @@ int run_store(const std::string& target, const std::vector<std::string>& paths, 
               int timeout_s);
 int run_find(const std::string& target, const std::string& level, const std::string& root,
              const std::vector<std::string>& keys, const std::string& our_aet, int timeout_s, bool json);
+// C-MOVE SCU: asks `target` to send the instances named by `keys` to `destination`.
+int run_move(const std::string& target, const std::string& destination, const std::string& level,
+             const std::string& root, const std::vector<std::string>& keys, const std::string& our_aet,
+             int timeout_s);
 int run_history(const Config& config, const std::string& patient_id, const std::optional<std::string>& issuer,
                 bool json);
 int run_db(const Config& config, bool migrate);

@@ -60,27 +60,39 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
 
-  std::string find_target;
-  std::string find_level;
-  std::string find_root;
-  std::vector<std::string> find_keys;
-  std::string find_aet = "PACSNODE";
-  int find_timeout = 30;
+  // The options C-FIND and C-MOVE share.
+  struct QrOptions {
+    std::string target, level, root, aet = "PACSNODE";
+    std::vector<std::string> keys;
+    int timeout = 30;
+  };
+  const auto add_qr_options = [](CLI::App* cmd, QrOptions& o, const char* keys_help) {
+    cmd->add_option("target", o.target, "AET@HOST:PORT")->required();
+    cmd->add_option("--level", o.level, "Query/Retrieve Level")
+        ->required()
+        ->check(CLI::IsMember({"PATIENT", "STUDY", "SERIES", "IMAGE"}));
+    cmd->add_option("--root", o.root, "Information model (default: patient for PATIENT level, study otherwise)")
+        ->check(CLI::IsMember({"patient", "study"}));
+    cmd->add_option("-k,--key", o.keys, keys_help);
+    cmd->add_option("--aet", o.aet, "Our (calling) AE title")->capture_default_str();
+    cmd->add_option("--timeout", o.timeout, "Seconds to wait for connection and answers")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 3600));
+  };
+
+  QrOptions find_options;
   bool find_json = false;
   auto* find_cmd = cli.add_subcommand("find", "C-FIND a DICOM node and print the matches");
-  find_cmd->add_option("target", find_target, "AET@HOST:PORT")->required();
-  find_cmd->add_option("--level", find_level, "Query/Retrieve Level")
-      ->required()
-      ->check(CLI::IsMember({"PATIENT", "STUDY", "SERIES", "IMAGE"}));
-  find_cmd->add_option("--root", find_root, "Information model (default: patient for PATIENT level, study otherwise)")
-      ->check(CLI::IsMember({"patient", "study"}));
-  find_cmd->add_option("-k,--key", find_keys,
-                       "Key by DICOM keyword: Keyword=Value matches, Keyword alone asks for it (repeatable)");
-  find_cmd->add_option("--aet", find_aet, "Our (calling) AE title")->capture_default_str();
-  find_cmd->add_option("--timeout", find_timeout, "Seconds to wait for connection and answers")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 3600));
+  add_qr_options(find_cmd, find_options,
+                 "Key by DICOM keyword: Keyword=Value matches, Keyword alone asks for it (repeatable)");
   find_cmd->add_flag("--json", find_json, "Print the matches as JSON (the summary goes to stderr)");
+
+  QrOptions move_options;
+  std::string move_destination;
+  auto* move_cmd = cli.add_subcommand("move", "C-MOVE: ask a DICOM node to send instances to an AE (e.g. us)");
+  add_qr_options(move_cmd, move_options,
+                 "Unique key by DICOM keyword, Keyword=Value; a UID list as uid1\\uid2 (repeatable)");
+  move_cmd->add_option("--dest", move_destination, "Move Destination AE title")->required();
 
   std::string history_patient;
   std::string history_issuer;
@@ -113,7 +125,13 @@ int main(int argc, char** argv) {
   }
   if (*find_cmd) {
     log::init({log::Level::warn, {}});
-    return app::run_find(find_target, find_level, find_root, find_keys, find_aet, find_timeout, find_json);
+    const auto& o = find_options;
+    return app::run_find(o.target, o.level, o.root, o.keys, o.aet, o.timeout, find_json);
+  }
+  if (*move_cmd) {
+    log::init({log::Level::warn, {}});
+    const auto& o = move_options;
+    return app::run_move(o.target, move_destination, o.level, o.root, o.keys, o.aet, o.timeout);
   }
   auto config = load(config_path);
   if (!config) return kExitConfig;

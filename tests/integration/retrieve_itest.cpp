@@ -59,9 +59,11 @@ class StoreScp {
 // Orthanc (Debian package) as a remote PACS: DICOM on one free port, REST on another.
 class Orthanc {
  public:
-  Orthanc() : dir_("orthanc"), port_(free_port()), http_port_(free_port()) {
+  // `modalities`: the DicomModalities object's members, e.g. "\"node\": [\"PACSNODE\", \"127.0.0.1\", 11112]".
+  explicit Orthanc(const std::string& modalities = "") : dir_("orthanc"), port_(free_port()), http_port_(free_port()) {
     const auto config = dir_.path() / "orthanc.json";
-    std::ofstream(config) << "{\"Name\": \"test\", \"StorageDirectory\": \"" << (dir_.path() / "storage").string()
+    std::ofstream(config) << "{\"Name\": \"test\", \"DicomModalities\": {" << modalities
+                          << "}, \"StorageDirectory\": \"" << (dir_.path() / "storage").string()
                           << "\", \"IndexDirectory\": \"" << (dir_.path() / "index").string()
                           << "\", \"DicomAet\": \"ORTHANC\", \"DicomPort\": " << port_
                           << ", \"DicomCheckCalledAet\": false, \"HttpPort\": " << http_port_
@@ -570,4 +572,54 @@ TEST_CASE("C-GET: C-CANCEL during the sub-operations → 0xFE00 with the counts 
   CHECK(completed >= 3);
   CHECK(completed < 40);
   CHECK(remaining == 40 - completed);
+}
+
+TEST_CASE("pacsnode move (C-MOVE SCU): pull a study from Orthanc into the node, and from the node to storescp") {
+  StoreScp scp;
+  const std::uint16_t node_port = free_port();
+  Orthanc orthanc("\"node\": [\"PACSNODE\", \"127.0.0.1\", " + std::to_string(node_port) + "]");
+  NodeOptions options = tables(peers_toml(scp.port(), orthanc.port(), free_port()));
+  options.port = node_port;
+  Node node(options);
+  REQUIRE(node.port() == node_port);
+
+  // Orthanc holds two studies; the node holds nothing yet.
+  TempDir data("pull");
+  generate_instances(data.path(), 10, 2, 16);
+  auto [code, out] = run({"storescu", "-aec", "ORTHANC", "+sd", "127.0.0.1", std::to_string(orthanc.port()),
+                          data.path().string()});
+  REQUIRE_MESSAGE(code == 0, out);
+  REQUIRE(orthanc.count_instances() == 10);
+  std::set<std::string> studies;
+  for (const auto& file : files_below(data.path())) {
+    auto [c, dump] = run({"dcmdump", "-q", "-s", "+P", "0020,000d", file.string()});
+    studies.insert(dump.substr(dump.find('[') + 1, dump.find(']') - dump.find('[') - 1));
+  }
+  REQUIRE(studies.size() == 2);
+  const std::string study = *studies.begin();
+
+  const std::string orthanc_target = "ORTHANC@127.0.0.1:" + std::to_string(orthanc.port());
+  std::tie(code, out) = run({PACSNODE_BINARY, "move", orthanc_target, "--dest", "PACSNODE", "--aet", "PACSNODE",
+                             "--level", "STUDY", "-k", "StudyInstanceUID=" + study});
+  CHECK_MESSAGE(code == 0, out);
+  CHECK_MESSAGE(out.find("5 completed, 0 failed") != std::string::npos, out);
+  CHECK(node.sql("SELECT count(*) FROM instance i JOIN series s ON s.id = i.series_pk JOIN study st ON st.id = "
+                 "s.study_pk WHERE st.study_instance_uid = '" + study + "'") == "5");
+  CHECK(node.sql("SELECT count(*) FROM instance") == "5");
+
+  // From the node to storescp, by the same command.
+  std::tie(code, out) = run({PACSNODE_BINARY, "move", node.target(), "--dest", "STORESCP", "--level", "STUDY", "-k",
+                             "StudyInstanceUID=" + study});
+  CHECK_MESSAGE(code == 0, out);
+  CHECK(received_uids(scp.received()).size() == 5);
+
+  // Failures are reported with their status, exit 1.
+  std::tie(code, out) = run({PACSNODE_BINARY, "move", node.target(), "--dest", "NOSUCHAE", "--level", "STUDY", "-k",
+                             "StudyInstanceUID=" + study});
+  CHECK(code == 1);
+  CHECK_MESSAGE(out.find("0xa801") != std::string::npos, out);
+  // A keyword that does not exist: usage error, exit 2.
+  std::tie(code, out) = run({PACSNODE_BINARY, "move", node.target(), "--dest", "STORESCP", "--level", "STUDY", "-k",
+                             "StudyInstanceUIDX=1.2"});
+  CHECK(code == 2);
 }

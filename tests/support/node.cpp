@@ -42,7 +42,7 @@ void write_config(const std::filesystem::path& file, std::uint16_t port, const N
 }
 
 Node::Node(NodeOptions options) : options_(std::move(options)), dir_("pn") {
-  port_ = free_port();
+  port_ = options_.port != 0 ? options_.port : free_port();
   write_config(config_path(), port_, options_);
   start();
 }

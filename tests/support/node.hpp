@@ -30,6 +30,7 @@ struct NodeOptions {
   std::string extra;        // more tables (peers, security, ...)
   std::string log_level = "debug";
   bool wait_for_echo = true;  // readiness: echoscu answered (false: the log says listening)
+  std::uint16_t port = 0;     // 0: a free one (set it when a peer must know it in advance)
 };
 
 inline NodeOptions node_keys(std::string keys) {
