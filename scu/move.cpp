@@ -4,6 +4,7 @@
 #include "base/log.hpp"
 #include "net/blocking.hpp"
 #include "net/uids.hpp"
+#include "scu/qr_request.hpp"
 
 namespace pacsnode::scu {
 namespace {
@@ -30,53 +31,13 @@ asio::awaitable<MoveOutcome> move(const RemoteNode& remote, MoveRequest request,
     return std::move(outcome);
   };
 
-  const std::string model(request.patient_root ? net::uid::PatientRootMove : net::uid::StudyRootMove);
-  net::AAssociateRq rq;
-  rq.called_ae = remote.ae_title;
-  rq.calling_ae = settings.ae_title;
-  rq.contexts.push_back(
-      {1, model, {std::string(net::uid::ExplicitVrLittleEndian), std::string(net::uid::ImplicitVrLittleEndian)}});
-  std::shared_ptr<net::Association> association;
-  try {
-    association = co_await net::Association::request(remote.host, remote.port, rq, settings, 1);
-  } catch (const net::AssociationError& e) {
-    co_return finish(false, e.what());
-  }
-  const auto* context = net::find_context(association->contexts(), model);
-  if (!context) {
-    co_await association->release();
-    co_return finish(false, std::string("the peer accepted no ") +
-                                (request.patient_root ? "Patient Root" : "Study Root") + " C-MOVE presentation context");
-  }
-
-  std::map<std::uint32_t, std::string> values;
-  for (const auto& key : request.keys) values[key.tag] = key.value;
-  std::vector<std::uint8_t> identifier;
-  std::string build_error;
-  try {
-    identifier = dicom::build_find_response(request.keys, values, request.level, "", context->transfer_syntax);
-  } catch (const Error& e) {
-    build_error = e.what();
-  }
-  if (!build_error.empty()) {
-    co_await association->release();
-    co_return finish(false, build_error);
-  }
-
-  net::CommandSet command;
-  const std::uint16_t message_id = association->next_message_id();
-  command.set_ui(net::tag::AffectedSopClassUid, model);
-  command.set_us(net::tag::CommandField, static_cast<std::uint16_t>(net::CommandField::CMoveRq));
-  command.set_us(net::tag::MessageId, message_id);
-  command.set_us(net::tag::Priority, 0);
-  command.set_ae(net::tag::MoveDestination, request.destination);
-  command.set_us(net::tag::CommandDataSetType, net::kDataSetPresent);
-  try {
-    net::SpanSource source(identifier);
-    co_await association->send(context->id, command, source);
-  } catch (const net::AssociationError& e) {
-    co_return finish(false, std::string("sending C-MOVE-RQ: ") + e.what());
-  }
+  QrRequest qr{std::string(request.patient_root ? net::uid::PatientRootMove : net::uid::StudyRootMove),
+               net::CommandField::CMoveRq, request.level, request.keys, request.destination};
+  auto started = co_await start_qr(remote, qr, std::move(settings));
+  if (auto* why = std::get_if<std::string>(&started)) co_return finish(false, *why);
+  auto session = std::get<QrSession>(std::move(started));
+  auto& association = session.association;
+  const std::uint16_t message_id = session.message_id;
 
   for (;;) {
     auto response = co_await association->receive_response(message_id);
@@ -97,7 +58,7 @@ asio::awaitable<MoveOutcome> move(const RemoteNode& remote, MoveRequest request,
     }
     if (response->command.has_data_set()) {
       try {
-        const auto parsed = dicom::parse_find_identifier(response->data_set(), context->transfer_syntax);
+        const auto parsed = dicom::parse_find_identifier(response->data_set(), session.transfer_syntax);
         for (const auto& key : parsed.keys) {
           if (key.tag != 0x00080058) continue;  // Failed SOP Instance UID List
           std::size_t from = 0;
