@@ -117,6 +117,20 @@ std::set<std::string> lines(const std::string& text) {
   return out;
 }
 
+// The index's view of one study: its instances, its (only) series, its patient.
+std::set<std::string> instances_of(const Node& node, const std::string& study) {
+  return lines(node.sql("SELECT sop_instance_uid FROM instance i JOIN series s ON s.id = i.series_pk JOIN study st ON "
+                        "st.id = s.study_pk WHERE st.study_instance_uid = '" + study + "'"));
+}
+std::string series_of(const Node& node, const std::string& study) {
+  return *lines(node.sql("SELECT series_instance_uid FROM series s JOIN study st ON st.id = s.study_pk WHERE "
+                         "st.study_instance_uid = '" + study + "'")).begin();
+}
+std::string patient_of(const Node& node, const std::string& study) {
+  return *lines(node.sql("SELECT patient_id FROM patient p JOIN study st ON st.patient_pk = p.id WHERE "
+                         "st.study_instance_uid = '" + study + "'")).begin();
+}
+
 // The final response of a movescu/getscu run, from its debug output.
 struct Final {
   int code = 0;
@@ -210,9 +224,7 @@ TEST_CASE("C-MOVE with movescu to DCMTK storescp: every level, counts, statuses"
   const auto studies = lines(node.sql("SELECT study_instance_uid FROM study ORDER BY 1"));
   REQUIRE(studies.size() == 2);
   const std::string study = *studies.begin();
-  const auto study_uids = lines(node.sql(
-      "SELECT sop_instance_uid FROM instance i JOIN series s ON s.id = i.series_pk JOIN study st ON st.id = "
-      "s.study_pk WHERE st.study_instance_uid = '" + study + "'"));
+  const auto study_uids = instances_of(node, study);
   REQUIRE(study_uids.size() == 12);
   // Each block below starts with an empty destination folder (one node for all: cheaper
   // than a fresh node and cluster per case).
@@ -246,12 +258,10 @@ TEST_CASE("C-MOVE with movescu to DCMTK storescp: every level, counts, statuses"
   {
     INFO("SERIES level");
     clear();
-    const std::string series = node.sql(
-        "SELECT series_instance_uid FROM series s JOIN study st ON st.id = s.study_pk WHERE st.study_instance_uid = '" +
-        study + "'");
+    const std::string series = series_of(node, study);
     const auto f = move(node, "STORESCP", "-S",
                         {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + study,
-                         "SeriesInstanceUID=" + *lines(series).begin()});
+                         "SeriesInstanceUID=" + series});
     CHECK_MESSAGE(f.status == "0x0000", f.output);
     CHECK(f.completed == 12);
     CHECK(received_uids(scp.received()) == study_uids);
@@ -259,9 +269,7 @@ TEST_CASE("C-MOVE with movescu to DCMTK storescp: every level, counts, statuses"
   {
     INFO("IMAGE level with a list of two SOP Instance UIDs");
     clear();
-    const std::string series = *lines(node.sql(
-        "SELECT series_instance_uid FROM series s JOIN study st ON st.id = s.study_pk WHERE st.study_instance_uid = '" +
-        study + "'")).begin();
+    const std::string series = series_of(node, study);
     const std::set<std::string> two = {*study_uids.begin(), *study_uids.rbegin()};
     const auto f = move(node, "STORESCP", "-S",
                         {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + study, "SeriesInstanceUID=" + series,
@@ -273,9 +281,7 @@ TEST_CASE("C-MOVE with movescu to DCMTK storescp: every level, counts, statuses"
   {
     INFO("Patient Root, PATIENT level");
     clear();
-    const std::string patient = *lines(node.sql(
-        "SELECT patient_id FROM patient p JOIN study st ON st.patient_pk = p.id WHERE st.study_instance_uid = '" +
-        study + "'")).begin();
+    const std::string patient = patient_of(node, study);
     const auto f = move(node, "STORESCP", "-P", {"QueryRetrieveLevel=PATIENT", "PatientID=" + patient});
     CHECK_MESSAGE(f.status == "0x0000", f.output);
     CHECK(f.completed == 12);
@@ -418,9 +424,7 @@ TEST_CASE("C-GET with getscu: study and series level, on the requestor's associa
   load(node, 8);
   const auto studies = lines(node.sql("SELECT study_instance_uid FROM study ORDER BY 1"));
   const std::string study = *studies.begin();
-  const auto study_uids = lines(node.sql(
-      "SELECT sop_instance_uid FROM instance i JOIN series s ON s.id = i.series_pk JOIN study st ON st.id = "
-      "s.study_pk WHERE st.study_instance_uid = '" + study + "'"));
+  const auto study_uids = instances_of(node, study);
   TempDir into("getscu");
   const auto clear = [&] {
     for (const auto& file : files_below(into.path())) fs::remove(file);
@@ -438,12 +442,8 @@ TEST_CASE("C-GET with getscu: study and series level, on the requestor's associa
   {
     INFO("SERIES level, Patient Root");
     clear();
-    const std::string series = *lines(node.sql(
-        "SELECT series_instance_uid FROM series s JOIN study st ON st.id = s.study_pk WHERE st.study_instance_uid = '" +
-        study + "'")).begin();
-    const std::string patient = *lines(node.sql(
-        "SELECT patient_id FROM patient p JOIN study st ON st.patient_pk = p.id WHERE st.study_instance_uid = '" +
-        study + "'")).begin();
+    const std::string series = series_of(node, study);
+    const std::string patient = patient_of(node, study);
     const auto f = get(node, into.path(), "-P",
                        {"QueryRetrieveLevel=SERIES", "PatientID=" + patient, "StudyInstanceUID=" + study,
                         "SeriesInstanceUID=" + series});
@@ -503,9 +503,7 @@ TEST_CASE("C-GET: a requestor that offered no storage context with the SCP role 
   REQUIRE(!statuses.empty());
   CHECK(statuses.back() == 0xB000);
   CHECK(failed_counts.back() == 3);
-  for (const auto& uid : lines(node.sql("SELECT sop_instance_uid FROM instance i JOIN series s ON s.id = "
-                                        "i.series_pk JOIN study st ON st.id = s.study_pk WHERE "
-                                        "st.study_instance_uid = '" + study + "'"))) {
+  for (const auto& uid : instances_of(node, study)) {
     CHECK_MESSAGE(failed_list.find(uid) != std::string::npos, uid);
   }
 }
@@ -603,8 +601,7 @@ TEST_CASE("pacsnode move (C-MOVE SCU): pull a study from Orthanc into the node, 
                              "--level", "STUDY", "-k", "StudyInstanceUID=" + study});
   CHECK_MESSAGE(code == 0, out);
   CHECK_MESSAGE(out.find("5 completed, 0 failed") != std::string::npos, out);
-  CHECK(node.sql("SELECT count(*) FROM instance i JOIN series s ON s.id = i.series_pk JOIN study st ON st.id = "
-                 "s.study_pk WHERE st.study_instance_uid = '" + study + "'") == "5");
+  CHECK(instances_of(node, study).size() == 5);
   CHECK(node.sql("SELECT count(*) FROM instance") == "5");
 
   // From the node to storescp, by the same command.
