@@ -84,30 +84,4 @@ bool is_uncompressed(const std::string& ts) {
   return ts == "1.2.840.10008.1.2" || ts == "1.2.840.10008.1.2.1" || ts == "1.2.840.10008.1.2.2";
 }
 
-std::vector<std::uint8_t> data_set_in(const std::filesystem::path& file, const std::string& transfer_syntax_uid) {
-  DcmFileFormat format;
-  OFCondition status = format.loadFile(file.c_str());
-  if (status.bad()) throw bad(file, std::string("cannot read: ") + status.text());
-  const DcmXfer target(transfer_syntax_uid.c_str());
-  if (target.getXfer() == EXS_Unknown) throw bad(file, "unknown transfer syntax " + transfer_syntax_uid);
-  DcmDataset* data_set = format.getDataset();
-  status = data_set->chooseRepresentation(target.getXfer(), nullptr);
-  if (status.bad() || !data_set->canWriteXfer(target.getXfer())) {
-    throw bad(file, "cannot convert to " + transfer_syntax_uid + (status.bad() ? std::string(": ") + status.text() : ""));
-  }
-  const std::uint32_t length = data_set->calcElementLength(target.getXfer(), EET_ExplicitLength);
-  std::vector<std::uint8_t> out(length + 1024);
-  DcmOutputBufferStream stream(out.data(), out.size());
-  DcmWriteCache cache;
-  data_set->transferInit();
-  status = data_set->write(stream, target.getXfer(), EET_ExplicitLength, &cache);
-  data_set->transferEnd();
-  if (status.bad()) throw bad(file, std::string("cannot encode: ") + status.text());
-  void* buffer = nullptr;
-  offile_off_t written = 0;
-  stream.flushBuffer(buffer, written);
-  out.resize(static_cast<std::size_t>(written));
-  return out;
-}
-
 }  // namespace pacsnode::dicom

@@ -1,8 +1,7 @@
 #pragma once
 // Reading what a sender needs from a Part-10 file without parsing the data set: the File
 // Meta Information (SOP Class/Instance UID, transfer syntax) and where the data set starts.
-// Converting a data set to another (uncompressed) transfer syntax for a peer that did not
-// accept the file's own.
+// (Converting a data set to another transfer syntax: dicom/transcode.hpp.)
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -25,9 +24,5 @@ struct Part10Header {
 Part10Header read_part10_header(const std::filesystem::path& file);
 
 bool is_uncompressed(const std::string& transfer_syntax_uid);
-
-// The file's data set re-encoded in `transfer_syntax_uid` (DCMTK; uncompressed targets, and
-// compressed sources DCMTK can decode). Throws pacsnode::Error when it cannot.
-std::vector<std::uint8_t> data_set_in(const std::filesystem::path& file, const std::string& transfer_syntax_uid);
 
 }  // namespace pacsnode::dicom

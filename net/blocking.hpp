@@ -9,8 +9,13 @@
 
 namespace pacsnode::net {
 
+// `work` must be trivially destructible (capture by reference, not by value): GCC 12
+// destroys a coroutine's by-value callable parameter twice here (seen as a double free of a
+// captured std::string under valgrind), so only types without a destructor are safe.
 template <typename Pool, typename F>
 auto run_blocking(Pool& pool, F work) -> asio::awaitable<std::invoke_result_t<F>> {
+  static_assert(std::is_trivially_destructible_v<F>,
+                "run_blocking: capture by reference (GCC 12 destroys the callable twice)");
   using R = std::invoke_result_t<F>;
   co_return co_await asio::co_spawn(
       pool.get_executor(), [work = std::move(work)]() mutable -> asio::awaitable<R> { co_return work(); },

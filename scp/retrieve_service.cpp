@@ -221,14 +221,15 @@ asio::awaitable<void> RetrieveService::handle(net::Association& association, con
   if (!selection.items.empty()) {
     if (is_move) {
       const scu::MoveOriginator originator{association.peer_ae(), message_id};
-      co_await scu::send_to(*destination, std::move(selection.items), settings_.requestor, originator, progress);
+      co_await scu::send_to(*destination, std::move(selection.items), settings_.requestor, originator, progress,
+                            &workers_);
     } else {
       for (const auto& item : selection.items) {
         if (association.cancel_requested(message_id)) {
           cancelled = true;
           break;
         }
-        const auto outcome = co_await scu::send_instance(association, item, nullptr, true);
+        const auto outcome = co_await scu::send_instance(association, item, nullptr, true, &workers_);
         if (outcome.association_ended) {
           log::info("{} C-GET: association ended during the sub-operations", association.tag());
           co_return;

@@ -11,6 +11,7 @@
 #include "base/log.hpp"
 #include "net/blocking.hpp"
 #include "dicom/part10.hpp"
+#include "dicom/transcode.hpp"
 #include "net/uids.hpp"
 
 namespace pacsnode::scu {
@@ -45,8 +46,20 @@ class FileSource final : public net::DataSource {
 const std::string kEle(net::uid::ExplicitVrLittleEndian);
 const std::string kIle(net::uid::ImplicitVrLittleEndian);
 
+const std::vector<std::string> kLosslessFallback = {std::string(net::uid::JpegLsLossless),
+                                                    std::string(net::uid::JpegLosslessSv1),
+                                                    std::string(net::uid::RleLossless)};
+
+// Data that may be re-encoded losslessly for a peer that takes no uncompressed syntax.
+bool any_lossless(const std::set<std::string>& syntaxes) {
+  return std::any_of(syntaxes.begin(), syntaxes.end(),
+                     [](const std::string& ts) { return !dicom::is_lossy_transfer_syntax(ts); });
+}
+
 // The presentation contexts for one association's worth of SOP classes: per SOP class, one
-// context per distinct file transfer syntax, plus one with the uncompressed fallbacks.
+// context per distinct file transfer syntax, one with the uncompressed fallbacks, and — for
+// data that is not lossy — one with the lossless compressed syntaxes we can encode
+// (dicom/transcode.hpp chooses among what the peer accepts).
 std::vector<net::PresentationContextRq> contexts_for(const std::map<std::string, std::set<std::string>>& classes) {
   std::vector<net::PresentationContextRq> contexts;
   std::uint8_t id = 1;
@@ -58,12 +71,16 @@ std::vector<net::PresentationContextRq> contexts_for(const std::map<std::string,
     }
     contexts.push_back({id, sop_class, {kEle, kIle}});
     id += 2;
+    if (any_lossless(syntaxes)) {
+      contexts.push_back({id, sop_class, kLosslessFallback});
+      id += 2;
+    }
   }
   return contexts;
 }
 
 std::size_t contexts_needed(const std::set<std::string>& syntaxes) {
-  std::size_t n = 1;
+  std::size_t n = any_lossless(syntaxes) ? 2 : 1;
   for (const auto& ts : syntaxes) n += (ts != kEle && ts != kIle) ? 1 : 0;
   return n;
 }
@@ -93,20 +110,25 @@ std::vector<fs::path> collect_files(const std::vector<fs::path>& paths, std::vec
 
 namespace {
 
-// The context to send `item` on: one carrying its own transfer syntax, else an uncompressed
-// one (Explicit before Implicit VR Little Endian). nullptr when the peer accepted neither.
+// The context to send `item` on, and whether the data set must be transcoded: a context
+// carrying its own transfer syntax, else the one dicom::choose_transfer_syntax picks among
+// the syntaxes the peer accepted for the SOP class. nullptr when none will do.
 const net::AcceptedContext* choose_context(const std::vector<net::AcceptedContext>& contexts, const Outgoing& item,
                                            bool require_scp_role) {
-  const net::AcceptedContext* fallback = nullptr;
+  std::vector<const net::AcceptedContext*> usable;
+  std::vector<std::string> syntaxes;
   for (const auto& c : contexts) {
     if (c.abstract_syntax != item.header.sop_class_uid) continue;
     if (require_scp_role && !c.requestor_is_scp) continue;
-    if (c.transfer_syntax == item.header.transfer_syntax_uid) return &c;
-    if (c.transfer_syntax == kEle || (c.transfer_syntax == kIle && (!fallback || fallback->transfer_syntax != kEle))) {
-      fallback = &c;
-    }
+    usable.push_back(&c);
+    syntaxes.push_back(c.transfer_syntax);
   }
-  return fallback;
+  const auto chosen = dicom::choose_transfer_syntax(item.header.transfer_syntax_uid, syntaxes);
+  if (!chosen) return nullptr;
+  for (const auto* c : usable) {
+    if (c->transfer_syntax == *chosen) return c;
+  }
+  return nullptr;
 }
 
 SendOutcome failed(std::string why) {
@@ -119,20 +141,34 @@ SendOutcome failed(std::string why) {
 }  // namespace
 
 asio::awaitable<SendOutcome> send_instance(net::Association& association, const Outgoing& item,
-                                           const MoveOriginator* originator, bool require_scp_role) {
+                                           const MoveOriginator* originator, bool require_scp_role,
+                                           asio::thread_pool* workers) {
   const std::string& sop_class = item.header.sop_class_uid;
   const net::AcceptedContext* context = choose_context(association.contexts(), item, require_scp_role);
   if (!context) {
     co_return failed("the peer accepted no presentation context for SOP class " + sop_class +
-                     (require_scp_role ? " with the SCP role" : ""));
+                     (require_scp_role ? " with the SCP role" : "") + " in a transfer syntax we can send " +
+                     item.header.transfer_syntax_uid + " data in");
   }
   std::vector<std::uint8_t> converted;
   if (context->transfer_syntax != item.header.transfer_syntax_uid) {
-    try {
-      converted = dicom::data_set_in(item.file, context->transfer_syntax);
-    } catch (const std::exception& e) {
-      co_return failed(e.what());
+    std::string error;
+    const std::string& target = context->transfer_syntax;
+    const auto transcode = [&item, &error, &target]() {
+      try {
+        return dicom::transcode_data_set(item.file, target);
+      } catch (const std::exception& e) {
+        error = e.what();
+        return std::vector<std::uint8_t>();
+      }
+    };
+    // (Not a ?: around co_await: GCC 12 miscompiles co_await inside a conditional expression.)
+    if (workers) {
+      converted = co_await net::run_blocking(*workers, transcode);
+    } else {
+      converted = transcode();
     }
+    if (!error.empty()) co_return failed(error);
   }
   net::CommandSet command;
   const std::uint16_t message_id = association.next_message_id();
@@ -185,7 +221,8 @@ asio::awaitable<SendOutcome> send_instance(net::Association& association, const 
 }
 
 asio::awaitable<void> send_to(const RemoteNode& remote, std::vector<Outgoing> items, net::AssociationSettings settings,
-                              std::optional<MoveOriginator> originator, SendProgress progress) {
+                              std::optional<MoveOriginator> originator, SendProgress progress,
+                              asio::thread_pool* workers) {
   std::map<std::string, std::vector<const Outgoing*>> by_class;
   std::map<std::string, std::set<std::string>> syntaxes_by_class;
   for (const auto& item : items) {
@@ -240,7 +277,7 @@ asio::awaitable<void> send_to(const RemoteNode& remote, std::vector<Outgoing> it
           if (ended) {
             outcome = failed("not sent: the association ended early");
           } else {
-            outcome = co_await send_instance(*association, *item, originator ? &*originator : nullptr, false);
+            outcome = co_await send_instance(*association, *item, originator ? &*originator : nullptr, false, workers);
             ended = outcome.association_ended;
           }
           if (!co_await progress(*item, outcome)) {

@@ -44,9 +44,11 @@ struct MoveOriginator {
 // Sends one instance over an established association, in its own transfer syntax when an
 // accepted context carries it, otherwise converted (dicom/transcode) to one the peer
 // accepted for its SOP class. `require_scp_role`: only contexts on which the requestor took
-// the SCP role count (our side of a C-GET). Never throws for a single instance's problem.
+// the SCP role count (our side of a C-GET). `workers`: where transcoding runs (CPU-heavy;
+// nullptr: on the caller's executor). Never throws for a single instance's problem.
 asio::awaitable<SendOutcome> send_instance(net::Association& association, const Outgoing& item,
-                                           const MoveOriginator* originator, bool require_scp_role);
+                                           const MoveOriginator* originator, bool require_scp_role,
+                                           asio::thread_pool* workers = nullptr);
 
 // Called after each instance with its outcome; returning false stops the sending (the
 // instances not yet sent are not reported).
@@ -56,7 +58,8 @@ using SendProgress = std::function<asio::awaitable<bool>(const Outgoing& item, c
 // syntaxes plus Explicit/Implicit VR Little Endian as a fallback, in as many associations as
 // 128 presentation contexts require (in the items' order within each association).
 asio::awaitable<void> send_to(const RemoteNode& remote, std::vector<Outgoing> items, net::AssociationSettings settings,
-                              std::optional<MoveOriginator> originator, SendProgress progress);
+                              std::optional<MoveOriginator> originator, SendProgress progress,
+                              asio::thread_pool* workers = nullptr);
 
 struct StoreSummary {
   std::size_t sent = 0;      // Success

@@ -620,3 +620,138 @@ TEST_CASE("pacsnode move (C-MOVE SCU): pull a study from Orthanc into the node, 
                              "StudyInstanceUIDX=1.2"});
   CHECK(code == 2);
 }
+
+namespace {
+
+const fs::path kPydicomFiles = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+
+// Pixel Data (7FE0,0010) of a file in a native (uncompressed) transfer syntax, as bytes:
+// written by dcmdump +W into `scratch`.
+std::string native_pixels(const fs::path& file, const fs::path& scratch) {
+  fs::remove_all(scratch);
+  fs::create_directories(scratch);
+  auto [code, out] = run({"dcmdump", "-q", "+W", scratch.string(), "+P", "7fe0,0010", file.string()});
+  REQUIRE_MESSAGE(code == 0, out);
+  const auto written = files_below(scratch);
+  REQUIRE_MESSAGE(written.size() == 1, out);
+  std::ifstream in(written[0], std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string dump_value(const fs::path& file, const std::string& tag) {
+  auto [code, out] = run({"dcmdump", "-q", "-s", "-Un", "+P", tag, file.string()});
+  const auto open = out.find('['), close = out.find(']');
+  return open == std::string::npos || close == std::string::npos ? std::string() : out.substr(open + 1, close - open - 1);
+}
+
+}  // namespace
+
+TEST_CASE("C-MOVE transcodes for a destination that accepts only Little Endian: pixels equal the reference decoder's") {
+  StoreScp scp;  // storescp's default: uncompressed transfer syntaxes only
+  Node node(tables(peers_toml(scp.port(), free_port(), free_port())));
+  TempDir work("transcode");
+  struct Case {
+    const char* file;
+    std::vector<std::string> reference;  // the reference decoder's command before "IN OUT"
+    bool lossy;
+  };
+  const std::vector<Case> cases = {
+      {"GDCMJ2K_TextGBR.dcm", {"gdcmconv", "--raw"}, false},           // JPEG 2000 lossless
+      {"MR_small_jpeg_ls_lossless.dcm", {"dcmdjpls"}, false},          // JPEG-LS lossless
+      {"SC_rgb_jpeg_gdcm.dcm", {"dcmdjpeg"}, false},                   // JPEG lossless SV1
+      {"MR_small_RLE.dcm", {"dcmdrle"}, false},                        // RLE
+      {"JPEG-lossy.dcm", {"dcmdjpeg"}, true},                          // JPEG extended (lossy)
+      {"SC_rgb_rle_2frame.dcm", {"dcmdrle"}, false},                   // RLE, colour, 2 frames
+      {"693_J2KI.dcm", {"gdcmconv", "--raw"}, true},                   // JPEG 2000 irreversible
+      {"JPEG2000.dcm", {"gdcmconv", "--raw"}, false},                  // JPEG 2000 (.91), reversible
+  };
+  // Some of pydicom's files share SOP Instance UIDs: each copy gets a fresh one first.
+  std::vector<fs::path> sources;
+  for (const auto& c : cases) {
+    const fs::path copy = work.path() / c.file;
+    fs::copy_file(kPydicomFiles / c.file, copy);
+    auto [code, out] = run({"dcmodify", "-nb", "-gin", copy.string()});
+    REQUIRE_MESSAGE(code == 0, out);
+    sources.push_back(copy);
+  }
+  std::vector<std::string> send = {PACSNODE_BINARY, "store", node.target()};
+  for (const auto& s : sources) send.push_back(s.string());
+  {
+    auto [code, out] = run(send);
+    REQUIRE_MESSAGE(code == 0, out);
+  }
+  for (std::size_t n = 0; n < cases.size(); ++n) {
+    const auto& c = cases[n];
+    INFO(std::string(c.file));
+    const std::string uid = dump_value(sources[n], "0008,0018");
+    REQUIRE(!uid.empty());
+    const std::string stored_ts = dump_value(sources[n], "0002,0010");
+    for (const auto& file : files_below(scp.received())) fs::remove(file);
+    const auto f = move(node, "STORESCP", "-S",
+                        {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + dump_value(sources[n], "0020,000d"),
+                         "SeriesInstanceUID=" + dump_value(sources[n], "0020,000e"), "SOPInstanceUID=" + uid});
+    CHECK_MESSAGE(f.status == "0x0000", f.output << node.log_tail());
+    const auto received = files_below(scp.received());
+    REQUIRE(received.size() == 1);
+    const std::string received_ts = dump_value(received[0], "0002,0010");
+    CHECK_MESSAGE((received_ts == "1.2.840.10008.1.2.1" || received_ts == "1.2.840.10008.1.2"), received_ts);
+
+    auto argv = c.reference;
+    const fs::path reference = work.path() / (std::string(c.file) + ".ref");
+    argv.push_back(sources[n].string());
+    argv.push_back(reference.string());
+    auto [code, out] = run(argv);
+    REQUIRE_MESSAGE(code == 0, out);
+    const auto expected = native_pixels(reference, work.path() / "a");
+    const auto actual = native_pixels(received[0], work.path() / "b");
+    CHECK(expected.size() == actual.size());
+    CHECK(expected == actual);
+    if (c.lossy) CHECK(dump_value(received[0], "0028,2110") == "01");
+    CHECK(stored_ts != received_ts);
+  }
+}
+
+TEST_CASE("C-MOVE compresses losslessly for a destination that takes only JPEG-LS, JPEG lossless or RLE") {
+  TempDir work("encode");
+  const fs::path source = work.path() / "MR_small.dcm";
+  fs::copy_file(kPydicomFiles / "MR_small.dcm", source);
+  struct Case {
+    const char* syntax_name;  // DCMTK's name in storescp's configuration
+    const char* uid;
+    const char* reference;    // the decoder of what storescp received
+  };
+  const std::vector<Case> cases = {
+      {"JPEGLSLossless", "1.2.840.10008.1.2.4.80", "dcmdjpls"},
+      {"JPEGLossless:Non-hierarchical-1stOrderPrediction", "1.2.840.10008.1.2.4.70", "dcmdjpeg"},
+      {"RLELossless", "1.2.840.10008.1.2.5", "dcmdrle"},
+  };
+  const std::string original = native_pixels(source, work.path() / "o");
+  for (const auto& c : cases) {
+    INFO(std::string(c.syntax_name));
+    // storescp accepts MR Image Storage in this one syntax only.
+    const fs::path config = work.path() / "only.cfg";
+    std::ofstream(config) << "[[TransferSyntaxes]]\n[Uncompressed]\nTransferSyntax1 = LittleEndianImplicit\n"
+                          << "[Only]\nTransferSyntax1 = " << c.syntax_name << "\n"
+                          << "[[PresentationContexts]]\n[P]\n"
+                          << "PresentationContext1 = VerificationSOPClass\\Uncompressed\n"
+                          << "PresentationContext2 = MRImageStorage\\Only\n"
+                          << "[[Profiles]]\n[Only]\nPresentationContexts = P\n";
+    StoreScp scp({"-xf", config.string(), "Only"});
+    Node node(tables(peers_toml(scp.port(), free_port(), free_port())));
+    auto [code, out] = run({PACSNODE_BINARY, "store", node.target(), source.string()});
+    REQUIRE_MESSAGE(code == 0, out);
+    const auto f = move(node, "STORESCP", "-S",
+                        {"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + dump_value(source, "0020,000d")});
+    CHECK_MESSAGE(f.status == "0x0000", f.output << node.log_tail());
+    const auto received = files_below(scp.received());
+    REQUIRE(received.size() == 1);
+    CHECK(dump_value(received[0], "0002,0010") == c.uid);
+    const fs::path decoded = work.path() / "decoded.dcm";
+    fs::remove(decoded);
+    std::tie(code, out) = run({c.reference, received[0].string(), decoded.string()});
+    REQUIRE_MESSAGE(code == 0, out);
+    CHECK(native_pixels(decoded, work.path() / "d") == original);
+  }
+}
