@@ -6,14 +6,16 @@
 #include <cstdio>
 #include <map>
 #include <optional>
-#include <variant>
+#include <tuple>
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "db/find_cursor.hpp"
 #include "db/find_query.hpp"
 #include "dicom/find_identifier.hpp"
 #include "net/blocking.hpp"
 #include "net/uids.hpp"
+#include "scp/qr_common.hpp"
 #include "scp/services.hpp"
 
 namespace pacsnode::scp {
@@ -63,13 +65,6 @@ std::optional<std::uint32_t> column_tag(std::string_view column) {
   return found->second;
 }
 
-std::optional<db::QueryLevel> level_of(std::string_view text) {
-  if (text == "PATIENT") return db::QueryLevel::Patient;
-  if (text == "STUDY") return db::QueryLevel::Study;
-  if (text == "SERIES") return db::QueryLevel::Series;
-  if (text == "IMAGE") return db::QueryLevel::Image;
-  return std::nullopt;
-}
 
 std::string tag_key(std::uint32_t tag) {
   char buffer[9];
@@ -117,17 +112,12 @@ std::optional<std::string> json_attribute(const nlohmann::json& attributes, std:
   return joined;
 }
 
-std::string short_text(std::string text) {
-  if (text.size() > 64) text.resize(64);  // ErrorComment is LO
-  return text;
-}
 
-// What the database step produced: the rows, or a failure status with its reason.
+// A failure status with its reason.
 struct Failure {
   std::uint16_t status;
   std::string why;
 };
-using Outcome = std::variant<std::vector<std::vector<std::string>>, Failure>;
 
 }  // namespace
 
@@ -144,7 +134,7 @@ asio::awaitable<void> FindService::handle(net::Association& association, const n
     net::CommandSet response = make_response(request.command, status);
     if (!why.empty()) {
       log::warn("{} C-FIND answered {:#06x}: {}", association.tag(), status, why);
-      response.set_lo(net::tag::ErrorComment, short_text(why));
+      response.set_lo(net::tag::ErrorComment, error_comment(why));
     }
     co_await association.send(request.pc_id, response);
   };
@@ -174,7 +164,7 @@ asio::awaitable<void> FindService::handle(net::Association& association, const n
     co_await finish(refused->status, refused->why);
     co_return;
   }
-  const auto level = level_of(identifier.level);
+  const auto level = query_level_of(identifier.level);
   if (!level) {
     co_await finish(kIdentifierDoesNotMatch, "invalid Query/Retrieve Level '" + identifier.level + "'");
     co_return;
@@ -197,90 +187,118 @@ asio::awaitable<void> FindService::handle(net::Association& association, const n
              find.model == db::InformationModel::PatientRoot ? "Patient Root" : "Study Root", identifier.level,
              identifier.keys.size());
 
-  const std::string conninfo = settings_.conninfo;
-  Outcome outcome = co_await net::run_blocking(workers_, [&conninfo, &sql]() -> Outcome {
+  // Matches stream from a server-side cursor, a batch at a time, fetched on the worker
+  // pool: the first pending response goes out after the first batch, memory holds one
+  // batch, and a C-CANCEL-RQ is seen between responses and between batches.
+  std::unique_ptr<db::FindCursor> cursor;
+  std::optional<Failure> failure;
+  const std::string& conninfo = settings_.conninfo;
+  co_await net::run_blocking(workers_, [&cursor, &failure, &conninfo, &sql]() {
     try {
-      return db::run_find(conninfo, sql);
+      cursor = std::make_unique<db::FindCursor>(conninfo, sql);
     } catch (const std::exception& e) {
-      return Failure{kUnableToProcess, std::string("database: ") + e.what()};
+      failure = Failure{kUnableToProcess, std::string("database: ") + e.what()};
     }
   });
-  if (auto* failure = std::get_if<Failure>(&outcome)) {
-    co_await finish(failure->status, failure->why);
-    co_return;
+  // (Not a ?: around co_await: GCC 12 miscompiles co_await inside a conditional expression.)
+  std::tuple<std::uint16_t, std::string, std::size_t> streamed{kUnableToProcess, "", 0};
+  if (failure) {
+    streamed = {failure->status, failure->why, 0};
+  } else {
+    streamed = co_await stream_matches(association, request, find.level, identifier, *cursor);
   }
-  auto& rows = std::get<std::vector<std::vector<std::string>>>(outcome);
-  bool truncated = false;
-  if (cap != 0 && rows.size() > cap) {
-    rows.resize(cap);
-    truncated = true;
-    log::warn("{} C-FIND matched more than query.max_results = {}: sending the first {} and Cancel (0xFE00)",
+  const auto& [status, why, sent] = streamed;
+  if (cursor) co_await net::run_blocking(workers_, [&cursor]() { cursor.reset(); });
+  if (status == kCancel && sent == cap && cap != 0 && !association.cancel_requested(message_id)) {
+    log::warn("{} C-FIND matched more than query.max_results = {}: sent the first {} and Cancel (0xFE00)",
               association.tag(), cap, cap);
-  }
-
-  const auto columns = db::find_row_columns(find.level);
-  std::size_t sent = 0;
-  for (const auto& row : rows) {
-    if (association.cancel_requested(message_id)) {
-      log::info("{} C-FIND cancelled by the peer after {} match(es)", association.tag(), sent);
-      co_await finish(kCancel, "");
-      co_return;
-    }
-    std::map<std::uint32_t, std::string> values;
-    std::array<nlohmann::json, 4> attributes;  // patient, study, series, instance
-    for (std::size_t c = 0; c < columns.size() && c < row.size(); ++c) {
-      const std::string_view name = columns[c];
-      if (name.ends_with("_attributes")) {
-        const std::size_t index = name.starts_with("patient") ? 0 : name.starts_with("study") ? 1
-                                  : name.starts_with("series")                                ? 2
-                                                                                              : 3;
-        attributes[index] = nlohmann::json::parse(row[c], nullptr, false);
-      } else if (const auto tag = column_tag(name)) {
-        values[*tag] = row[c];
-      }
-    }
-    for (const auto& key : identifier.keys) {
-      if (values.count(key.tag) || key.vr == "SQ") continue;
-      if (key.tag == kInstanceAvailability) {
-        values[key.tag] = "ONLINE";
-        continue;
-      }
-      // Group 0010 lives with the patient; other keys at the query level or above it.
-      const int lowest = static_cast<int>(find.level);
-      for (int i = (key.tag >> 16) == 0x0010 ? 0 : lowest; i >= 0; --i) {
-        if (auto text = json_attribute(attributes[static_cast<std::size_t>(i)], key.tag)) {
-          values[key.tag] = std::move(*text);
-          break;
-        }
-      }
-    }
-    std::vector<std::uint8_t> bytes;
-    try {
-      bytes = dicom::build_find_response(identifier.keys, values, identifier.level, settings_.ae_title, transfer_syntax);
-    } catch (const Error& e) {
-      refused = Failure{kUnableToProcess, e.what()};
-    }
-    if (refused) {
-      co_await finish(refused->status, refused->why);
-      co_return;
-    }
-    net::CommandSet pending = make_response(request.command, kPending);
-    pending.set_us(net::tag::CommandDataSetType, net::kDataSetPresent);
-    net::SpanSource source(bytes);
-    co_await association.send(request.pc_id, pending, source);
-    ++sent;
-  }
-  if (association.cancel_requested(message_id)) {
+  } else if (status == kCancel) {
     log::info("{} C-FIND cancelled by the peer after {} match(es)", association.tag(), sent);
-    co_await finish(kCancel, "");
-    co_return;
+  } else {
+    log::debug("{} C-FIND: {} match(es)", association.tag(), sent);
   }
-  if (truncated) {
-    co_await finish(kCancel, "");
-    co_return;
+  co_await finish(status, why);
+}
+
+asio::awaitable<std::tuple<std::uint16_t, std::string, std::size_t>> FindService::stream_matches(
+    net::Association& association, const net::Message& request, db::QueryLevel level,
+    const dicom::FindIdentifier& identifier, db::FindCursor& cursor) {
+  constexpr std::size_t kBatch = 200;
+  const std::uint16_t message_id = request.command.message_id().value_or(0);
+  const auto* context = association.context(request.pc_id);
+  const std::string transfer_syntax = context ? context->transfer_syntax : std::string();
+  const std::size_t cap = settings_.max_results;
+  const auto columns = db::find_row_columns(level);
+  std::size_t sent = 0;
+  for (;;) {
+    if (association.cancel_requested(message_id)) co_return std::tuple{kCancel, std::string(), sent};
+    std::vector<std::vector<std::string>> rows;
+    std::optional<Failure> failure;
+    co_await net::run_blocking(workers_, [&cursor, &rows, &failure]() {
+      try {
+        rows = cursor.fetch(kBatch);
+      } catch (const std::exception& e) {
+        failure = Failure{kUnableToProcess, std::string("database: ") + e.what()};
+      }
+    });
+    if (failure) co_return std::tuple{failure->status, failure->why, sent};
+    for (const auto& row : rows) {
+      if (association.cancel_requested(message_id)) co_return std::tuple{kCancel, std::string(), sent};
+      // More than max_results matched (the query fetches max_results + 1): the first ones
+      // went out, the end is a Cancel status.
+      if (cap != 0 && sent == cap) co_return std::tuple{kCancel, std::string(), sent};
+      std::vector<std::uint8_t> bytes;
+      try {
+        bytes = response_identifier(row, columns, level, identifier, transfer_syntax);
+      } catch (const Error& e) {
+        co_return std::tuple{kUnableToProcess, std::string(e.what()), sent};
+      }
+      net::CommandSet pending = make_response(request.command, kPending);
+      pending.set_us(net::tag::CommandDataSetType, net::kDataSetPresent);
+      net::SpanSource source(bytes);
+      co_await association.send(request.pc_id, pending, source);
+      ++sent;
+    }
+    if (rows.size() < kBatch) break;
   }
-  log::debug("{} C-FIND: {} match(es)", association.tag(), sent);
-  co_await finish(net::status::Success, "");
+  if (association.cancel_requested(message_id)) co_return std::tuple{kCancel, std::string(), sent};
+  co_return std::tuple{net::status::Success, std::string(), sent};
+}
+
+std::vector<std::uint8_t> FindService::response_identifier(const std::vector<std::string>& row,
+                                                           const std::vector<std::string_view>& columns,
+                                                           db::QueryLevel level,
+                                                           const dicom::FindIdentifier& identifier,
+                                                           const std::string& transfer_syntax) const {
+  std::map<std::uint32_t, std::string> values;
+  std::array<nlohmann::json, 4> attributes;  // patient, study, series, instance
+  for (std::size_t c = 0; c < columns.size() && c < row.size(); ++c) {
+    const std::string_view name = columns[c];
+    if (name.ends_with("_attributes")) {
+      const std::size_t index = name.starts_with("patient") ? 0 : name.starts_with("study") ? 1
+                                : name.starts_with("series")                                ? 2
+                                                                                            : 3;
+      attributes[index] = nlohmann::json::parse(row[c], nullptr, false);
+    } else if (const auto tag = column_tag(name)) {
+      values[*tag] = row[c];
+    }
+  }
+  for (const auto& key : identifier.keys) {
+    if (values.count(key.tag) || key.vr == "SQ") continue;
+    if (key.tag == kInstanceAvailability) {
+      values[key.tag] = "ONLINE";
+      continue;
+    }
+    // Group 0010 lives with the patient; other keys at the query level or above it.
+    const int lowest = static_cast<int>(level);
+    for (int i = (key.tag >> 16) == 0x0010 ? 0 : lowest; i >= 0; --i) {
+      if (auto text = json_attribute(attributes[static_cast<std::size_t>(i)], key.tag)) {
+        values[key.tag] = std::move(*text);
+        break;
+      }
+    }
+  }
+  return dicom::build_find_response(identifier.keys, values, identifier.level, settings_.ae_title, transfer_syntax);
 }
 
 }  // namespace pacsnode::scp

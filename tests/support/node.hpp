@@ -59,6 +59,7 @@ class Node {
   std::string log() const;     // everything serve printed
   std::string log_tail(std::size_t lines = 30) const;
   bool running() { return process_ && process_->running(); }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   // Graceful stop: SIGTERM, returns the exit code.
   int stop();
   // Runs SQL against the node's embedded database (psql, tuples only, '|' separated).

@@ -1,0 +1,33 @@
+#pragma once
+// A C-FIND result read in batches through a server-side cursor, so that the first matches
+// go out before the query has produced the last one and memory stays flat however many
+// rows match. Not thread-safe: one caller at a time (it may be a different thread each
+// time). This header does not include libpqxx.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "db/find_query.hpp"
+
+namespace pacsnode::db {
+
+class FindCursor {
+ public:
+  // Connects, opens a read-only transaction and declares the cursor for `query`. Throws
+  // pacsnode::Error: Unavailable when the server cannot be reached, Internal otherwise.
+  FindCursor(const std::string& conninfo, const SqlQuery& query);
+  ~FindCursor();  // closes the transaction and the connection
+  FindCursor(const FindCursor&) = delete;
+  FindCursor& operator=(const FindCursor&) = delete;
+
+  // The next at most `n` rows as text (NULL as ""); fewer than `n` (possibly none) at the
+  // end. Throws like the constructor.
+  std::vector<std::vector<std::string>> fetch(std::size_t n);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pacsnode::db
