@@ -1,22 +1,36 @@
 #include "db/find_cursor.hpp"
 
-#include <pqxx/pqxx>
+#include "db/pooled_connection.hpp"
+
+#include <optional>
 
 #include "db/pq_errors.hpp"
 
 namespace pacsnode::db {
 
 struct FindCursor::Impl {
-  pqxx::connection connection;
-  pqxx::read_transaction transaction;
-  explicit Impl(const std::string& conninfo) : connection(conninfo), transaction(connection) {}
+  ConnectionPool::Lease lease;
+  std::optional<pqxx::read_transaction> transaction;
+  explicit Impl(ConnectionPool& pool) : lease(pool.acquire()) { transaction.emplace((*lease).connection); }
+  ~Impl() {
+    try {
+      transaction->abort();  // read-only: nothing to keep; closes the cursor
+    } catch (...) {
+      lease.mark_broken();
+    }
+  }
 };
 
-FindCursor::FindCursor(const std::string& conninfo, const SqlQuery& query) {
+FindCursor::FindCursor(ConnectionPool& pool, const SqlQuery& query) {
   detail::translate_errors("find", [&] {
-    impl_ = std::make_unique<Impl>(conninfo);
-    impl_->transaction.exec_params("DECLARE find_cursor NO SCROLL CURSOR FOR " + query.sql,
-                                   pqxx::prepare::make_dynamic_params(query.params));
+    impl_ = std::make_unique<Impl>(pool);
+    try {
+      impl_->transaction->exec_params("DECLARE find_cursor NO SCROLL CURSOR FOR " + query.sql,
+                                      pqxx::prepare::make_dynamic_params(query.params));
+    } catch (...) {
+      impl_->lease.mark_broken();
+      throw;
+    }
   });
 }
 
@@ -24,7 +38,13 @@ FindCursor::~FindCursor() = default;
 
 std::vector<std::vector<std::string>> FindCursor::fetch(std::size_t n) {
   return detail::translate_errors("find", [&] {
-    const auto result = impl_->transaction.exec("FETCH FORWARD " + std::to_string(n) + " FROM find_cursor");
+    pqxx::result result;
+    try {
+      result = impl_->transaction->exec("FETCH FORWARD " + std::to_string(n) + " FROM find_cursor");
+    } catch (...) {
+      impl_->lease.mark_broken();
+      throw;
+    }
     std::vector<std::vector<std::string>> rows;
     rows.reserve(result.size());
     for (const auto& row : result) {

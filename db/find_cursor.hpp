@@ -8,16 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "db/connection_pool.hpp"
 #include "db/find_query.hpp"
 
 namespace pacsnode::db {
 
 class FindCursor {
  public:
-  // Connects, opens a read-only transaction and declares the cursor for `query`. Throws
-  // pacsnode::Error: Unavailable when the server cannot be reached, Internal otherwise.
-  FindCursor(const std::string& conninfo, const SqlQuery& query);
-  ~FindCursor();  // closes the transaction and the connection
+  // Takes a connection from `pool`, opens a read-only transaction and declares the cursor
+  // for `query`. Throws pacsnode::Error: Unavailable when the server cannot be reached,
+  // Internal otherwise.
+  FindCursor(ConnectionPool& pool, const SqlQuery& query);
+  ~FindCursor();  // ends the transaction; the connection goes back to the pool
   FindCursor(const FindCursor&) = delete;
   FindCursor& operator=(const FindCursor&) = delete;
 

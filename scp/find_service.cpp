@@ -122,7 +122,11 @@ struct Failure {
 }  // namespace
 
 FindService::FindService(asio::thread_pool& workers, FindSettings settings)
-    : workers_(workers), settings_(std::move(settings)) {}
+    : workers_(workers),
+      settings_(std::move(settings)),
+      connections_(std::make_unique<db::ConnectionPool>(settings_.conninfo)) {}
+
+FindService::~FindService() = default;
 
 asio::awaitable<void> FindService::handle(net::Association& association, const net::Message& request) {
   const std::uint16_t message_id = request.command.message_id().value_or(0);
@@ -192,10 +196,10 @@ asio::awaitable<void> FindService::handle(net::Association& association, const n
   // batch, and a C-CANCEL-RQ is seen between responses and between batches.
   std::unique_ptr<db::FindCursor> cursor;
   std::optional<Failure> failure;
-  const std::string& conninfo = settings_.conninfo;
-  co_await net::run_blocking(workers_, [&cursor, &failure, &conninfo, &sql]() {
+  db::ConnectionPool& connections = *connections_;
+  co_await net::run_blocking(workers_, [&cursor, &failure, &connections, &sql]() {
     try {
-      cursor = std::make_unique<db::FindCursor>(conninfo, sql);
+      cursor = std::make_unique<db::FindCursor>(connections, sql);
     } catch (const std::exception& e) {
       failure = Failure{kUnableToProcess, std::string("database: ") + e.what()};
     }

@@ -7,6 +7,7 @@
 // max_results matched (the first max_results are sent), 0xA900 for an identifier PS3.4
 // refuses, 0xC001 when the database cannot answer.
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -16,6 +17,7 @@
 #include "net/association.hpp"
 
 namespace pacsnode::db {
+class ConnectionPool;
 class FindCursor;
 }
 namespace pacsnode::dicom {
@@ -33,6 +35,7 @@ struct FindSettings {
 class FindService {
  public:
   FindService(asio::thread_pool& workers, FindSettings settings);
+  ~FindService();
 
   // Answers one C-FIND-RQ (its identifier buffered in a MemorySink).
   asio::awaitable<void> handle(net::Association& association, const net::Message& request);
@@ -51,6 +54,7 @@ class FindService {
 
   asio::thread_pool& workers_;
   FindSettings settings_;
+  std::unique_ptr<db::ConnectionPool> connections_;
 };
 
 }  // namespace pacsnode::scp
