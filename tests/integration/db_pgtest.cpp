@@ -9,6 +9,7 @@
 #include "app/embedded_postgres.hpp"
 #include "base/error.hpp"
 #include "db/database.hpp"
+#include "db/migrations.hpp"
 #include "tests/support/pg_cluster.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -17,6 +18,8 @@ using pacsnode::app::EmbeddedPostgres;
 using pacsnode::db::Database;
 
 namespace {
+
+const std::size_t kMigrations = pacsnode::db::detail::embedded_migrations().size();
 
 pid_t postmaster_pid(const fs::path& cluster_dir) {
   std::ifstream in(cluster_dir / "postmaster.pid");
@@ -77,15 +80,18 @@ TEST_CASE("embedded postgres: initdb, start, migrate, stop, restart") {
     Database db({postgres.conninfo()});
     db.ping();
     auto status = db.migration_status();
-    REQUIRE(status.size() == 1);
+    REQUIRE(status.size() == kMigrations);
     CHECK(status[0].version == 1);
     CHECK(status[0].name == "0001_index");
+    CHECK(status[1].version == 2);
+    CHECK(status[1].name == "0002_name_indexes");
     CHECK_FALSE(status[0].applied);
 
-    CHECK(db.migrate() == 1);
+    CHECK(db.migrate() == static_cast<int>(kMigrations));
     status = db.migration_status();
-    REQUIRE(status.size() == 1);
+    REQUIRE(status.size() == kMigrations);
     CHECK(status[0].applied);
+    CHECK(status[1].applied);
     CHECK_FALSE(status[0].applied_at.empty());
     CHECK(db.migrate() == 0);
 
@@ -189,18 +195,18 @@ TEST_CASE("database: errors are translated") {
 TEST_CASE("database: refuses a schema newer than this binary") {
   pacsnode::test::TestCluster cluster;
   Database db({cluster.conninfo()});
-  CHECK(db.migrate() == 1);
+  CHECK(db.migrate() == static_cast<int>(kMigrations));
   cluster.psql("INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future')");
   CHECK_THROWS_AS(db.migrate(), pacsnode::Error);
   auto status = db.migration_status();
-  REQUIRE(status.size() == 2);
-  CHECK(status[1].version == 9999);
-  CHECK(status[1].name == "9999_future");
+  REQUIRE(status.size() == kMigrations + 1);
+  CHECK(status.back().version == 9999);
+  CHECK(status.back().name == "9999_future");
 }
 
 TEST_CASE("index schema: identity, counts kept by triggers, cascade") {
   pacsnode::test::TestCluster cluster;
-  REQUIRE(Database({cluster.conninfo()}).migrate() == 1);
+  REQUIRE(Database({cluster.conninfo()}).migrate() == static_cast<int>(kMigrations));
   auto sql = [&](const std::string& text) { return cluster.psql(text); };
 
   // PatientID alone is not an identity: the same number from two issuers is two patients.

@@ -2,6 +2,8 @@
 // corpus written by IndexWriter.
 #include <doctest/doctest.h>
 
+#include "db/migrations.hpp"
+
 #include <algorithm>
 #include <future>
 #include <map>
@@ -54,7 +56,7 @@ struct Corpus {
   pacsnode::test::TestCluster cluster;
 
   Corpus() {
-    REQUIRE(Database({cluster.conninfo()}).migrate() == 1);
+    REQUIRE(Database({cluster.conninfo()}).migrate() == static_cast<int>(pacsnode::db::detail::embedded_migrations().size()));
     const Study s1{"ABC", "Doe^John^^^", "1.1", "20240115", "101500"};
     const Study s2{"abc", "Müller^Jürgen", "1.2", "20240116", "1130"};
     const Study s3{"AB", "Yamada^Tarou=山田^太郎", "1.3", "19991231", "1300"};

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "db/migrations.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -52,7 +54,7 @@ IndexRecord record(const std::string& sop, const std::string& series = "1.2.3.1"
 // A migrated throw-away cluster.
 struct Fixture {
   pacsnode::test::TestCluster cluster;
-  Fixture() { REQUIRE(pacsnode::db::Database({cluster.conninfo()}).migrate() == 1); }
+  Fixture() { REQUIRE(pacsnode::db::Database({cluster.conninfo()}).migrate() == static_cast<int>(pacsnode::db::detail::embedded_migrations().size())); }
   std::string sql(const std::string& text) { return cluster.psql(text); }
   IndexWriterSettings settings(DuplicatePolicy duplicates = DuplicatePolicy::Keep) {
     IndexWriterSettings s;

@@ -8,6 +8,7 @@
 
 #include "net/association.hpp"
 #include "net/uids.hpp"
+#include "db/migrations.hpp"
 #include "tests/support/node.hpp"
 #include "tests/support/pg_cluster.hpp"
 
@@ -118,7 +119,7 @@ TEST_CASE("database.url: serve uses that server instead of an embedded one") {
   TestCluster cluster;  // stands for the hospital's PostgreSQL server
   Node node(tables("[database]\nurl = \"" + cluster.conninfo() + "\"\n"));
   CHECK_FALSE(std::filesystem::exists(node.dir() / "var" / "pg"));
-  CHECK(cluster.psql("SELECT count(*) FROM schema_migrations") == "1");
+  CHECK(cluster.psql("SELECT count(*) FROM schema_migrations") == std::to_string(pacsnode::db::detail::embedded_migrations().size()));
   auto [code, out] = run({PACSNODE_BINARY, "store", node.target(),
                           "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"});
   CHECK_MESSAGE(code == 0, out);
