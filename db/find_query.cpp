@@ -85,7 +85,7 @@ std::string key_name(const FindKey& key) {
 // Level, Retrieve AE Title, Instance Availability; sequences (sequence matching is not
 // implemented: an item's keys are universal).
 bool never_matched(const FindKey& key) {
-  return key.tag < 0x00080000 || (key.tag & 0xFFFF) == 0 || key.vr == "SQ" || key.tag == 0x00080005 ||
+  return key.tag < 0x00080000 || (key.tag & 0xFFFF) == 0 || key.tag == 0x00080005 ||
          key.tag == 0x00080052 || key.tag == 0x00080054 || key.tag == 0x00080056;
 }
 
@@ -312,7 +312,12 @@ struct Builder {
 
   // A key without a typed column: the first value in the row's DICOM JSON attributes.
   void json(Table table, const FindKey& key, const std::string& value, const std::string& name) {
-    const std::string base = std::string(alias(table)) + ".attributes->" + bind(tag_text(key.tag)) + "->'Value'";
+    json_in(std::string(alias(table)) + ".attributes", key, value, name);
+  }
+
+  // The same in a DICOM JSON object `object` (a row's attributes or a sequence item).
+  void json_in(const std::string& object, const FindKey& key, const std::string& value, const std::string& name) {
+    const std::string base = object + "->" + bind(tag_text(key.tag)) + "->'Value'";
     if (key.vr == "PN") {
       person_name("upper(" + base + "->0->>'Alphabetic')", value, name, true);
     } else if (key.vr == "DA") {
@@ -322,6 +327,12 @@ struct Builder {
     }
   }
 };
+
+// An item key that constrains nothing: empty, only `*` (except in DA and UI, which refuse
+// wildcards), or a nested sequence (matched one level deep only).
+bool universal_item_key(const FindKey& key, const std::string& value) {
+  return value.empty() || key.vr == "SQ" || (only_stars(value) && key.vr != "DA" && key.vr != "UI");
+}
 
 struct Key {
   const FindKey* key;
@@ -336,8 +347,30 @@ Key classify(const FindKey& key, QueryLevel level) {
   return {&key, nullptr, patient_module ? Table::Patient : static_cast<Table>(static_cast<int>(level))};
 }
 
+// A sequence key: EXISTS an item of the stored sequence in which every item key matches.
+void match_sequence(Builder& b, const Key& k) {
+  std::vector<std::string> outer;
+  outer.swap(b.where);  // collect the item's conditions on their own
+  for (const auto& item_key : k.key->item) {
+    const auto value = trimmed(item_key);
+    if (universal_item_key(item_key, value)) continue;
+    b.json_in("item", item_key, value, key_name(*k.key) + " " + key_name(item_key));
+  }
+  std::vector<std::string> conditions;
+  conditions.swap(b.where);
+  b.where.swap(outer);
+  if (conditions.empty()) return;  // an empty item: universal
+  const std::string sequence =
+      std::string(alias(k.table)) + ".attributes->" + b.bind(tag_text(k.key->tag)) + "->'Value'";
+  std::string sql = "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(" + sequence +
+                    ") = 'array' THEN " + sequence + " ELSE '[]'::jsonb END) AS item WHERE ";
+  for (std::size_t i = 0; i < conditions.size(); ++i) sql += (i ? " AND " : "") + conditions[i];
+  b.where.push_back(sql + ")");
+}
+
 void match(Builder& b, const Key& k, const std::string& value) {
   const auto name = key_name(*k.key);
+  if (k.key->vr == "SQ") return match_sequence(b, k);
   if (!k.column) return b.json(k.table, *k.key, value, name);
   const std::string expr = k.column->expr;
   switch (k.column->kind) {
@@ -437,6 +470,10 @@ SqlQuery build_find_sql(const FindRequest& request, std::size_t limit) {
     const bool issuer_qualifier = k.key->tag == kIssuerOfPatientId && key_level < level;
     if (key_level != level && !issuer_qualifier) continue;  // below: ignored; above: unique keys done
     const auto value = trimmed(*k.key);
+    if (k.key->vr == "SQ") {
+      match(b, k, value);
+      continue;
+    }
     if (value.empty() || (only_stars(value) && k.column && k.column->kind != Kind::Date &&
                           k.column->kind != Kind::Time && k.column->kind != Kind::Uid)) {
       continue;  // universal

@@ -28,8 +28,12 @@
 //  * Other keys (no typed column): matched against the level's `attributes` jsonb, first
 //    value (`attributes->'GGGGEEEE'->'Value'->>0`; PN its Alphabetic group), single value
 //    and wildcards only; group 0010 keys go to the patient row, others to the query level's.
-//  * Sequences, Specific Character Set, Query/Retrieve Level and Retrieve AE Title are
-//    never matched. Keys of levels below the query level are ignored; keys above it other
+//  * Sequences (PS3.4 C.2.2.2.6): a sequence key whose item holds keys with values matches
+//    a row whose stored sequence (the level's jsonb, as for other keys without a column) has
+//    at least one item in which every such key matches, each by the rules above for a key
+//    without a column (single value, wildcards, PN, DA); an empty item or a zero-length
+//    sequence is universal. One level deep: sequences inside the item are not matched.
+//  * Specific Character Set, Query/Retrieve Level and Retrieve AE Title are never matched. Keys of levels below the query level are ignored; keys above it other
 //    than the unique key (and IssuerOfPatientID, which qualifies PatientID) are ignored
 //    (hierarchical query; relational queries are not supported).
 #include <cstddef>
@@ -47,6 +51,7 @@ struct FindKey {
   std::uint32_t tag;   // (gggg,eeee) as 0xggggeeee
   std::string vr;      // "PN", "DA", ...
   std::string value;   // raw DICOM string value as received, UTF-8
+  std::vector<FindKey> item = {};  // SQ: the keys of the query's item
 };
 
 struct FindRequest {

@@ -13,6 +13,7 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 
 #include "base/error.hpp"
@@ -94,6 +95,19 @@ std::vector<std::uint8_t> encode(DcmDataset& data_set, E_TransferSyntax xfer) {
   return out;
 }
 
+// One element as a key: its value trimmed and valid UTF-8 (after convertToUTF8); "" for SQ.
+IdentifierKey key_of(DcmElement& element) {
+  const DcmEVR evr = element.ident();
+  std::string value;
+  if (evr != EVR_SQ) {
+    OFString text;
+    if (element.getLength() > 0 && element.getOFStringArray(text).good()) {
+      value = to_valid_utf8(trim(std::string_view(text.c_str(), text.size())));
+    }
+  }
+  return {tag_of(element.getTag()), DcmVR(evr).getValidVRName(), std::move(value), {}};
+}
+
 }  // namespace
 
 FindIdentifier parse_find_identifier(std::span<const std::uint8_t> bytes, const std::string& transfer_syntax_uid) {
@@ -120,19 +134,22 @@ FindIdentifier parse_find_identifier(std::span<const std::uint8_t> bytes, const 
     if (element == nullptr) continue;
     const std::uint32_t tag = tag_of(element->getTag());
     if ((tag & 0xFFFF) == 0 || tag < 0x00080000 || tag == kSpecificCharacterSet || tag == kRetrieveAeTitle) continue;
-    const DcmEVR evr = element->ident();
-    std::string value;
-    if (evr != EVR_SQ) {
-      OFString text;
-      if (element->getLength() > 0 && element->getOFStringArray(text).good()) {
-        value = to_valid_utf8(trim(std::string_view(text.c_str(), text.size())));
-      }
-    }
+    auto key = key_of(*element);
     if (tag == kQueryRetrieveLevel) {
-      out.level = value;
+      out.level = key.value;
       continue;
     }
-    out.keys.push_back({tag, DcmVR(evr).getValidVRName(), std::move(value)});
+    if (element->ident() == EVR_SQ) {
+      auto& sequence = static_cast<DcmSequenceOfItems&>(*element);
+      if (DcmItem* item = sequence.card() > 0 ? sequence.getItem(0) : nullptr) {
+        for (unsigned long k = 0; k < item->card(); ++k) {
+          DcmElement* nested = item->getElement(k);
+          if (nested == nullptr || (tag_of(nested->getTag()) & 0xFFFF) == 0) continue;
+          key.item.push_back(key_of(*nested));
+        }
+      }
+    }
+    out.keys.push_back(std::move(key));
   }
   return out;
 }
@@ -140,20 +157,38 @@ FindIdentifier parse_find_identifier(std::span<const std::uint8_t> bytes, const 
 std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& keys,
                                               const std::map<std::uint32_t, std::string>& values,
                                               std::string_view level, std::string_view retrieve_ae_title,
-                                              const std::string& transfer_syntax_uid) {
+                                              const std::string& transfer_syntax_uid,
+                                              const std::map<std::uint32_t, std::vector<ResponseItem>>& sequences) {
   const E_TransferSyntax xfer = xfer_of(transfer_syntax_uid);
   DcmDataset data_set;
   bool ascii = true;
+  // Puts one element into `into`; a sequence gets its items from `sequences`.
+  std::function<void(DcmItem&, std::uint32_t, const std::string&, const std::string&, bool)> put_into =
+      [&](DcmItem& into, std::uint32_t tag, const std::string& vr, const std::string& value, bool top) {
+        DcmElement* element = make_element(tag, vr);
+        if (element->ident() == EVR_SQ) {
+          const auto found = top ? sequences.find(tag) : sequences.end();
+          if (found != sequences.end()) {
+            auto& sequence = static_cast<DcmSequenceOfItems&>(*element);
+            for (const auto& response_item : found->second) {
+              auto* item = new DcmItem();
+              for (const auto& k : response_item) {
+                if (k.vr != "SQ") put_into(*item, k.tag, k.vr, k.value, false);
+              }
+              sequence.append(item);
+            }
+          }
+        } else if (!value.empty()) {
+          ascii = ascii && is_ascii(value);
+          if (element->putString(value.c_str(), static_cast<Uint32>(value.size())).bad()) {
+            // A value the VR cannot hold (e.g. text in a binary VR): answer the key empty.
+            element->clear();
+          }
+        }
+        if (into.insert(element, OFTrue).bad()) delete element;
+      };
   const auto put = [&](std::uint32_t tag, const std::string& vr, const std::string& value) {
-    DcmElement* element = make_element(tag, vr);
-    if (!value.empty() && element->ident() != EVR_SQ) {
-      ascii = ascii && is_ascii(value);
-      if (element->putString(value.c_str(), static_cast<Uint32>(value.size())).bad()) {
-        // A value the VR cannot hold (e.g. text in a binary VR): answer the key empty.
-        element->clear();
-      }
-    }
-    if (data_set.insert(element, OFTrue).bad()) delete element;
+    put_into(data_set, tag, vr, value, true);
   };
   for (const auto& key : keys) {
     if (key.tag == kSpecificCharacterSet || key.tag == kQueryRetrieveLevel || key.tag == kRetrieveAeTitle) continue;

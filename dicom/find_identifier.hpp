@@ -15,14 +15,20 @@ struct IdentifierKey {
   std::uint32_t tag;   // 0xggggeeee
   std::string vr;      // "PN", "DA", ..., "SQ"
   std::string value;   // UTF-8, all values joined by `\`, padding trimmed; "" for SQ
+  // SQ: the keys of the sequence's (first) item, one level deep; empty for a zero-length
+  // sequence or an empty item.
+  std::vector<IdentifierKey> item = {};
 };
+
+// One item of a sequence in a response: its attributes as keys with values.
+using ResponseItem = std::vector<IdentifierKey>;
 
 struct FindIdentifier {
   std::string level;                   // (0008,0052), trimmed; "" when absent
   std::string specific_character_set;  // (0008,0005) as received (trimmed)
   // Every other top-level element in the order received, except group lengths, Specific
-  // Character Set, Query/Retrieve Level and Retrieve AE Title. Sequences are recorded with
-  // an empty value (sequence matching is not implemented).
+  // Character Set, Query/Retrieve Level and Retrieve AE Title. A sequence carries the keys
+  // of its first item (sequence matching: db/find_query.hpp).
   std::vector<IdentifierKey> keys;
 };
 
@@ -34,11 +40,12 @@ FindIdentifier parse_find_identifier(std::span<const std::uint8_t> bytes, const 
 // A C-FIND pending response identifier in `transfer_syntax_uid`: exactly `keys` (their value
 // from `values`, UTF-8, `\` between values; empty when absent; sequences empty), plus
 // Query/Retrieve Level, Retrieve AE Title and, when any value is not ASCII, Specific
-// Character Set "ISO_IR 192". Throws Error(Internal) when DCMTK cannot encode it.
-std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& keys,
-                                              const std::map<std::uint32_t, std::string>& values,
-                                              std::string_view level, std::string_view retrieve_ae_title,
-                                              const std::string& transfer_syntax_uid);
+// Character Set "ISO_IR 192". A sequence key holds the items given in `sequences` for its
+// tag (none: a zero-length sequence). Throws Error(Internal) when DCMTK cannot encode it.
+std::vector<std::uint8_t> build_find_response(
+    const std::vector<IdentifierKey>& keys, const std::map<std::uint32_t, std::string>& values,
+    std::string_view level, std::string_view retrieve_ae_title, const std::string& transfer_syntax_uid,
+    const std::map<std::uint32_t, std::vector<ResponseItem>>& sequences = {});
 
 // The identifier of a C-MOVE/C-GET response naming the instances whose sub-operation
 // failed: Failed SOP Instance UID List (0008,0058), cut to fit 64 KiB.

@@ -119,6 +119,110 @@ struct Failure {
   std::string why;
 };
 
+// UTF-8 → code points (invalid bytes pass as themselves: the text is valid UTF-8 already).
+std::u32string code_points(std::string_view s) {
+  std::u32string out;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    char32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+    for (int k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    out.push_back(cp);
+    i += static_cast<std::size_t>(n);
+  }
+  return out;
+}
+
+// `*` any run, `?` one character (code point), everything else literal.
+bool glob(std::u32string_view pattern, std::u32string_view text) {
+  std::size_t p = 0, t = 0, star = std::u32string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == U'?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == U'*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::u32string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == U'*') ++p;
+  return p == pattern.size();
+}
+
+std::string trimmed_value(std::string_view v) {
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\0')) v.remove_suffix(1);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  return std::string(v);
+}
+
+// The alphabetic group, ASCII upper-cased, without trailing `^` and spaces.
+std::string name_key(std::string v) {
+  v = v.substr(0, v.find('='));
+  while (!v.empty() && (v.back() == '^' || v.back() == ' ')) v.pop_back();
+  for (auto& c : v) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return v;
+}
+
+// Whether a stored item's value (its first value) matches one key of the query's item, by
+// the rules db/find_query.hpp applies in SQL (non-ASCII letters fold there, not here).
+bool item_value_matches(const dicom::IdentifierKey& key, std::string stored) {
+  std::string query = trimmed_value(key.value);
+  stored = trimmed_value(stored.substr(0, stored.find('\\')));
+  if (key.vr == "PN") {
+    query = name_key(query);
+    stored = name_key(stored);
+  }
+  if (key.vr == "DA" && query.find('-') != std::string::npos) {
+    const auto dash = query.find('-');
+    const std::string from = query.substr(0, dash), to = query.substr(dash + 1);
+    return !stored.empty() && (from.empty() || stored >= from) && (to.empty() || stored <= to);
+  }
+  if (query.find_first_of("*?") != std::string::npos) return glob(code_points(query), code_points(stored));
+  return query == stored;
+}
+
+bool universal_item_key(const dicom::IdentifierKey& key) {
+  const std::string v = trimmed_value(key.value);
+  return v.empty() || key.vr == "SQ" ||
+         (v.find_first_not_of('*') == std::string::npos && key.vr != "DA" && key.vr != "UI");
+}
+
+// The response's items for a sequence key, from the stored sequence `element` (DICOM JSON):
+// every stored item in full when the query's item is empty; otherwise the items in which
+// every constraining key matches, with the requested keys only.
+std::vector<dicom::ResponseItem> response_items(const dicom::IdentifierKey& key, const nlohmann::json& element) {
+  std::vector<dicom::ResponseItem> out;
+  const auto values = element.find("Value");
+  if (values == element.end() || !values->is_array()) return out;
+  for (const auto& item : *values) {
+    if (!item.is_object()) continue;
+    dicom::ResponseItem response;
+    if (key.item.empty()) {
+      for (const auto& [tag_text, attribute] : item.items()) {
+        const auto vr = attribute.value("vr", std::string());
+        if (vr == "SQ" || tag_text.size() != 8) continue;
+        const auto tag = static_cast<std::uint32_t>(std::stoul(tag_text, nullptr, 16));
+        response.push_back({tag, vr, json_attribute(item, tag).value_or("")});
+      }
+      out.push_back(std::move(response));
+      continue;
+    }
+    bool matches = true;
+    for (const auto& k : key.item) {
+      const auto stored = json_attribute(item, k.tag);
+      if (!universal_item_key(k) && !(stored && item_value_matches(k, *stored))) matches = false;
+      response.push_back({k.tag, k.vr, stored.value_or("")});
+    }
+    if (matches) out.push_back(std::move(response));
+  }
+  return out;
+}
+
 }  // namespace
 
 FindService::FindService(asio::thread_pool& workers, FindSettings settings)
@@ -174,7 +278,7 @@ asio::awaitable<void> FindService::handle(net::Association& association, const n
     co_return;
   }
   find.level = *level;
-  for (const auto& key : identifier.keys) find.keys.push_back({key.tag, key.vr, key.value});
+  for (const auto& key : identifier.keys) find.keys.push_back(find_key_of(key));
 
   const std::size_t cap = settings_.max_results;
   db::SqlQuery sql;
@@ -287,8 +391,21 @@ std::vector<std::uint8_t> FindService::response_identifier(const std::vector<std
       values[*tag] = row[c];
     }
   }
+  std::map<std::uint32_t, std::vector<dicom::ResponseItem>> sequences;
   for (const auto& key : identifier.keys) {
-    if (values.count(key.tag) || key.vr == "SQ") continue;
+    if (key.vr == "SQ") {
+      const int lowest = static_cast<int>(level);
+      for (int i = (key.tag >> 16) == 0x0010 ? 0 : lowest; i >= 0; --i) {
+        const auto& object = attributes[static_cast<std::size_t>(i)];
+        const auto element = object.is_object() ? object.find(tag_key(key.tag)) : object.end();
+        if (object.is_object() && element != object.end()) {
+          sequences[key.tag] = response_items(key, *element);
+          break;
+        }
+      }
+      continue;
+    }
+    if (values.count(key.tag)) continue;
     if (key.tag == kInstanceAvailability) {
       values[key.tag] = "ONLINE";
       continue;
@@ -302,7 +419,8 @@ std::vector<std::uint8_t> FindService::response_identifier(const std::vector<std
       }
     }
   }
-  return dicom::build_find_response(identifier.keys, values, identifier.level, settings_.ae_title, transfer_syntax);
+  return dicom::build_find_response(identifier.keys, values, identifier.level, settings_.ae_title, transfer_syntax,
+                                    sequences);
 }
 
 }  // namespace pacsnode::scp

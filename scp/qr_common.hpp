@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "db/find_query.hpp"
+#include "dicom/find_identifier.hpp"
 
 namespace pacsnode::scp {
 
@@ -15,6 +16,13 @@ inline std::optional<db::QueryLevel> query_level_of(std::string_view text) {
   if (text == "SERIES") return db::QueryLevel::Series;
   if (text == "IMAGE") return db::QueryLevel::Image;
   return std::nullopt;
+}
+
+// An identifier key as the SQL builder takes it (a sequence with its item's keys).
+inline db::FindKey find_key_of(const dicom::IdentifierKey& key) {
+  db::FindKey out{key.tag, key.vr, key.value};
+  for (const auto& k : key.item) out.item.push_back(find_key_of(k));
+  return out;
 }
 
 // An Error Comment (0000,0902) is LO: at most 64 characters.

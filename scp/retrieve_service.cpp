@@ -143,7 +143,7 @@ asio::awaitable<void> RetrieveService::handle(net::Association& association, con
     const auto level = query_level_of(identifier.level);
     if (!level) throw Error(ErrorCode::InvalidArgument, "invalid Query/Retrieve Level '" + identifier.level + "'");
     find.level = *level;
-    for (const auto& key : identifier.keys) find.keys.push_back({key.tag, key.vr, key.value});
+    for (const auto& key : identifier.keys) find.keys.push_back(find_key_of(key));
     sql = db::build_retrieve_sql(find, settings_.max_instances + 1);
   } catch (const Error& e) {
     refused = Failure{kIdentifierDoesNotMatch, e.what()};

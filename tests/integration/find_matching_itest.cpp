@@ -204,4 +204,45 @@ TEST_CASE("C-FIND matching, every row of dicom-conformance §4, both information
     CHECK_MESSAGE(r.final_success(), r.output);
     CHECK(r.responses.empty());
   }
+  {
+    INFO("sequence matching (PS3.4 C.2.2.2.6): any item matches; matching items, requested keys");
+    const auto count = [](const std::string& text, const std::string& what) {
+      std::size_t n = 0;
+      for (std::size_t at = 0; (at = text.find(what, at)) != std::string::npos; ++at) ++n;
+      return n;
+    };
+    auto r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID", "ProcedureCodeSequence[0].CodeValue=CTCHEST",
+                                  "ProcedureCodeSequence[0].CodeMeaning"});
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(matched(r) == std::set<std::string>{"abc"});
+    REQUIRE(r.dumps.size() == 1);
+    CHECK(count(r.dumps[0], "[CTCHEST]") == 1);
+    CHECK(count(r.dumps[0], "[CT Chest]") == 1);
+    CHECK(count(r.dumps[0], "CTABD") == 0);         // the other item does not match
+    CHECK(count(r.dumps[0], "[LOCAL]") == 0);       // not requested
+    // A wildcard in the item: both items of the study match and come back.
+    r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID", "ProcedureCodeSequence[0].CodeMeaning=CT*",
+                             "ProcedureCodeSequence[0].CodeValue"});
+    CHECK(matched(r) == std::set<std::string>{"abc"});
+    REQUIRE(r.dumps.size() == 1);
+    CHECK(count(r.dumps[0], "[CTCHEST]") == 1);
+    CHECK(count(r.dumps[0], "[CTABD]") == 1);
+    // No item matches: no study.
+    r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID", "ProcedureCodeSequence[0].CodeValue=NOPE"});
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(r.responses.empty());
+    // A zero-length sequence is universal and returns the whole sequence.
+    r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID", "ProcedureCodeSequence"});
+    CHECK(matched(r) == kAll);
+    std::string all;
+    for (const auto& d : r.dumps) all += d;
+    CHECK(count(all, "[CTCHEST]") == 1);
+    CHECK(count(all, "[MRBRAIN]") == 1);
+    CHECK(count(all, "[LOCAL]") == 3);  // every attribute of every item
+    // A series-level sequence, Patient Root.
+    r = findscu(node, "-P", {"QueryRetrieveLevel=SERIES", "PatientID=abc", "StudyInstanceUID=" + kRoot + "0",
+                             "SeriesInstanceUID", "RequestAttributesSequence[0].RequestedProcedureID=RP1"});
+    REQUIRE(r.responses.size() == 1);
+    CHECK(r.responses[0].at("(0020,000e)") == kRoot + "0.1");
+  }
 }

@@ -6,8 +6,9 @@
 
 namespace pacsnode::test {
 
-FindResponse read_find_response(const std::filesystem::path& file) {
+FindResponse read_find_response(const std::filesystem::path& file, std::string* whole) {
   auto [code, dump] = run({"dcmdump", "-q", "-Un", "+uc", file.string()});
+  if (whole) *whole = dump;
   FindResponse response;
   std::istringstream in(dump);
   std::string line;
@@ -41,7 +42,10 @@ FindResult findscu(const Node& node, const std::string& model, const std::vector
   argv.push_back(std::to_string(node.port()));
   FindResult result;
   std::tie(result.code, result.output) = run(argv);
-  for (const auto& file : files_below(out.path())) result.responses.push_back(read_find_response(file));
+  for (const auto& file : files_below(out.path())) {
+    result.dumps.emplace_back();
+    result.responses.push_back(read_find_response(file, &result.dumps.back()));
+  }
   return result;
 }
 

@@ -16,13 +16,15 @@ struct FindResult {
   int code = 0;
   std::string output;
   std::vector<FindResponse> responses;
+  std::vector<std::string> dumps;  // each response as dcmdump printed it (nested items too)
   bool final_success() const { return output.find("Final Find Response (Success)") != std::string::npos; }
   bool final_cancel() const { return output.find("Final Find Response (Cancel") != std::string::npos; }
   bool refused() const { return output.find("Final Find Response (Error: DataSetDoesNotMatchSOPClass)") != std::string::npos; }
 };
 
-// One response file as dcmdump prints it (+uc: values as UTF-8 where the file says so).
-FindResponse read_find_response(const std::filesystem::path& file);
+// One response file's top-level elements as dcmdump prints them (+uc: values as UTF-8
+// where the file says so); `dump`, when given, receives dcmdump's whole output.
+FindResponse read_find_response(const std::filesystem::path& file, std::string* dump = nullptr);
 
 // findscu -S (study root) or -P (patient root) with `keys` ("PatientID=PAT0001", ...; the
 // bytes of each value go as given) and `extra` options.

@@ -13,10 +13,27 @@ import os
 import sys
 
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 ROOT = "1.2.826.0.1.3680043.10.1337.9."
+
+# Sequences for sequence matching: ProcedureCodeSequence (study level) of patients 0 and 1,
+# RequestAttributesSequence (series level) of patient 0's first series.
+PROCEDURE_CODES = {
+    0: [("CTCHEST", "LOCAL", "CT Chest"), ("CTABD", "LOCAL", "CT Abdomen")],
+    1: [("MRBRAIN", "LOCAL", "MR Brain")],
+}
+
+
+def code_item(value, scheme, meaning):
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = scheme
+    item.CodeMeaning = meaning
+    return item
+
 
 # PatientID, PatientName, charset, StudyDate, StudyTime, modalities, InstanceNumber
 PATIENTS = [
@@ -70,6 +87,13 @@ def main():
             ds.SamplesPerPixel = 1
             ds.PhotometricInterpretation = "MONOCHROME2"
             ds.PixelData = bytes(8)
+            if k in PROCEDURE_CODES:
+                ds.ProcedureCodeSequence = Sequence([code_item(*c) for c in PROCEDURE_CODES[k]])
+            if k == 0 and n == 1:
+                request = Dataset()
+                request.RequestedProcedureID = "RP1"
+                request.ScheduledProcedureStepID = "SPS1"
+                ds.RequestAttributesSequence = Sequence([request])
             ds.save_as(os.path.join(out, "%d_%d.dcm" % (k, n)), write_like_original=False)
 
 
