@@ -303,7 +303,7 @@ def main():
                 million = {"rows": summary(measure(args.client, server, mq, args.repeat, None, env)),
                            "bulk_s": bulk_s, "instances": args.million, "studies": studies, "plans": []}
                 if args.explain:
-                    log("pacsnode: one more pass with auto_explain ...")
+                    log("pacsnode: one more pass with every statement logged, then EXPLAIN ANALYZE ...")
                     try:
                         million["plans"] = explain_plans(server, args.client, mq, env)
                     except (subprocess.SubprocessError, OSError, servers.Unavailable) as e:

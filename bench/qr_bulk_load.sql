@@ -11,7 +11,7 @@
 -- (10), studies_per_patient (2). Run against the node's database, e.g.
 --   psql -h <data_dir>/pg -U pacsnode -d pacsnode -v studies=100000 -f bench/qr_bulk_load.sql
 -- Patient names are drawn from common surnames so that SMITH* matches about 1 % of
--- patients (and *SMITH* a little more: SMITHSON, GOLDSMITH); study dates spread over ten
+-- patients (and *SMITH* 3 %: ARROWSMITH, GOLDSMITH); study dates spread over ten
 -- years.
 \set ON_ERROR_STOP on
 \if :{?studies} \else \set studies 100000 \endif
@@ -32,7 +32,7 @@ SELECT row_number() OVER () - 1, n FROM unnest(ARRAY[
   'MARTIN','BERNARD','DUBOIS','THOMAS','ROBERT','RICHARD','PETIT','DURAND','LEROY','MOREAU',
   'ROSSI','RUSSO','FERRARI','ESPOSITO','BIANCHI','ROMANO','COLOMBO','RICCI','MARINO','GRECO',
   'SILVA','SANTOS','OLIVEIRA','SOUZA','PEREIRA','COSTA','CARVALHO','ALMEIDA','RIBEIRO','ALVES',
-  'SMITHSON','GOLDSMITH','KOWALSKI','NOWAK','WISNIEWSKI','TANAKA','SUZUKI','SATO','KIM','PARK'
+  'ARROWSMITH','GOLDSMITH','KOWALSKI','NOWAK','WISNIEWSKI','TANAKA','SUZUKI','SATO','KIM','PARK'
 ]) AS n;
 
 INSERT INTO patient (patient_id, patient_name, patient_birth_date, patient_sex)
