@@ -299,7 +299,7 @@ def main():
                 mq = os.path.join(workdir, "queries-million.json")
                 with open(mq, "w") as f:
                     json.dump(queries_for(big), f)
-                log("pacsnode: querying at 1,000,000 ...")
+                log(f"pacsnode: querying at {args.million:,} ...")
                 million = {"rows": summary(measure(args.client, server, mq, args.repeat, None, env)),
                            "bulk_s": bulk_s, "instances": args.million, "studies": studies, "plans": []}
                 if args.explain:
