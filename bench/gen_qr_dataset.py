@@ -26,7 +26,7 @@ RAMIREZ LEWIS ROBINSON WALKER YOUNG ALLEN KING WRIGHT SCOTT TORRES NGUYEN HILL F
 BAKER HALL RIVERA CAMPBELL MITCHELL CARTER ROBERTS MULLER SCHMIDT SCHNEIDER FISCHER WEBER MEYER WAGNER
 BECKER SCHULZ HOFFMANN MARTIN BERNARD DUBOIS THOMAS ROBERT RICHARD PETIT DURAND LEROY MOREAU ROSSI RUSSO
 FERRARI ESPOSITO BIANCHI ROMANO COLOMBO RICCI MARINO GRECO SILVA SANTOS OLIVEIRA SOUZA PEREIRA COSTA
-CARVALHO ALMEIDA RIBEIRO ALVES SMITHSON GOLDSMITH KOWALSKI NOWAK WISNIEWSKI TANAKA SUZUKI SATO KIM
+CARVALHO ALMEIDA RIBEIRO ALVES ARROWSMITH GOLDSMITH KOWALSKI NOWAK WISNIEWSKI TANAKA SUZUKI SATO KIM
 PARK""".split()
 FIRST = ["JOHN", "MARY", "ANNA", "PETER", "LUCA", "YUKI", "OMAR", "SARA"]
 
@@ -89,7 +89,7 @@ def main():
             patients[g] = (g, SURNAMES[(g * 7919) % 100] + "^" + FIRST[g % 8],
                            (datetime.date(1930, 1, 1) + datetime.timedelta(days=g * 37 % 30000)).strftime("%Y%m%d"))
         study = {"uid": ROOT + str(k + 1), "k": k + 1,
-                 "date": (start + datetime.timedelta(days=(k + 1) * 13 % 3650)).strftime("%Y%m%d"),
+                 "date": (start + datetime.timedelta(days=(k + 1) * 1543 % 3650)).strftime("%Y%m%d"),
                  "time": "%02d%02d00" % (7 + (k % 600) // 60, k % 60)}
         series = study["uid"] + ".1"
         if k == 0:

@@ -11,6 +11,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -47,7 +48,7 @@ def queries_for(info):
         {"name": "PatientID exact", "level": "STUDY", "keys": study(PatientID=info["patient_id"])},
         {"name": "PatientName SMITH*", "level": "STUDY", "keys": study(PatientName="SMITH*")},
         {"name": "PatientName *SMITH*", "level": "STUDY", "keys": study(PatientName="*SMITH*")},
-        {"name": "StudyDate range (1 month)", "level": "STUDY", "keys": study(StudyDate="20200101-20200131")},
+        {"name": "StudyDate range (3 months)", "level": "STUDY", "keys": study(StudyDate="20200101-20200331")},
         {"name": "series of one study", "level": "SERIES",
          "keys": {"StudyInstanceUID": info["study_uid"], "SeriesInstanceUID": "", "Modality": "",
                   "SeriesNumber": "", "SeriesDescription": "", "NumberOfSeriesRelatedInstances": ""}},
@@ -91,6 +92,73 @@ class OrthancPgQr(servers.OrthancPg):
         c["LimitFindResults"] = 0
         c["LimitFindInstances"] = 0
         return c
+
+
+def pg_socket_dir(data_dir):
+    """Where pacsnode's embedded PostgreSQL puts its socket (app/embedded_postgres.cpp): the
+    cluster directory <data_dir>/pg, or /tmp/pacsnode-<FNV-1a of it> when that path is too
+    long for a Unix socket."""
+    cluster = os.path.normpath(os.path.abspath(os.path.join(data_dir, "pg")))
+    if len(os.path.join(cluster, ".s.PGSQL.5432")) <= 107:
+        return cluster
+    h = 14695981039346656037
+    for c in cluster.encode():
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return "/tmp/pacsnode-%016x" % h
+
+
+def psql(data_dir, *args, **kwargs):
+    return subprocess.run(["psql", "-X", "-q", "-h", pg_socket_dir(data_dir), "-U", "pacsnode", "-d", "pacsnode",
+                           "-v", "ON_ERROR_STOP=1", *args], check=True, stdout=subprocess.PIPE, text=True, **kwargs)
+
+
+def explain_plans(server, client, queries_file, env):
+    """The plans of the SQL that the node runs for each query: one pass with every statement
+    logged (log_min_duration_statement = 0, applied by a reload: the node is not restarted,
+    since its start-up reconciliation would delete the bulk-loaded rows, whose files do not
+    exist), then EXPLAIN (ANALYZE, BUFFERS) of each logged SELECT with its parameters
+    substituted. Returns [(sql, plan)] in the order the node ran them."""
+    def set_logging(value):
+        command = f"ALTER SYSTEM SET log_min_duration_statement = {value}" if value is not None \
+            else "ALTER SYSTEM RESET log_min_duration_statement"
+        psql(server.data_dir, "-c", command, "-c", "SELECT pg_reload_conf()")
+        time.sleep(0.5)  # the reload reaches the backends asynchronously
+
+    log_path = os.path.join(server.data_dir, "pg", "log", "postgres.log")
+    offset = os.path.getsize(log_path)
+    set_logging(0)
+    try:
+        argv = [client, f"{server.ae}@127.0.0.1:{server.port}", queries_file, "--repeat", "1", "--warmup", "0"]
+        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, timeout=600)
+    finally:
+        set_logging(None)
+    with open(log_path, errors="replace") as f:
+        f.seek(offset)
+        text = f.read()
+    # Entries start with the log_line_prefix's timestamp; statements may span lines.
+    entries = re.split(r"\n(?=\d{4}-\d\d-\d\d )", text)
+    statements = []
+    for k, entry in enumerate(entries):
+        m = re.search(r"LOG:  duration: [\d.]+ ms  (?:execute [^:]*|statement): (.*)", entry, re.S)
+        if not m:
+            continue
+        sql = re.sub(r"^DECLARE \w+ (?:NO SCROLL )?(?:BINARY )?CURSOR (?:WITH(?:OUT)? HOLD )?FOR ", "", m.group(1).strip())
+        if not sql.upper().startswith(("SELECT", "WITH")) or "pg_reload_conf" in sql:
+            continue
+        detail = entries[k + 1] if k + 1 < len(entries) else ""
+        d = re.search(r"DETAIL:  parameters: (.*)", entry + "\n" + detail, re.S)
+        params = dict(re.findall(r"\$(\d+) = ('(?:[^']|'')*'|NULL)", d.group(1))) if d else {}
+        for n in sorted(params, key=int, reverse=True):
+            sql = sql.replace(f"${n}", params[n])
+        if sql not in statements:
+            statements.append(sql)
+    plans = []
+    for sql in statements:
+        r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-h", pg_socket_dir(server.data_dir), "-U", "pacsnode",
+                            "-d", "pacsnode", "-c", "EXPLAIN (ANALYZE, BUFFERS) " + sql],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        plans.append((sql, r.stdout.strip()))
+    return plans
 
 
 def load(server, dataset_dir, env, parallel=4):
@@ -156,6 +224,8 @@ def main():
     p.add_argument("--skip-orthanc", action="store_true", help="pacsnode only at --instances")
     p.add_argument("--million", type=int, default=1000000,
                    help="instances of the bulk-loaded pacsnode run (0: skip it); 10 per series, 1 series per study")
+    p.add_argument("--explain", action="store_true",
+                   help="after the bulk-loaded run, the plans of the node's SQL (EXPLAIN ANALYZE) go to the report")
     p.add_argument("--pacsnode", default=os.path.join(REPO, "build", "app", "pacsnode"))
     p.add_argument("--client", default=os.path.join(REPO, "build", "bench", "pacsnode_bench_qr"))
     p.add_argument("--workdir", default="/var/tmp")
@@ -168,6 +238,7 @@ def main():
         signal.signal(sig, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt(f"signal {s}")))
     workdir = tempfile.mkdtemp(prefix="pacsnode-qr.", dir=args.workdir)
     os.chmod(workdir, 0o755)
+    load_before = os.getloadavg()
     results = {}
     loads = {}
     moves = {}
@@ -228,16 +299,22 @@ def main():
                 mq = os.path.join(workdir, "queries-million.json")
                 with open(mq, "w") as f:
                     json.dump(queries_for(big), f)
-                log("pacsnode: querying at 1,000,000 ...")
+                log(f"pacsnode: querying at {args.million:,} ...")
                 million = {"rows": summary(measure(args.client, server, mq, args.repeat, None, env)),
-                           "bulk_s": bulk_s, "instances": args.million, "studies": studies}
+                           "bulk_s": bulk_s, "instances": args.million, "studies": studies, "plans": []}
+                if args.explain:
+                    log("pacsnode: one more pass with every statement logged, then EXPLAIN ANALYZE ...")
+                    try:
+                        million["plans"] = explain_plans(server, args.client, mq, env)
+                    except (subprocess.SubprocessError, OSError, servers.Unavailable) as e:
+                        log(f"pacsnode: no plans: {e}")
             finally:
                 server.stop()
     finally:
         procs.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    lines = report(args, results, loads, moves, move_bytes if results else 0, million)
+    lines = report(args, results, loads, moves, move_bytes if results else 0, million, load_before, os.getloadavg())
     text = "\n".join(lines)
     print(text)
     os.makedirs(args.results, exist_ok=True)
@@ -247,41 +324,55 @@ def main():
     log(f"written to {path}")
 
 
-def report(args, results, loads, moves, move_bytes, million):
+def report(args, results, loads, moves, move_bytes, million, load_before, load_after):
     labels = {"pacsnode": "pacsnode", "orthanc": "Orthanc (SQLite)", "orthanc-pg": "Orthanc (PostgreSQL)"}
     keys = [k for k in ("pacsnode", "orthanc", "orthanc-pg") if k in results]
-    out = [f"## C-FIND latency inside one association, {args.instances} instances / {args.studies} studies "
-           f"(median / p95 ms to the final response, {args.repeat} repetitions)", ""]
+    others = [k for k in keys if k != "pacsnode"] if "pacsnode" in keys else []
+    out = [f"Run {datetime.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores; load average (1 min) "
+           f"{load_before[0]:.1f} before, {load_after[0]:.1f} after.", ""]
+    out += [f"## C-FIND latency inside one association, {args.instances:,} instances / {args.studies:,} studies",
+            "", f"Median / p95 ms from the request to the final response, {args.repeat} repetitions after 3 "
+            "warm-ups. Ratio: Orthanc's median ÷ pacsnode's (target ≥ 5).", ""]
     head = "| query | matches | " + " | ".join(labels[k] for k in keys)
-    head += "".join(f" | pacsnode vs {labels[k]}" for k in keys if k != "pacsnode") + " |"
-    out += [head, "|" + "---|" * (2 + len(keys) + len(keys) - (1 if "pacsnode" in keys else 0))]
+    head += "".join(f" | {labels[k]} ÷ pacsnode" for k in others) + " |"
+    out += [head, "|" + "---|" * (2 + len(keys) + len(others))]
     names = list(next(iter(results.values())).keys()) if results else []
     for name in names:
         cells = [f"{results[k][name]['median']:.1f} / {results[k][name]['p95']:.1f}" for k in keys]
-        ratios = []
-        if "pacsnode" in results:
-            for k in keys:
-                if k != "pacsnode":
-                    ratios.append(f"{results[k][name]['median'] / max(results['pacsnode'][name]['median'], 1e-6):.1f}× faster")
+        ratios = [f"{results[k][name]['median'] / max(results['pacsnode'][name]['median'], 1e-6):.1f}" for k in others]
         matches = "/".join(str(results[k][name]["matches"]) for k in keys)
         out.append(f"| {name} | {matches} | " + " | ".join(cells) + "".join(f" | {r}" for r in ratios) + " |")
     out += ["", f"## C-MOVE of a {args.move_size}-instance study (256×256×16-bit, "
-                f"{move_bytes / 1e6:.0f} MB) to DCMTK storescp (`--fork +B`, disk)", "",
-            "| server | time (s) | instances/s | MB/s | completed / failed | files at storescp |", "|---|---|---|---|---|---|"]
+                f"{move_bytes / 1e6:.0f} MB) to DCMTK storescp (`--fork +B`, on disk)", "",
+            "Timed from the C-MOVE request to its final response, in the association of the queries. "
+            "Ratio: pacsnode's throughput ÷ the server's (target ≥ 1).", "",
+            "| server | time (s) | instances/s | MB/s | completed / failed | files at storescp | pacsnode ÷ server |",
+            "|---|---|---|---|---|---|---|"]
     for k in keys:
         if k in moves:
             m = moves[k]
             s = m["ms"] / 1000
+            ratio = ""
+            if k != "pacsnode" and "pacsnode" in moves:
+                ratio = f"{m['ms'] / max(moves['pacsnode']['ms'], 1e-6):.1f}"
             out.append(f"| {labels[k]} | {s:.2f} | {m['completed'] / s:.0f} | {move_bytes / 1e6 / s:.1f} | "
-                       f"{m['completed']} / {m['failed']} | {m['received']} |")
-    out += ["", "Load through C-STORE (4 storescu processes): " +
-            ", ".join(f"{labels[k]} {loads[k]:.0f} s" for k in keys if k in loads)]
+                       f"{m['completed']} / {m['failed']} | {m['received']} | {ratio} |")
+    if loads:
+        out += ["", "Load through C-STORE (4 storescu processes): " +
+                ", ".join(f"{labels[k]} {loads[k]:.0f} s" for k in keys if k in loads)]
     if million:
-        out += ["", f"## pacsnode alone at {million['instances']:,} instances / {million['studies']:,} studies "
-                    f"(bulk path: {million['bulk_s']:.0f} s)", "",
-                "| query | matches | median ms (final) | p95 ms | median ms to the first response |", "|---|---|---|---|---|"]
+        out += ["", f"## pacsnode alone at {million['instances']:,} instances / {million['studies']:,} studies",
+                "", f"Index filled through the bulk path (bench/qr_bulk_load.sql) in {million['bulk_s']:.0f} s. "
+                f"Median / p95 over {args.repeat} repetitions (target: median < 10 ms).", "",
+                "| query | matches | median ms (final) | p95 ms | median ms to the first response | "
+                "µs per further match |", "|---|---|---|---|---|---|"]
         for name, r in million["rows"].items():
-            out.append(f"| {name} | {r['matches']} | {r['median']:.1f} | {r['p95']:.1f} | {r['first']:.1f} |")
+            per = f"{(r['median'] - r['first']) * 1000 / (r['matches'] - 1):.0f}" if r["matches"] > 1 else ""
+            out.append(f"| {name} | {r['matches']} | {r['median']:.1f} | {r['p95']:.1f} | {r['first']:.1f} | {per} |")
+        if million["plans"]:
+            out += ["", "### Plans (EXPLAIN (ANALYZE, BUFFERS) of the SQL the node ran, after the timed pass)"]
+            for sql, plan in million["plans"]:
+                out += ["", "```sql", sql, "```", "```", plan, "```"]
     return out
 
 

@@ -3,12 +3,15 @@
 -- C-STORE takes about half an hour on the benchmark machine). Instances loaded this way
 -- have file paths that do not exist: C-FIND sees them like any other; a C-MOVE of them
 -- fails (0xB000) — the benchmark moves a study it stored through C-STORE instead.
+-- Load it while the node is running and query before restarting it: the start-up
+-- reconciliation (scp/reconcile.cpp) deletes every index row whose file is missing, i.e. all
+-- of these.
 --
 -- psql variables: studies (default 100000), series_per_study (1), instances_per_series
 -- (10), studies_per_patient (2). Run against the node's database, e.g.
 --   psql -h <data_dir>/pg -U pacsnode -d pacsnode -v studies=100000 -f bench/qr_bulk_load.sql
 -- Patient names are drawn from common surnames so that SMITH* matches about 1 % of
--- patients (and *SMITH* a little more: SMITHSON, GOLDSMITH); study dates spread over ten
+-- patients (and *SMITH* 3 %: ARROWSMITH, GOLDSMITH); study dates spread over ten
 -- years.
 \set ON_ERROR_STOP on
 \if :{?studies} \else \set studies 100000 \endif
@@ -29,7 +32,7 @@ SELECT row_number() OVER () - 1, n FROM unnest(ARRAY[
   'MARTIN','BERNARD','DUBOIS','THOMAS','ROBERT','RICHARD','PETIT','DURAND','LEROY','MOREAU',
   'ROSSI','RUSSO','FERRARI','ESPOSITO','BIANCHI','ROMANO','COLOMBO','RICCI','MARINO','GRECO',
   'SILVA','SANTOS','OLIVEIRA','SOUZA','PEREIRA','COSTA','CARVALHO','ALMEIDA','RIBEIRO','ALVES',
-  'SMITHSON','GOLDSMITH','KOWALSKI','NOWAK','WISNIEWSKI','TANAKA','SUZUKI','SATO','KIM','PARK'
+  'ARROWSMITH','GOLDSMITH','KOWALSKI','NOWAK','WISNIEWSKI','TANAKA','SUZUKI','SATO','KIM','PARK'
 ]) AS n;
 
 INSERT INTO patient (patient_id, patient_name, patient_birth_date, patient_sex)
@@ -42,7 +45,7 @@ FROM generate_series(1, (:studies + :studies_per_patient - 1) / :studies_per_pat
 
 INSERT INTO study (patient_pk, study_instance_uid, study_date, study_time, accession_number, study_id,
                    study_description)
-SELECT p.id, '1.2.826.0.1.3680043.10.1337.7.' || g, DATE '2015-01-01' + (g * 13 % 3650),
+SELECT p.id, '1.2.826.0.1.3680043.10.1337.7.' || g, DATE '2015-01-01' + (g * 1543 % 3650),
        TIME '07:00' + (g % 600) * INTERVAL '1 minute', 'BA' || g, (g % 1000)::text, 'Bulk study ' || (g % 50)
 FROM generate_series(1, :studies) g
 JOIN patient p ON p.patient_id = 'BP' || lpad((1 + (g - 1) / :studies_per_patient)::text, 7, '0');
