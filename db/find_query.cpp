@@ -1,6 +1,7 @@
 #include "db/find_query.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -98,6 +99,44 @@ std::string trimmed(const FindKey& key) {
     while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   }
   return std::string(v);
+}
+
+// YYYY[MM[DD[HH[MM[SS[.F{1,6}]]]]]][&ZZXX]
+bool is_datetime(std::string_view v) {
+  std::size_t digits = 0;
+  while (digits < v.size() && std::isdigit(static_cast<unsigned char>(v[digits]))) ++digits;
+  if (digits < 4 || digits > 14 || digits % 2 != 0) return false;
+  std::size_t at = digits;
+  if (at < v.size() && v[at] == '.') {
+    if (digits != 14) return false;
+    std::size_t f = ++at;
+    while (at < v.size() && std::isdigit(static_cast<unsigned char>(v[at]))) ++at;
+    if (at == f || at - f > 6) return false;
+  }
+  if (at == v.size()) return true;
+  if ((v[at] != '+' && v[at] != '-') || v.size() - at != 5) return false;
+  if (!std::all_of(v.begin() + static_cast<std::ptrdiff_t>(at) + 1, v.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+    return false;
+  }
+  // An offset is -1200 to +1400: "2024-2024" is a range of years, not 2024 at -20:24.
+  const int hours = (v[at + 1] - '0') * 10 + (v[at + 2] - '0');
+  const int minutes = (v[at + 3] - '0') * 10 + (v[at + 4] - '0');
+  return hours <= 14 && minutes <= 59;
+}
+
+// A DT value or range as its two ends ("" for an open end; a single value is both). The
+// range's `-` is the one that leaves a valid DT (or nothing) on both sides: offsets have
+// signs too.
+std::pair<std::string, std::string> split_datetime_range(const std::string& value, const std::string& key) {
+  if (is_datetime(value)) return {value, value};
+  for (std::size_t dash = value.find('-'); dash != std::string::npos; dash = value.find('-', dash + 1)) {
+    const std::string from = value.substr(0, dash), to = value.substr(dash + 1);
+    if ((from.empty() || is_datetime(from)) && (to.empty() || is_datetime(to)) && !(from.empty() && to.empty())) {
+      return {from, to};
+    }
+  }
+  refuse("'" + value + "' in " + key + " is not a date-time or a date-time range");
 }
 
 bool has_wildcard(std::string_view v) { return v.find_first_of("*?") != std::string_view::npos; }
@@ -222,6 +261,16 @@ struct Builder {
     }
   }
 
+  // DT: a single value matches a stored value whose first instant falls within the value's
+  // interval; a range A-B, -B or A- is inclusive of both ends' intervals. UTC offsets are
+  // honoured (dicom_dt(), migration 0003); a value without one is taken as UTC.
+  void datetime(const std::string& expr, const std::string& value, const std::string& key) {
+    if (has_wildcard(value)) refuse("wildcards are not allowed in date-time key " + key);
+    const auto [from, to] = split_datetime_range(value, key);
+    if (!from.empty()) where.push_back("dicom_dt(" + expr + ", false) >= dicom_dt(" + bind(from) + ", false)");
+    if (!to.empty()) where.push_back("dicom_dt(" + expr + ", false) <= dicom_dt(" + bind(to) + ", true)");
+  }
+
   // `cast` is "::date" for a date column, "" with `COLLATE "C"` text for DA kept in jsonb.
   void date(const std::string& expr, const std::string& value, const std::string& key, const std::string& cast) {
     if (has_wildcard(value)) refuse("wildcards are not allowed in date key " + key);
@@ -320,6 +369,8 @@ struct Builder {
     const std::string base = object + "->" + bind(tag_text(key.tag)) + "->'Value'";
     if (key.vr == "PN") {
       person_name("upper(" + base + "->0->>'Alphabetic')", value, name, true);
+    } else if (key.vr == "DT") {
+      datetime(base + "->>0", value, name);
     } else if (key.vr == "DA") {
       date("(" + base + "->>0) COLLATE \"C\"", value, name, "");
     } else {

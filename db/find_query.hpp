@@ -20,6 +20,10 @@
 //    upper bound `-1200` includes 12:00:30. A range that crosses midnight (`2200-0600`) and
 //    wildcards are refused. Date and time keys are matched independently (no combined
 //    date-time matching is negotiated).
+//  * DT (keys in the attributes jsonb): single value or range A-B, -B, A-, compared as
+//    instants with UTC offsets honoured (dicom_dt(), migration 0003; no offset = UTC); a
+//    single value matches stored values whose first instant lies within its interval.
+//    The range's `-` is told from an offset's sign by what parses; wildcards are refused.
 //  * UI: single value or List of UID `a\b\c` (`= ANY($n::text[])`); `*`/`?` are refused.
 //  * ModalitiesInStudy: `CT` matches a study whose modalities include CT; `CT\MR` is OR
 //    (any listed modality present), not AND. SOPClassesInStudy likewise.

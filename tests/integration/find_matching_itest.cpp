@@ -245,4 +245,26 @@ TEST_CASE("C-FIND matching, every row of dicom-conformance §4, both information
     REQUIRE(r.responses.size() == 1);
     CHECK(r.responses[0].at("(0020,000e)") == kRoot + "0.1");
   }
+  {
+    INFO("DT ranges honour UTC offsets");
+    // Each patient's first series at IMAGE level: does its instance's AcquisitionDateTime match?
+    const auto dt_matches = [&](int patient, const std::string& value) {
+      const std::string study = kRoot + std::to_string(patient);
+      const auto r = findscu(node, "-S", {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + study,
+                                          "SeriesInstanceUID=" + study + ".1", "AcquisitionDateTime=" + value});
+      CHECK_MESSAGE(r.final_success(), r.output);
+      return r.responses.size() == 1;
+    };
+    // 12:00 at +0100 is 11:00 UTC: 11:30 UTC is after it, 10:00 UTC (12:00 at +0200) is not.
+    CHECK(dt_matches(0, "20240101120000+0100-"));
+    CHECK_FALSE(dt_matches(1, "20240101120000+0100-"));
+    CHECK(dt_matches(1, "-20240101120000+0100"));
+    CHECK(dt_matches(1, "20240101100000+0000"));  // a single value: the same instant
+    CHECK(dt_matches(0, "2024-2024"));           // reduced precision: the whole year
+    CHECK(dt_matches(2, "20240101-20240101"));   // a stored day matches by its first instant
+    CHECK_FALSE(dt_matches(2, "20240102-"));
+    const auto r = findscu(node, "-S", {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + kRoot + "0",
+                                        "SeriesInstanceUID=" + kRoot + "0.1", "AcquisitionDateTime=2024*"});
+    CHECK_MESSAGE(r.refused(), r.output);
+  }
 }

@@ -27,6 +27,11 @@ PROCEDURE_CODES = {
 }
 
 
+# AcquisitionDateTime (DT, instance level, kept in the attributes jsonb) of patients 0-2:
+# 11:30 UTC, 10:00 UTC (12:00 at +0200), and a whole day without a time.
+ACQUISITION_DATETIMES = {0: "20240101113000+0000", 1: "20240101120000+0200", 2: "20240101"}
+
+
 def code_item(value, scheme, meaning):
     item = Dataset()
     item.CodeValue = value
@@ -87,6 +92,8 @@ def main():
             ds.SamplesPerPixel = 1
             ds.PhotometricInterpretation = "MONOCHROME2"
             ds.PixelData = bytes(8)
+            if k in ACQUISITION_DATETIMES:
+                ds.AcquisitionDateTime = ACQUISITION_DATETIMES[k]
             if k in PROCEDURE_CODES:
                 ds.ProcedureCodeSequence = Sequence([code_item(*c) for c in PROCEDURE_CODES[k]])
             if k == 0 and n == 1:

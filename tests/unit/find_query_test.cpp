@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "base/error.hpp"
 #include "db/find_query.hpp"
 
@@ -166,4 +168,34 @@ TEST_CASE("find sql: the row shape lists each level's columns down to the query 
     at = q.sql.find(column, at);
     REQUIRE_MESSAGE(at != std::string::npos, column);
   }
+}
+
+TEST_CASE("find sql: DT keys (jsonb) as ranges through dicom_dt(); offsets are not range separators") {
+  const std::uint32_t kAcquisitionDateTime = 0x0008002A;
+  auto q = study_root_study({{kAcquisitionDateTime, "DT", "20240101120000+0100-"}});
+  CHECK(where(q).find("dicom_dt(") != std::string::npos);
+  CHECK(std::find(q.params.begin(), q.params.end(), "20240101120000+0100") != q.params.end());
+  // A range of years, not 2024 at -20:24.
+  q = study_root_study({{kAcquisitionDateTime, "DT", "2024-2025"}});
+  CHECK(std::find(q.params.begin(), q.params.end(), "2024") != q.params.end());
+  CHECK(std::find(q.params.begin(), q.params.end(), "2025") != q.params.end());
+  // A single value with an offset: both ends are that value.
+  q = study_root_study({{kAcquisitionDateTime, "DT", "20240101-0500"}});
+  CHECK(std::count(q.params.begin(), q.params.end(), "20240101-0500") == 2);
+  check_refused({{kAcquisitionDateTime, "DT", "2024*"}});
+  check_refused({{kAcquisitionDateTime, "DT", "yesterday"}});
+  check_refused({{kAcquisitionDateTime, "DT", "-"}});
+}
+
+TEST_CASE("find sql: a sequence item's keys become one EXISTS over the stored items") {
+  FindKey sequence{0x00081032, "SQ", ""};
+  sequence.item = {{0x00080100, "SH", "CTCHEST"}, {0x00080104, "LO", ""}};
+  auto q = study_root_study({sequence});
+  CHECK(where(q).find("EXISTS (SELECT 1 FROM jsonb_array_elements(") != std::string::npos);
+  CHECK(std::find(q.params.begin(), q.params.end(), "CTCHEST") != q.params.end());
+  // An empty item, or one whose keys have no values: universal.
+  sequence.item = {{0x00080100, "SH", ""}};
+  CHECK(where(study_root_study({sequence})).find("EXISTS") == std::string::npos);
+  sequence.item.clear();
+  CHECK(where(study_root_study({sequence})).find("EXISTS") == std::string::npos);
 }
