@@ -68,7 +68,9 @@ class PacsNodeQr(servers.PacsNode):
                     f'host = "127.0.0.1"\nport = {self.dest_port}\n')
 
 
-class OrthancQr(servers.Orthanc):
+class OrthancQrMixin:
+    """Orthanc as a Q/R SCP: the C-MOVE destination known, find and move from any AE, no
+    result limits."""
     dest_port = None
 
     def config(self):
@@ -81,17 +83,12 @@ class OrthancQr(servers.Orthanc):
         return c
 
 
-class OrthancPgQr(servers.OrthancPg):
-    dest_port = None
+class OrthancQr(OrthancQrMixin, servers.Orthanc):
+    pass
 
-    def config(self):
-        c = super().config()
-        c["DicomModalities"] = {"dest": [DEST_AE, "127.0.0.1", self.dest_port]}
-        c["DicomAlwaysAllowFind"] = True
-        c["DicomAlwaysAllowMove"] = True
-        c["LimitFindResults"] = 0
-        c["LimitFindInstances"] = 0
-        return c
+
+class OrthancPgQr(OrthancQrMixin, servers.OrthancPg):
+    pass
 
 
 def pg_socket_dir(data_dir):

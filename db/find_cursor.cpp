@@ -45,13 +45,7 @@ std::vector<std::vector<std::string>> FindCursor::fetch(std::size_t n) {
       impl_->lease.mark_broken();
       throw;
     }
-    std::vector<std::vector<std::string>> rows;
-    rows.reserve(result.size());
-    for (const auto& row : result) {
-      auto& out = rows.emplace_back();
-      for (const auto& field : row) out.emplace_back(field.is_null() ? "" : field.c_str());
-    }
-    return rows;
+    return rows_as_text(result);
   });
 }
 

@@ -17,6 +17,7 @@
 #include <cstdio>
 
 #include "base/error.hpp"
+#include "dicom/data_set_bytes.hpp"
 #include "dicom/japanese.hpp"
 #include "dicom/utf8.hpp"
 
@@ -79,21 +80,6 @@ DcmElement* make_element(std::uint32_t tag, const std::string& vr) {
   return element;
 }
 
-std::vector<std::uint8_t> encode(DcmDataset& data_set, E_TransferSyntax xfer) {
-  const std::uint32_t length = data_set.calcElementLength(xfer, EET_ExplicitLength);
-  std::vector<std::uint8_t> out(length + 1024);
-  DcmOutputBufferStream stream(out.data(), out.size());
-  DcmWriteCache cache;
-  data_set.transferInit();
-  const OFCondition status = data_set.write(stream, xfer, EET_ExplicitLength, &cache);
-  data_set.transferEnd();
-  if (status.bad()) throw Error(ErrorCode::Internal, std::string("cannot encode identifier: ") + status.text());
-  void* buffer = nullptr;
-  offile_off_t written = 0;
-  stream.flushBuffer(buffer, written);
-  out.resize(static_cast<std::size_t>(written));
-  return out;
-}
 
 // One element as a key: its value trimmed and valid UTF-8 (after convertToUTF8); "" for SQ.
 IdentifierKey key_of(DcmElement& element) {
@@ -199,7 +185,7 @@ std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& 
   put(kRetrieveAeTitle, "AE", std::string(retrieve_ae_title));
   if (!ascii) put(kSpecificCharacterSet, "CS", "ISO_IR 192");
 
-  return encode(data_set, xfer);
+  return detail::data_set_bytes(data_set, xfer);
 }
 
 std::vector<std::uint8_t> build_failed_sop_list(const std::vector<std::string>& sop_instance_uids,
@@ -216,7 +202,7 @@ std::vector<std::uint8_t> build_failed_sop_list(const std::vector<std::string>& 
   if (data_set.putAndInsertString(DCM_FailedSOPInstanceUIDList, list.c_str()).bad()) {
     throw Error(ErrorCode::Internal, "cannot build the Failed SOP Instance UID List");
   }
-  return encode(data_set, xfer);
+  return detail::data_set_bytes(data_set, xfer);
 }
 
 std::optional<IdentifierKey> key_for_keyword(std::string_view keyword) {

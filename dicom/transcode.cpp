@@ -24,6 +24,7 @@
 #include <mutex>
 
 #include "base/error.hpp"
+#include "dicom/data_set_bytes.hpp"
 #include "dicom/jpeg2000.hpp"
 
 namespace pacsnode::dicom {
@@ -181,21 +182,6 @@ bool decode_jpeg2000(DcmDataset& data_set, E_TransferSyntax source, const std::f
   return irreversible;
 }
 
-std::vector<std::uint8_t> encode(DcmDataset& data_set, E_TransferSyntax xfer, const std::filesystem::path& file) {
-  const std::uint32_t length = data_set.calcElementLength(xfer, EET_ExplicitLength);
-  std::vector<std::uint8_t> out(length + 1024);
-  DcmOutputBufferStream stream(out.data(), out.size());
-  DcmWriteCache cache;
-  data_set.transferInit();
-  const OFCondition status = data_set.write(stream, xfer, EET_ExplicitLength, &cache);
-  data_set.transferEnd();
-  if (status.bad()) fail(file, std::string("cannot encode: ") + status.text());
-  void* buffer = nullptr;
-  offile_off_t written = 0;
-  stream.flushBuffer(buffer, written);
-  out.resize(static_cast<std::size_t>(written));
-  return out;
-}
 
 }  // namespace
 
@@ -235,7 +221,7 @@ std::vector<std::uint8_t> transcode_data_set(const std::filesystem::path& file, 
   const std::string source_uid = source.getXferID();
   const DcmXfer to(target.c_str());
   if (to.getXfer() == EXS_Unknown) fail(file, "unknown transfer syntax " + target);
-  if (source_uid == target) return encode(data_set, to.getXfer(), file);
+  if (source_uid == target) return detail::data_set_bytes(data_set, to.getXfer());
 
   const bool to_uncompressed = contains(kUncompressed, target);
   if (!to_uncompressed && !contains(kLosslessEncoders, target)) {
@@ -261,7 +247,7 @@ std::vector<std::uint8_t> transcode_data_set(const std::filesystem::path& file, 
     fail(file, "cannot convert " + source_uid + " to " + target + (status.bad() ? std::string(": ") + status.text() : ""));
   }
   if (lossy) data_set.putAndInsertString(DCM_LossyImageCompression, "01");
-  return encode(data_set, to.getXfer(), file);
+  return detail::data_set_bytes(data_set, to.getXfer());
 }
 
 }  // namespace pacsnode::dicom
