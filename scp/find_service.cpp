@@ -379,14 +379,26 @@ std::vector<std::uint8_t> FindService::response_identifier(const std::vector<std
                                                            const dicom::FindIdentifier& identifier,
                                                            const std::string& transfer_syntax) const {
   std::map<std::uint32_t, std::string> values;
-  std::array<nlohmann::json, 4> attributes;  // patient, study, series, instance
+  // The levels' stored attributes (patient, study, series, instance) are parsed only when
+  // a requested key needs them: most study-list keys have columns, and parsing per match
+  // is the expensive part of a broad query.
+  std::array<const std::string*, 4> raw{};
+  std::array<std::optional<nlohmann::json>, 4> parsed;
+  const auto attributes_of = [&](int i) -> const nlohmann::json& {
+    auto& slot = parsed[static_cast<std::size_t>(i)];
+    if (!slot) {
+      const std::string* text = raw[static_cast<std::size_t>(i)];
+      slot = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    }
+    return *slot;
+  };
   for (std::size_t c = 0; c < columns.size() && c < row.size(); ++c) {
     const std::string_view name = columns[c];
     if (name.ends_with("_attributes")) {
       const std::size_t index = name.starts_with("patient") ? 0 : name.starts_with("study") ? 1
                                 : name.starts_with("series")                                ? 2
                                                                                             : 3;
-      attributes[index] = nlohmann::json::parse(row[c], nullptr, false);
+      raw[index] = &row[c];
     } else if (const auto tag = column_tag(name)) {
       values[*tag] = row[c];
     }
@@ -396,7 +408,7 @@ std::vector<std::uint8_t> FindService::response_identifier(const std::vector<std
     if (key.vr == "SQ") {
       const int lowest = static_cast<int>(level);
       for (int i = (key.tag >> 16) == 0x0010 ? 0 : lowest; i >= 0; --i) {
-        const auto& object = attributes[static_cast<std::size_t>(i)];
+        const auto& object = attributes_of(i);
         const auto element = object.is_object() ? object.find(tag_key(key.tag)) : object.end();
         if (object.is_object() && element != object.end()) {
           sequences[key.tag] = response_items(key, *element);
@@ -413,7 +425,7 @@ std::vector<std::uint8_t> FindService::response_identifier(const std::vector<std
     // Group 0010 lives with the patient; other keys at the query level or above it.
     const int lowest = static_cast<int>(level);
     for (int i = (key.tag >> 16) == 0x0010 ? 0 : lowest; i >= 0; --i) {
-      if (auto text = json_attribute(attributes[static_cast<std::size_t>(i)], key.tag)) {
+      if (auto text = json_attribute(attributes_of(i), key.tag)) {
         values[key.tag] = std::move(*text);
         break;
       }
