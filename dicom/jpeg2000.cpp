@@ -94,6 +94,9 @@ void decode_jpeg2000_frame(std::span<const std::uint8_t> codestream, const Frame
       fail("component size " + std::to_string(comp.w) + "×" + std::to_string(comp.h) + " does not match " +
            std::to_string(layout.columns) + "×" + std::to_string(layout.rows));
     }
+    if (comp.prec > layout.bits_allocated) {
+      fail(std::to_string(comp.prec) + "-bit samples do not fit BitsAllocated " + std::to_string(layout.bits_allocated));
+    }
   }
   const std::size_t pixels = static_cast<std::size_t>(layout.rows) * layout.columns;
   const std::size_t bytes_per_sample = layout.bits_allocated / 8u;

@@ -53,6 +53,8 @@ bool contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
+// Registered once per process and never deregistered: DCMTK's cleanup() must not run while
+// another thread may still be transcoding, and at exit it would only return memory.
 void register_codecs() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -62,7 +64,9 @@ void register_codecs() {
     DJLSDecoderRegistration::registerCodecs(EJLSUC_never);
     DcmRLEDecoderRegistration::registerCodecs();
     DJEncoderRegistration::registerCodecs(ECC_lossyYCbCr, EUC_never);
-    DJLSEncoderRegistration::registerCodecs(0, 0, 0, 0, OFTrue, 0, OFTrue, EJLSUC_never);
+    // Raw (not "cooked") JPEG-LS encoding, dcmcjpls' default: the cooked path goes through
+    // DicomImage, which without dcmimage refuses colour images.
+    DJLSEncoderRegistration::registerCodecs(0, 0, 0, 0, OFFalse, 0, OFTrue, EJLSUC_never);
     DcmRLEEncoderRegistration::registerCodecs(OFFalse);
   });
 }
@@ -227,10 +231,10 @@ std::vector<std::uint8_t> transcode_data_set(const std::filesystem::path& file, 
   if (!to_uncompressed && !contains(kLosslessEncoders, target)) {
     fail(file, "we do not encode " + target + " (lossless JPEG-LS, JPEG lossless SV1 and RLE only)");
   }
-  bool lossy = is_lossy_transfer_syntax(source_uid) && source_uid != kJ2k;
-  if (!to_uncompressed && is_lossy_transfer_syntax(source_uid)) {
-    fail(file, "lossy " + source_uid + " data is not re-encoded as " + target);
-  }
+  // A .91 codestream with the reversible wavelet may still have been truncated (rate
+  // control), so the syntax, not the wavelet, decides; GDCM marks such output lossy too.
+  bool lossy = is_lossy_transfer_syntax(source_uid);
+  if (!to_uncompressed && lossy) fail(file, "lossy " + source_uid + " data is not re-encoded as " + target);
   if (source_uid == kJ2kLossless || source_uid == kJ2k) {
     lossy = decode_jpeg2000(data_set, source.getXfer(), file) || lossy;
   }

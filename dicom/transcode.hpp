@@ -11,7 +11,7 @@
 // else Explicit VR Little Endian, Implicit VR Little Endian, Explicit VR Big Endian; else —
 // only for data that is not lossy-compressed — JPEG-LS lossless, JPEG lossless SV1, RLE.
 // Lossy-compressed data (JPEG baseline/extended, JPEG-LS near-lossless, JPEG 2000 part 1
-// .91) is decoded to uncompressed only, with Lossy Image Compression (0028,2110) "01";
+// .91 whatever its wavelet) is decoded to uncompressed only, with Lossy Image Compression (0028,2110) "01";
 // it is never re-encoded into a syntax that would call it lossless, and nothing is ever
 // encoded lossily. DCMTK header stays inside the .cpp.
 #include <filesystem>
@@ -30,8 +30,9 @@ bool is_lossy_transfer_syntax(const std::string& transfer_syntax_uid);
 std::optional<std::string> choose_transfer_syntax(const std::string& stored, const std::vector<std::string>& accepted);
 
 // The file's data set re-encoded in `target` (no File Meta Information). Throws
-// pacsnode::Error: InvalidArgument when the file cannot be read or its pixel data does not
-// decode, Unsupported-style InvalidArgument when the conversion is not one the policy allows.
+// pacsnode::Error(InvalidArgument) when the file cannot be read, its pixel data does not
+// decode or encode, or the policy forbids the conversion (lossy data into a compressed
+// syntax, anything into a lossy one).
 std::vector<std::uint8_t> transcode_data_set(const std::filesystem::path& file, const std::string& target);
 
 }  // namespace pacsnode::dicom
