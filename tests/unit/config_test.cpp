@@ -422,3 +422,13 @@ TEST_CASE("config: [query]") {
   check_error("[query]\nmax_retrieve = 0", "query.max_retrieve", "must be between 1 and");
   check_error("[query]\nmax = 5", "query.max", "unknown key");
 }
+
+TEST_CASE("the sample configuration etc/pacsnode.toml (what scripts/run serves) loads, with its documented values") {
+  const Config c = load_config(fs::path(PACSNODE_SOURCE_DIR) / "etc" / "pacsnode.toml");
+  CHECK(c.ae_title == "PACSNODE");
+  CHECK(c.port == 11112);
+  CHECK(c.max_results == 10000);
+  CHECK(c.max_retrieve == 100000);
+  REQUIRE(!c.peers.empty());
+  CHECK(c.peers[0].ae_title == "ORTHANC");
+}
