@@ -80,8 +80,4 @@ Part10Header read_part10_header(const std::filesystem::path& file) {
   return header;
 }
 
-bool is_uncompressed(const std::string& ts) {
-  return ts == "1.2.840.10008.1.2" || ts == "1.2.840.10008.1.2.1" || ts == "1.2.840.10008.1.2.2";
-}
-
 }  // namespace pacsnode::dicom

@@ -23,6 +23,4 @@ struct Part10Header {
 // meta group.
 Part10Header read_part10_header(const std::filesystem::path& file);
 
-bool is_uncompressed(const std::string& transfer_syntax_uid);
-
 }  // namespace pacsnode::dicom
