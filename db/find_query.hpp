@@ -38,9 +38,9 @@
 //    (hierarchical query; relational queries are not supported).
 //
 // Indexes: the PN condition is written on exactly the expression migration 0002 indexes
-// (btree for `=` and prefix LIKE, trigram for the rest), and the STUDY level's ORDER BY is
-// the order of the study_newest_first index (migration 0004), so a query matching many
-// studies streams from that index without a sort. tests/integration/find_plan_pgtest.cpp
+// (btree for `=` and prefix LIKE, trigram for the rest), and the STUDY and PATIENT levels'
+// ORDER BY are the orders of the study_newest_first and patient_name_order indexes
+// (migration 0004), so a query matching many rows streams from an index without a sort. tests/integration/find_plan_pgtest.cpp
 // holds both to it: change the SQL's shape and that test says which index was lost.
 #include <cstddef>
 #include <cstdint>

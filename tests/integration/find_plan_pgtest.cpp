@@ -92,7 +92,7 @@ bool sorts(const std::string& plan) { return plan.find("Sort") != std::string::n
 
 }  // namespace
 
-// One test case without subcases: doctest would run the fixture (a cluster and 300,000
+// One test case without subcases: doctest would run the fixture (a cluster and 350,000
 // rows) again for every subcase.
 TEST_CASE("find plans: the common C-FIND queries use an index (100,000 studies, ANALYZEd)") {
   Plans p;
@@ -133,6 +133,13 @@ TEST_CASE("find plans: the common C-FIND queries use an index (100,000 studies, 
     CHECK(uses(plan, "study_newest_first"));
     CHECK(!sorts(plan));
     CHECK(!scans(plan, "study"));
+  }
+  {
+    const auto plan = p.plan(InformationModel::PatientRoot, QueryLevel::Patient, {patient_id, {kPatientName, "PN", ""}});
+    INFO("every patient, by name: streamed from the index in order\n" << plan);
+    CHECK(uses(plan, "patient_name_order"));
+    CHECK(!sorts(plan));
+    CHECK(!scans(plan, "patient"));
   }
   const std::string study = kUidRoot + "4242", series = study + ".1";
   {
