@@ -85,7 +85,7 @@ std::string explain_find(ConnectionPool& pool, const SqlQuery& query) {
     std::string plan;
     try {
       for (const auto& row : session.transaction->exec_params(std::string("EXPLAIN ") + kDeclare + query.sql,
-                                                           pqxx::prepare::make_dynamic_params(query.params))) {
+                                                              pqxx::prepare::make_dynamic_params(query.params))) {
         plan.append(row[0].c_str()).push_back('\n');
       }
     } catch (...) {

@@ -13,5 +13,3 @@ DROP INDEX study_date_time;
 -- PATIENT level: by name, ORDER BY patient_name_norm, patient_id, id. Name matching uses
 -- the 0002 expression indexes; this one only gives the order.
 CREATE INDEX patient_name_order ON patient (patient_name_norm, patient_id, id);
-
--- (Numbered 0004: 0003 is taken by the DT matching work in progress on another branch.)
