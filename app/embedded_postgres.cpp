@@ -309,6 +309,10 @@ void EmbeddedPostgres::prepare_config() {
                          "unix_socket_directories = {}\n"
                          "unix_socket_permissions = 0700\n"
                          "shared_buffers = 64MB\n"
+                         // The index is meant to sit in memory (or on SSD): at the default
+                         // 4.0 the planner reads all studies rather than follow the name
+                         // index to 1 % of them for PatientName=SMITH* (74 ms against 19).
+                         "random_page_cost = 1.1\n"
                          "max_connections = 100\n"
                          // Acknowledged instances must survive a power cut.
                          "fsync = on\n"

@@ -8,24 +8,48 @@
 
 namespace pacsnode::db {
 
-struct FindCursor::Impl {
+namespace {
+
+constexpr const char* kDeclare = "DECLARE find_cursor NO SCROLL CURSOR FOR ";
+
+// A cursor is planned for its first 10 % of rows by default (cursor_tuple_fraction): with an
+// index in the ORDER BY's order (study_newest_first), PostgreSQL then walks the whole study
+// index filtering on, say, the patient name rather than using the name index and sorting
+// the few matches. We read every row (up to the LIMIT), so plan for all of them; a LIMIT far
+// below the number of matches still gets the ordered index scan that streams.
+void plan_for_all_rows(pqxx::transaction_base& transaction) {
+  transaction.exec("SET LOCAL cursor_tuple_fraction = 1");
+}
+
+// A pooled connection in a read-only transaction planned as above; the transaction ends
+// (closing the cursor) when this goes away.
+struct ReadSession {
   ConnectionPool::Lease lease;
   std::optional<pqxx::read_transaction> transaction;
-  explicit Impl(ConnectionPool& pool) : lease(pool.acquire()) { transaction.emplace((*lease).connection); }
-  ~Impl() {
+  explicit ReadSession(ConnectionPool& pool) : lease(pool.acquire()) {
+    transaction.emplace((*lease).connection);
+    plan_for_all_rows(*transaction);
+  }
+  ~ReadSession() {
     try {
-      transaction->abort();  // read-only: nothing to keep; closes the cursor
+      transaction->abort();  // read-only: nothing to keep
     } catch (...) {
       lease.mark_broken();
     }
   }
 };
 
+}  // namespace
+
+struct FindCursor::Impl : ReadSession {
+  using ReadSession::ReadSession;
+};
+
 FindCursor::FindCursor(ConnectionPool& pool, const SqlQuery& query) {
   detail::translate_errors("find", [&] {
     impl_ = std::make_unique<Impl>(pool);
     try {
-      impl_->transaction->exec_params("DECLARE find_cursor NO SCROLL CURSOR FOR " + query.sql,
+      impl_->transaction->exec_params(kDeclare + query.sql,
                                       pqxx::prepare::make_dynamic_params(query.params));
     } catch (...) {
       impl_->lease.mark_broken();
@@ -46,6 +70,23 @@ std::vector<std::vector<std::string>> FindCursor::fetch(std::size_t n) {
       throw;
     }
     return rows_as_text(result);
+  });
+}
+
+std::string explain_find(ConnectionPool& pool, const SqlQuery& query) {
+  return detail::translate_errors("find", [&] {
+    ReadSession session(pool);
+    std::string plan;
+    try {
+      for (const auto& row : session.transaction->exec_params(std::string("EXPLAIN ") + kDeclare + query.sql,
+                                                              pqxx::prepare::make_dynamic_params(query.params))) {
+        plan.append(row[0].c_str()).push_back('\n');
+      }
+    } catch (...) {
+      session.lease.mark_broken();
+      throw;
+    }
+    return plan;
   });
 }
 

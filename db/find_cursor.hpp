@@ -32,4 +32,8 @@ class FindCursor {
   std::unique_ptr<Impl> impl_;
 };
 
+// PostgreSQL's plan (EXPLAIN text) for `query` declared exactly as FindCursor declares it,
+// parameters bound: what tests assert index use on. Throws like FindCursor.
+std::string explain_find(ConnectionPool& pool, const SqlQuery& query);
+
 }  // namespace pacsnode::db

@@ -83,8 +83,7 @@ std::string key_name(const FindKey& key) {
 }
 
 // Never matched: command group, group lengths, Specific Character Set, Query/Retrieve
-// Level, Retrieve AE Title, Instance Availability; sequences (sequence matching is not
-// implemented: an item's keys are universal).
+// Level, Retrieve AE Title, Instance Availability.
 bool never_matched(const FindKey& key) {
   return key.tag < 0x00080000 || (key.tag & 0xFFFF) == 0 || key.tag == 0x00080005 ||
          key.tag == 0x00080052 || key.tag == 0x00080054 || key.tag == 0x00080056;

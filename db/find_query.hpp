@@ -40,6 +40,12 @@
 //  * Specific Character Set, Query/Retrieve Level and Retrieve AE Title are never matched. Keys of levels below the query level are ignored; keys above it other
 //    than the unique key (and IssuerOfPatientID, which qualifies PatientID) are ignored
 //    (hierarchical query; relational queries are not supported).
+//
+// Indexes: the PN condition is written on exactly the expression migration 0002 indexes
+// (btree for `=` and prefix LIKE, trigram for the rest), and the STUDY and PATIENT levels'
+// ORDER BY are the orders of the study_newest_first and patient_name_order indexes
+// (migration 0004), so a query matching many rows streams from an index without a sort. tests/integration/find_plan_pgtest.cpp
+// holds both to it: change the SQL's shape and that test says which index was lost.
 #include <cstddef>
 #include <cstdint>
 #include <string>
