@@ -21,10 +21,6 @@
 namespace pacsnode::scp {
 namespace {
 
-constexpr std::uint16_t kPending = 0xFF00;
-constexpr std::uint16_t kCancel = 0xFE00;
-constexpr std::uint16_t kIdentifierDoesNotMatch = 0xA900;
-constexpr std::uint16_t kUnableToProcess = 0xC001;
 constexpr std::uint32_t kInstanceAvailability = 0x00080056;
 
 // The tag each typed column of find_row_columns() answers for.

@@ -1,5 +1,6 @@
 #pragma once
 // What the Query/Retrieve services (C-FIND, C-MOVE, C-GET) share.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -8,6 +9,12 @@
 #include "dicom/find_identifier.hpp"
 
 namespace pacsnode::scp {
+
+// Statuses the Query/Retrieve services share (PS3.4 C.4).
+inline constexpr std::uint16_t kPending = 0xFF00;
+inline constexpr std::uint16_t kCancel = 0xFE00;
+inline constexpr std::uint16_t kIdentifierDoesNotMatch = 0xA900;
+inline constexpr std::uint16_t kUnableToProcess = 0xC001;
 
 // (0008,0052) Query/Retrieve Level text → level; nullopt for anything else.
 inline std::optional<db::QueryLevel> query_level_of(std::string_view text) {

@@ -18,14 +18,10 @@
 namespace pacsnode::scp {
 namespace {
 
-constexpr std::uint16_t kPending = 0xFF00;
-constexpr std::uint16_t kCancel = 0xFE00;
 constexpr std::uint16_t kTooManyMatches = 0xA701;  // out of resources: unable to calculate the matches
 constexpr std::uint16_t kSubOperationsFailed = 0xA702;  // unable to perform sub-operations
 constexpr std::uint16_t kMoveDestinationUnknown = 0xA801;
-constexpr std::uint16_t kIdentifierDoesNotMatch = 0xA900;
 constexpr std::uint16_t kWarningSomeFailed = 0xB000;
-constexpr std::uint16_t kUnableToProcess = 0xC001;
 constexpr std::uint16_t kSopClassNotSupported = 0x0122;
 
 struct Failure {
