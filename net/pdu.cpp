@@ -106,6 +106,10 @@ std::optional<PduError> decode_context_rq(std::span<const std::uint8_t> body, Pr
                            pc.abstract_syntax = to_uid(value);
                            have_abstract_syntax = true;
                          } else if (type == kTransferSyntaxItem) {
+                           if (pc.transfer_syntaxes.size() == kMaxTransferSyntaxesPerContext) {
+                             return invalid(fmt::format("presentation context {} proposes more than {} transfer syntaxes",
+                                                        pc.id, kMaxTransferSyntaxesPerContext));
+                           }
                            pc.transfer_syntaxes.push_back(to_uid(value));
                          }
                          return std::nullopt;
@@ -293,9 +297,12 @@ std::optional<PduError> check_header(const PduHeader& header) {
       header.type > static_cast<std::uint8_t>(PduType::AAbort)) {
     return PduError{AbortReason::UnrecognizedPdu, fmt::format("unrecognised PDU type 0x{:02X}", header.type)};
   }
-  if (header.length > kMaxAcceptedPduLength) {
-    return invalid(fmt::format("{} PDU-length {} exceeds our cap of {}", type_name(header.type), header.length,
-                               kMaxAcceptedPduLength));
+  const auto type = static_cast<PduType>(header.type);
+  const std::uint32_t cap = type == PduType::PDataTf ? kMaxAcceptedPduLength
+                            : type == PduType::AAssociateRq || type == PduType::AAssociateAc ? kMaxAssociatePduLength
+                                                                                              : kMaxSmallPduLength;
+  if (header.length > cap) {
+    return invalid(fmt::format("{} PDU-length {} exceeds our cap of {}", type_name(header.type), header.length, cap));
   }
   return std::nullopt;
 }
@@ -317,6 +324,10 @@ DecodeResult decode_pdu(std::span<const std::uint8_t> bytes) {
       AAssociateRq rq;
       error = decode_associate(body, "A-ASSOCIATE-RQ", rq, [&](std::uint8_t type, std::span<const std::uint8_t> v) {
         if (type != kPresentationContextRqItem) return std::optional<PduError>{};  // an AC item in an RQ: skip
+        if (rq.contexts.size() == kMaxPresentationContexts) {
+          return std::optional<PduError>(
+              invalid(fmt::format("A-ASSOCIATE-RQ proposes more than {} presentation contexts", kMaxPresentationContexts)));
+        }
         PresentationContextRq pc;
         auto e = decode_context_rq(v, pc);
         if (!e) rq.contexts.push_back(std::move(pc));
@@ -329,6 +340,10 @@ DecodeResult decode_pdu(std::span<const std::uint8_t> bytes) {
       AAssociateAc ac;
       error = decode_associate(body, "A-ASSOCIATE-AC", ac, [&](std::uint8_t type, std::span<const std::uint8_t> v) {
         if (type != kPresentationContextAcItem) return std::optional<PduError>{};
+        if (ac.contexts.size() == kMaxPresentationContexts) {
+          return std::optional<PduError>(
+              invalid(fmt::format("A-ASSOCIATE-AC answers more than {} presentation contexts", kMaxPresentationContexts)));
+        }
         PresentationContextAc pc;
         auto e = decode_context_ac(v, pc);
         if (!e) ac.contexts.push_back(std::move(pc));

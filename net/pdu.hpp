@@ -17,6 +17,16 @@ inline constexpr std::string_view kApplicationContext = "1.2.840.10008.3.1.1.1";
 // Hard cap on the PDU-length we accept from a peer, whatever we advertised: a larger
 // header is refused before any buffer is allocated.
 inline constexpr std::uint32_t kMaxAcceptedPduLength = 16u * 1024u * 1024u;
+// An A-ASSOCIATE-RQ/AC is refused above this: 128 contexts of 64 transfer syntaxes each
+// with 64-character UIDs still fit, a real one takes a few KiB, and a connection that has
+// not yet been accepted as an association must not be able to make us hold megabytes.
+inline constexpr std::uint32_t kMaxAssociatePduLength = 256u * 1024u;
+// A-ASSOCIATE-RJ, A-RELEASE-RQ/RP and A-ABORT have a 4-byte body; anything near this is garbage.
+inline constexpr std::uint32_t kMaxSmallPduLength = 1024u;
+// PS3.8 §9.3.2.2: presentation context ids are odd bytes, so at most 128 contexts; a
+// context proposing more transfer syntaxes than this is not a real one.
+inline constexpr std::size_t kMaxPresentationContexts = 128;
+inline constexpr std::size_t kMaxTransferSyntaxesPerContext = 64;
 inline constexpr std::size_t kPduHeaderSize = 6;
 
 enum class PduType : std::uint8_t {
@@ -196,15 +206,20 @@ struct PduHeader {
 PduHeader decode_header(std::span<const std::uint8_t, kPduHeaderSize> bytes);
 
 // Refuses a header before its body is read (and before any buffer is sized from it):
-// unknown type → UnrecognizedPdu, PDU-length above kMaxAcceptedPduLength →
-// InvalidPduParameterValue. nullopt when the body may be read.
+// unknown type → UnrecognizedPdu; PDU-length above the cap of its type →
+// InvalidPduParameterValue: kMaxAssociatePduLength for A-ASSOCIATE-RQ/AC,
+// kMaxSmallPduLength for RJ/release/abort, kMaxAcceptedPduLength for P-DATA-TF (the
+// association applies the max PDU length it advertised on top). nullopt when the body may
+// be read.
 std::optional<PduError> check_header(const PduHeader& header);
 
 // Decodes one whole PDU: `bytes` is header + body, exactly header.length + 6 bytes.
 // PDataTf's PDVs point into `bytes`.
 // Errors: unknown type → UnrecognizedPdu; truncated/overflowing lengths, a size that is
 // not header.length + 6, a zero-PDV P-DATA, a PDV shorter than 2 bytes, an RQ/AC/RJ/
-// release/abort body shorter than its fixed part → InvalidPduParameterValue.
+// release/abort body shorter than its fixed part, an RQ/AC with more than
+// kMaxPresentationContexts contexts or a context with more than
+// kMaxTransferSyntaxesPerContext transfer syntaxes → InvalidPduParameterValue.
 // Tolerated, as interoperability asks (PS3.8 §9.3.1 and the peers in the wild):
 // - unknown item types inside A-ASSOCIATE-RQ/AC and unknown user-information sub-items
 //   are skipped; missing items decode as empty (application context "", no contexts,

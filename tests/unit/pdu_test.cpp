@@ -348,3 +348,50 @@ TEST_CASE("AE titles are padded or cut to 16 bytes on encode") {
   CHECK(std::string(bytes.begin() + 10, bytes.begin() + 26) == "A               ");
   CHECK(std::string(bytes.begin() + 26, bytes.begin() + 42) == "SEVENTEEN_CHARS_");
 }
+
+TEST_CASE("an A-ASSOCIATE-RQ/AC header is refused above 256 KiB, other small PDUs above 1 KiB") {
+  // A connection that is not yet an association must not make the node size a buffer
+  // from a 16 MiB length field (issue 13: 150 such sockets took 2 GB).
+  for (const std::uint8_t type : {std::uint8_t{0x01}, std::uint8_t{0x02}}) {
+    auto refused = check_header(PduHeader{type, kMaxAssociatePduLength + 1});
+    REQUIRE(refused);
+    CHECK(refused->reason == AbortReason::InvalidPduParameterValue);
+    CHECK_FALSE(check_header(PduHeader{type, kMaxAssociatePduLength}));
+    CHECK(check_header(PduHeader{type, 16u * 1024u * 1024u}));
+  }
+  for (const std::uint8_t type : {std::uint8_t{0x03}, std::uint8_t{0x05}, std::uint8_t{0x06}, std::uint8_t{0x07}}) {
+    CHECK(check_header(PduHeader{type, kMaxSmallPduLength + 1}));
+    CHECK_FALSE(check_header(PduHeader{type, 4}));
+  }
+  // P-DATA is limited by what the association advertised, up to the absolute cap.
+  CHECK_FALSE(check_header(PduHeader{0x04, kMaxAcceptedPduLength}));
+  CHECK(check_header(PduHeader{0x04, kMaxAcceptedPduLength + 1}));
+}
+
+TEST_CASE("more than 128 presentation contexts, or more than 64 transfer syntaxes in one, are refused") {
+  auto rq_with = [](std::size_t contexts, std::size_t syntaxes) {
+    AAssociateRq rq;
+    rq.called_ae = "PACSNODE";
+    rq.calling_ae = "HOSTILE";
+    for (std::size_t i = 0; i < contexts; ++i) {
+      PresentationContextRq pc;
+      pc.id = static_cast<std::uint8_t>((2 * i + 1) & 0xFF);
+      pc.abstract_syntax = "1.2.840.10008.1.1";
+      for (std::size_t t = 0; t < syntaxes; ++t) pc.transfer_syntaxes.push_back("1.2.840.10008.1.2");
+      rq.contexts.push_back(pc);
+    }
+    return encode_pdu(rq);
+  };
+  auto ok = decode_pdu(rq_with(128, 64));
+  REQUIRE(ok.pdu);
+  CHECK(std::get<AAssociateRq>(*ok.pdu).contexts.size() == 128);
+
+  auto too_many = decode_pdu(rq_with(129, 1));
+  REQUIRE_FALSE(too_many.pdu);
+  CHECK(too_many.error.reason == AbortReason::InvalidPduParameterValue);
+  CHECK(too_many.error.message.find("more than 128 presentation contexts") != std::string::npos);
+
+  auto too_many_syntaxes = decode_pdu(rq_with(1, 65));
+  REQUIRE_FALSE(too_many_syntaxes.pdu);
+  CHECK(too_many_syntaxes.error.message.find("more than 64 transfer syntaxes") != std::string::npos);
+}
