@@ -1,5 +1,7 @@
 #include "net/association.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 
@@ -16,8 +18,18 @@ constexpr std::size_t kUnlimitedFragment = 128 * 1024 - 12;
 // Messages queued but not yet taken by the application; a peer that runs further ahead
 // ignores the negotiated asynchronous operations window.
 constexpr std::size_t kMaxInbox = 64;
+// A PDU body is read in pieces that grow with what has arrived (64 KiB, then doubling), so
+// that an announced length costs memory only once the peer has sent about as much.
+constexpr std::size_t kReadChunk = 64 * 1024;
+// After a PDU larger than this, the read buffer is given back instead of kept for the next.
+constexpr std::size_t kKeptReadBuffer = 256 * 1024;
 // Coalesce outgoing PDUs into writes of about this size.
 constexpr std::size_t kWriteBatch = 256 * 1024;
+
+bool is_request(const CommandSet& command) {
+  const auto field = command.command_field();
+  return field && (static_cast<std::uint16_t>(*field) & 0x8000) == 0 && *field != CommandField::CCancelRq;
+}
 
 bool timed_state(State s) { return s == State::Sta2 || s == State::Sta5 || s == State::Sta13 || s == State::Sta4; }
 
@@ -39,10 +51,31 @@ std::string endpoint_text(const tcp::socket& socket) {
 // ---------------------------------------------------------------------------------------
 // Sinks and sources
 
+MemoryBudget& default_incoming_budget() {
+  static MemoryBudget budget(kDefaultIncomingBudget);
+  return budget;
+}
+
+MemorySink::~MemorySink() {
+  if (charged_ == 0) return;
+  if (own_) own_->give_back(charged_);
+  if (shared_) shared_->give_back(charged_);
+}
+
 void MemorySink::write(std::span<const std::uint8_t> fragment) {
   if (bytes_.size() + fragment.size() > cap_) {
     throw std::length_error("data set larger than " + std::to_string(cap_) + " bytes");
   }
+  if (own_ && !own_->try_take(fragment.size())) {
+    throw std::length_error("this association's data sets in memory exceed " + std::to_string(own_->limit() >> 20) +
+                            " MiB");
+  }
+  if (shared_ && !shared_->try_take(fragment.size())) {
+    if (own_) own_->give_back(fragment.size());
+    throw std::length_error("the node's memory for incoming data sets (" + std::to_string(shared_->limit() >> 20) +
+                            " MiB for all associations) is in use");
+  }
+  charged_ += fragment.size();
   bytes_.insert(bytes_.end(), fragment.begin(), fragment.end());
 }
 
@@ -126,6 +159,7 @@ Association::Association(tcp::socket socket, AssociationSettings settings, std::
       settings_(std::move(settings)),
       id_(id),
       requestor_(requestor),
+      own_budget_(std::make_shared<MemoryBudget>(kAssociationIncomingBudget)),
       deadline_timer_(socket_.get_executor()),
       notify_timer_(socket_.get_executor()) {
   update_tag();
@@ -162,6 +196,17 @@ struct Association::ReadResult {
   PduError error;
 };
 
+std::uint32_t Association::pdata_limit() const {
+  // PS3.8 §9.3.1: the peer must not send a P-DATA-TF longer than the maximum we advertised.
+  return settings_.max_pdu_length == 0 ? kMaxAcceptedPduLength : std::min(settings_.max_pdu_length, kMaxAcceptedPduLength);
+}
+
+void Association::release_read_buffer() {
+  if (read_buffer_.capacity() > std::max<std::size_t>(kKeptReadBuffer, std::size_t{pdata_limit()} + kPduHeaderSize)) {
+    std::vector<std::uint8_t>().swap(read_buffer_);
+  }
+}
+
 asio::awaitable<Association::ReadResult> Association::read_pdu() {
   ReadResult result;
   std::array<std::uint8_t, kPduHeaderSize> header{};
@@ -174,10 +219,24 @@ asio::awaitable<Association::ReadResult> Association::read_pdu() {
       result.error = std::move(*refused);
       co_return result;
     }
-    read_buffer_.resize(kPduHeaderSize + h.length);
+    if (h.type == static_cast<std::uint8_t>(PduType::PDataTf) && h.length > pdata_limit()) {
+      result.kind = ReadResult::Kind::Invalid;
+      result.error = PduError{AbortReason::InvalidPduParameterValue,
+                              "P-DATA-TF PDU-length " + std::to_string(h.length) + " exceeds the " +
+                                  std::to_string(pdata_limit()) + " bytes we advertised"};
+      co_return result;
+    }
+    read_buffer_.resize(kPduHeaderSize);
     std::copy(header.begin(), header.end(), read_buffer_.begin());
-    co_await asio::async_read(socket_, asio::buffer(read_buffer_.data() + kPduHeaderSize, h.length),
-                              asio::redirect_error(use_awaitable, ec));
+    // Grow with what arrives: a peer that announces 16 MiB and sends nothing costs 64 KiB.
+    std::size_t have = 0;
+    while (have < h.length && !ec) {
+      const std::size_t piece = std::min<std::size_t>(h.length - have, std::max(kReadChunk, have));
+      read_buffer_.resize(kPduHeaderSize + have + piece);
+      co_await asio::async_read(socket_, asio::buffer(read_buffer_.data() + kPduHeaderSize + have, piece),
+                                asio::redirect_error(use_awaitable, ec));
+      have += piece;
+    }
   }
   if (ec) {
     result.kind = timeout_fired_ ? ReadResult::Kind::Timeout : ReadResult::Kind::Closed;
@@ -430,19 +489,28 @@ asio::awaitable<void> Association::on_pdata(const PDataTf& pdata) {
         CommandSet command = assembler_.take_command();
         if (command.command_field() == CommandField::CCancelRq) {
           if (auto id = command.us(tag::MessageIdBeingRespondedTo)) {
-            log::info("{} C-CANCEL-RQ for message {}", tag(), *id);
-            cancelled_.insert(*id);
+            if (open_requests_.count(*id) != 0) {
+              log::info("{} C-CANCEL-RQ for message {}", tag(), *id);
+              cancelled_.insert(*id);
+            } else {
+              log::info("{} C-CANCEL-RQ for message {}, which is not in progress: ignored", tag(), *id);
+            }
           }
           notify();
           break;
         }
+        if (is_request(command)) open_requests_.insert(command.message_id().value_or(0));
         inbox_.push_back(Message{pdv.pc_id, std::move(command), nullptr, {}});
         notify();
         break;
       }
       case Kind::CommandThenData:
         current_sink_ = sink_factory_ ? sink_factory_(*this, pdv.pc_id, assembler_.command()) : nullptr;
-        if (!current_sink_) current_sink_ = std::make_unique<MemorySink>();
+        if (!current_sink_) {
+          current_sink_ = std::make_unique<MemorySink>(
+              MemorySink::kDefaultCap, own_budget_,
+              settings_.incoming_budget ? settings_.incoming_budget.get() : &default_incoming_budget());
+        }
         current_sink_error_.clear();
         break;
       case Kind::DataFragment:
@@ -456,7 +524,17 @@ asio::awaitable<void> Association::on_pdata(const PDataTf& pdata) {
           }
         }
         if (step.kind == Kind::DataLast) {
-          inbox_.push_back(Message{pdv.pc_id, assembler_.take_command(), std::move(current_sink_),
+          if (current_sink_error_.empty()) {
+            try {
+              current_sink_->complete();
+            } catch (const std::exception& e) {
+              current_sink_error_ = e.what();
+              log::warn("{} data set refused: {}", tag(), current_sink_error_);
+            }
+          }
+          CommandSet command = assembler_.take_command();
+          if (is_request(command)) open_requests_.insert(command.message_id().value_or(0));
+          inbox_.push_back(Message{pdv.pc_id, std::move(command), std::move(current_sink_),
                                    std::move(current_sink_error_)});
           current_sink_error_.clear();
           notify();
@@ -476,6 +554,7 @@ asio::awaitable<void> Association::reader_loop() {
   while (state_ != State::Sta1) {
     if (!timed_state(state_)) set_read_deadline(Clock::now() + settings_.idle_timeout);
     ReadResult r = co_await read_pdu();
+    if (state_ == State::Sta1) break;  // ended meanwhile (abort(), shutdown): nothing more to read
     switch (r.kind) {
       case ReadResult::Kind::Closed:
         co_await on_event(Event::Evt17);
@@ -506,16 +585,18 @@ asio::awaitable<void> Association::reader_loop() {
         break;
       }
     }
+    release_read_buffer();  // the PDU (and the PDVs pointing into it) has been handled
   }
+  std::vector<std::uint8_t>().swap(read_buffer_);
   log::debug("{} closed ({})", tag(), end_reason_name(end_reason_));
 }
 
 // ---------------------------------------------------------------------------------------
 // Acceptor
 
-asio::awaitable<std::shared_ptr<Association>> Association::accept(tcp::socket socket, AssociationSettings settings,
-                                                                   AcceptDecider decide, std::uint64_t id,
-                                                                   SinkFactory sink_factory) {
+asio::awaitable<std::shared_ptr<Association>> Association::accept(
+    tcp::socket socket, AssociationSettings settings, AcceptDecider decide, std::uint64_t id, SinkFactory sink_factory,
+    std::function<void(const std::shared_ptr<Association>&)> on_created) {
   set_socket_options(socket);
   std::shared_ptr<Association> a(new Association(std::move(socket), std::move(settings), id, false));
   a->sink_factory_ = std::move(sink_factory);
@@ -524,6 +605,7 @@ asio::awaitable<std::shared_ptr<Association>> Association::accept(tcp::socket so
   a->state_ = State::Sta2;  // AE-5: connection accepted, ARTIM started
   a->arm_artim();
   a->start_background();
+  if (on_created) on_created(a);
 
   ReadResult r = co_await a->read_pdu();
   if (r.kind != ReadResult::Kind::Pdu || !std::holds_alternative<AAssociateRq>(*r.pdu)) {
@@ -548,6 +630,7 @@ asio::awaitable<std::shared_ptr<Association>> Association::accept(tcp::socket so
 
   // AE-6: ARTIM stopped; is the RQ acceptable?
   auto& rq = std::get<AAssociateRq>(*r.pdu);
+  std::vector<std::uint8_t>().swap(a->read_buffer_);  // the RQ is decoded; its bytes are not needed
   a->set_read_deadline(Clock::time_point::max());
   a->peer_ae_ = rq.calling_ae;
   a->update_tag();
@@ -795,6 +878,7 @@ asio::awaitable<void> Association::send(std::uint8_t pc_id, const CommandSet& co
     pos += n;
   }
   if (log::enabled(log::Level::debug)) log::debug("{} send {}", tag(), command.describe());
+  request_answered(command);
   if (command.has_data_set()) {
     // Read one fragment ahead so that the last one is marked as last.
     std::vector<std::uint8_t> current(fragment), next(fragment);
@@ -834,14 +918,35 @@ asio::awaitable<void> Association::release() {
   while (state_ != State::Sta1 && state_ != State::Sta13) co_await wait_notified();
 }
 
+void Association::request_answered(const CommandSet& response) {
+  const auto field = response.command_field();
+  if (!field || (static_cast<std::uint16_t>(*field) & 0x8000) == 0) return;
+  const auto status = response.us(tag::Status);
+  if (status && (*status == status::Pending || *status == status::PendingWarning)) return;
+  if (const auto id = response.us(tag::MessageIdBeingRespondedTo)) {
+    open_requests_.erase(*id);
+    cancelled_.erase(*id);
+  }
+}
+
+void Association::write_abort_now(const AAbort& abort) {
+  // One non-blocking attempt: a peer that stopped reading (full send buffer) does not get
+  // its A-ABORT, but it cannot hold this thread either — the connection is closed next.
+  if (!send_without_blocking(socket_.native_handle(), encode_pdu(abort))) {
+    log::debug("{} A-ABORT not written (peer not reading)", tag());
+  }
+}
+
+bool send_without_blocking(int fd, std::span<const std::uint8_t> bytes) {
+  const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  return n == static_cast<ssize_t>(bytes.size());
+}
+
 void Association::abort() {
   if (state_ == State::Sta1) return;
   log::info("{} aborting", tag());
   if (!send_locked_ && socket_.is_open() && state_ != State::Sta2 && state_ != State::Sta4) {
-    // Ten bytes into an idle socket's send buffer: a blocking write cannot block here.
-    const auto bytes = encode_pdu(AAbort{0, 0});
-    error_code ec;
-    asio::write(socket_, asio::buffer(bytes), ec);
+    write_abort_now(AAbort{0, 0});
   }
   state_ = State::Sta1;
   end(EndReason::LocalAborted);
@@ -852,9 +957,7 @@ void Association::abort_provider(AbortReason reason, std::string_view why) {
   if (state_ == State::Sta1) return;
   log::warn("{} aborting: {}", tag(), why);
   if (!send_locked_ && socket_.is_open() && state_ != State::Sta2 && state_ != State::Sta4) {
-    const auto bytes = encode_pdu(AAbort{2, static_cast<std::uint8_t>(reason)});
-    error_code ec;
-    asio::write(socket_, asio::buffer(bytes), ec);
+    write_abort_now(AAbort{2, static_cast<std::uint8_t>(reason)});
   }
   state_ = State::Sta1;
   end(EndReason::ProtocolError);

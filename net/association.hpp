@@ -17,6 +17,7 @@
 
 #include "net/asio.hpp"
 #include "net/command_set.hpp"
+#include "net/memory_budget.hpp"
 #include "net/message_assembler.hpp"
 #include "net/negotiation.hpp"
 #include "net/pdu.hpp"
@@ -33,6 +34,9 @@ struct AssociationSettings {
   std::chrono::milliseconds connect_timeout{10'000}; // requestor: TCP connect
   std::string implementation_class_uid;
   std::string implementation_version_name;
+  // Data sets buffered in memory (MemorySink) are charged to this budget; nullptr: the
+  // process-wide default_incoming_budget().
+  std::shared_ptr<MemoryBudget> incoming_budget;
 };
 
 // Where a data set goes while it arrives. write() may throw to refuse the data (the rest of
@@ -41,19 +45,34 @@ class DataSink {
  public:
   virtual ~DataSink() = default;
   virtual void write(std::span<const std::uint8_t> fragment) = 0;
+  // The last fragment has been written; the message now waits for the application (a
+  // sink may hand its buffers to the OS and free them).
+  virtual void complete() {}
   // The association ended before the data set was complete: undo whatever was written.
   virtual void abandon() noexcept {}
 };
 
-// A data set kept in memory, up to a cap.
+// A data set kept in memory, up to a cap, its bytes charged while it lives to the
+// association's budget and to the budget all associations share (write() throws
+// std::length_error past the cap or when either budget is spent).
 class MemorySink final : public DataSink {
  public:
-  explicit MemorySink(std::size_t cap = 64u * 1024u * 1024u) : cap_(cap) {}
+  // Identifiers and the like: no real one comes near this.
+  static constexpr std::size_t kDefaultCap = 16u * 1024u * 1024u;
+  explicit MemorySink(std::size_t cap = kDefaultCap, std::shared_ptr<MemoryBudget> own = nullptr,
+                      MemoryBudget* shared = nullptr)
+      : cap_(cap), own_(std::move(own)), shared_(shared) {}
+  ~MemorySink() override;
+  MemorySink(const MemorySink&) = delete;
+  MemorySink& operator=(const MemorySink&) = delete;
   void write(std::span<const std::uint8_t> fragment) override;
   std::vector<std::uint8_t>& bytes() { return bytes_; }
 
  private:
   std::size_t cap_;
+  std::shared_ptr<MemoryBudget> own_;  // shared: the message may outlive its association
+  MemoryBudget* shared_;
+  std::size_t charged_ = 0;
   std::vector<std::uint8_t> bytes_;
 };
 
@@ -118,6 +137,10 @@ class AssociationError : public std::runtime_error {
   std::optional<AAssociateRj> rj_;
 };
 
+// One send(2) that never blocks (MSG_DONTWAIT): true if all of `bytes` went out. For the
+// A-ABORT written on the way out, to a peer that may have stopped reading.
+bool send_without_blocking(int fd, std::span<const std::uint8_t> bytes);
+
 // "rejected (permanent) by the service user: called AE title not recognized"
 std::string describe_rj(const AAssociateRj& rj);
 std::string describe_abort(const AAbort& abort);
@@ -129,9 +152,11 @@ class Association : public std::enable_shared_from_this<Association> {
   // Acceptor: reads the A-ASSOCIATE-RQ (under ARTIM), checks protocol version and
   // application context, asks `decide`, answers. Returns the established association, or
   // nullptr once a rejected/aborted/broken connection is closed. Never throws.
-  static asio::awaitable<std::shared_ptr<Association>> accept(tcp::socket socket, AssociationSettings settings,
-                                                              AcceptDecider decide, std::uint64_t id,
-                                                              SinkFactory sink_factory = {});
+  // `on_created` is called with the association as soon as it exists, before the RQ is read
+  // (so that the server can close it while it is still pending).
+  static asio::awaitable<std::shared_ptr<Association>> accept(
+      tcp::socket socket, AssociationSettings settings, AcceptDecider decide, std::uint64_t id,
+      SinkFactory sink_factory = {}, std::function<void(const std::shared_ptr<Association>&)> on_created = {});
   // Requestor: connects, sends `rq` (our max PDU, implementation UID/name are filled in from
   // settings), waits for the answer under ARTIM. Throws AssociationError.
   static asio::awaitable<std::shared_ptr<Association>> request(std::string host, std::uint16_t port, AAssociateRq rq,
@@ -159,7 +184,9 @@ class Association : public std::enable_shared_from_this<Association> {
   void abort_provider(AbortReason reason, std::string_view why);
 
   void set_sink_factory(SinkFactory factory) { sink_factory_ = std::move(factory); }
-  // True once the peer sent C-CANCEL-RQ for this message ID.
+  // True once the peer sent C-CANCEL-RQ for this message ID while a request with that ID
+  // was queued or being answered; cleared when the final response to it goes out (a later
+  // request may reuse the ID).
   bool cancel_requested(std::uint16_t message_id) const { return cancelled_.count(message_id) != 0; }
   std::uint16_t next_message_id() { return next_message_id_++; }
 
@@ -218,6 +245,8 @@ class Association : public std::enable_shared_from_this<Association> {
   std::vector<bool> accepted_ids_ = std::vector<bool>(256, false);
 
   std::vector<std::uint8_t> read_buffer_;
+  // Data sets of this association buffered in memory, all messages together.
+  std::shared_ptr<MemoryBudget> own_budget_;
   MessageAssembler assembler_;
   std::unique_ptr<DataSink> current_sink_;
   std::string current_sink_error_;
@@ -225,7 +254,12 @@ class Association : public std::enable_shared_from_this<Association> {
   std::deque<Message> inbox_;
   bool release_requested_by_peer_ = false;  // Sta8 reached: receive() answers RP when drained
   bool app_busy_ = false;                   // a message was handed out and receive() not called again
+  std::set<std::uint16_t> open_requests_;  // message IDs of requests received and not yet finally answered
   std::set<std::uint16_t> cancelled_;
+  void request_answered(const CommandSet& response);
+  void write_abort_now(const AAbort& abort);
+  void release_read_buffer();
+  std::uint32_t pdata_limit() const;
   std::uint16_t next_message_id_ = 1;
 
   asio::steady_timer deadline_timer_;
