@@ -58,7 +58,7 @@ constexpr std::string_view kRootKeys[] = {"node", "storage", "query", "security"
 constexpr std::string_view kStorageKeys[] = {"path", "duplicates", "min_free_mb", "accept_any_sop_class"};
 constexpr std::string_view kNodeKeys[] = {"ae_title",       "bind",          "port",         "data_dir",
                                           "max_associations", "max_pdu_length", "artim_timeout", "idle_timeout",
-                                          "shutdown_grace"};
+                                          "shutdown_grace", "max_pending_connections", "max_pending_per_address"};
 constexpr std::string_view kQueryKeys[] = {"max_results", "max_retrieve"};
 constexpr std::string_view kSecurityKeys[] = {"unknown_calling_ae", "user_identity", "users"};
 constexpr std::string_view kUserKeys[] = {"username", "password"};
@@ -346,6 +346,8 @@ void read_node(const Section& node, const fs::path& base_dir, Config& config) {
   }
   config.data_dir = resolve(base_dir, data_dir);
   if (auto v = node.integer("max_associations", 1, 10000)) config.max_associations = static_cast<unsigned>(*v);
+  if (auto v = node.integer("max_pending_connections", 1, 10000)) config.max_pending_connections = static_cast<unsigned>(*v);
+  if (auto v = node.integer("max_pending_per_address", 1, 10000)) config.max_pending_per_address = static_cast<unsigned>(*v);
   if (auto v = node.integer("max_pdu_length", 0, kMaxPduLength)) {
     // PS3.8 allows any non-zero length, but tiny PDUs fragment every data set into thousands
     // of pieces and some peers mishandle them; 4096 keeps us clear of both.

@@ -37,6 +37,8 @@ struct Config {
   std::filesystem::path data_dir;  // absolute, lexically normal; relative values are resolved against
                                    // file's folder; parse_config sets "var" there when the key is absent
   unsigned max_associations = 64;
+  unsigned max_pending_connections = 64;   // connected, no association yet (all sources); oldest closed past it
+  unsigned max_pending_per_address = 16;   // of which from one address; newcomers over it closed
   std::uint32_t max_pdu_length = 131072;  // what we advertise for receiving; 0 = unlimited
   std::chrono::seconds artim_timeout{30};
   std::chrono::seconds idle_timeout{300};    // no PDU for this long in an established association → abort

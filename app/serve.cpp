@@ -60,18 +60,21 @@ int serve(const Config& config) {
   scp::StoreService store_service(*store, *index, workers, store_settings(config));
   scp::FindService find_service(workers, find_settings(config, database_runtime->conninfo()));
   scp::RetrieveService retrieve_service(workers, retrieve_settings(config, database_runtime->conninfo(), store->root()));
-  const scp::ServiceSet services{&store_service, &find_service, &retrieve_service};
+  const scp::ServiceSet services{&store_service, &find_service, &retrieve_service, {}};
   const auto association = association_settings(config);
   const auto policy = policy_settings(config);
   net::Server* server_ptr = nullptr;
   net::Server server(io, server_settings(config), [&](tcp::socket socket, std::uint64_t id) -> asio::awaitable<void> {
     net::Server& srv = *server_ptr;
-    auto decide = [&srv, &policy](const net::AAssociateRq& rq) {
-      // This session is counted in active_sessions(); the limit is on the others.
-      return scp::decide_association(rq, policy, srv.active_sessions() - 1);
+    auto decide = [&srv, &policy, id](const net::AAssociateRq& rq) {
+      // Associations only: connections that never send an RQ do not count.
+      auto decision = scp::decide_association(rq, policy, srv.associations());
+      if (decision.accept) srv.reserve_association(id);
+      return decision;
     };
-    auto established =
-        co_await net::Association::accept(std::move(socket), association, decide, id, store_service.sink_factory());
+    auto established = co_await net::Association::accept(
+        std::move(socket), association, decide, id, store_service.sink_factory(),
+        [&srv, id](const std::shared_ptr<net::Association>& a) { srv.pending_started(id, a); });
     if (!established) co_return;
     srv.track(id, established);
     co_await scp::serve_association(established, services);

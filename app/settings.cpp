@@ -16,7 +16,8 @@ net::AssociationSettings association_settings(const Config& config) {
 }
 
 net::ServerSettings server_settings(const Config& config) {
-  return net::ServerSettings{config.bind_address, config.port};
+  return net::ServerSettings{config.bind_address, config.port, config.max_pending_connections,
+                             config.max_pending_per_address};
 }
 
 scp::PolicySettings policy_settings(const Config& config) {

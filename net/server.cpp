@@ -41,6 +41,18 @@ asio::awaitable<void> Server::accept_loop() {
       continue;
     }
     const std::uint64_t id = next_id_++;
+    error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    const std::string address = peer_ec ? std::string("?") : peer.address().to_string();
+    bool admitted = false;
+    {
+      std::lock_guard lock(mutex_);
+      admitted = admit(id, address);
+    }
+    if (!admitted) {
+      socket.close(ec);
+      continue;
+    }
     ++active_;
     auto executor = socket.get_executor();
     asio::co_spawn(executor, run_session(std::move(socket), id), asio::detached);
@@ -53,18 +65,100 @@ asio::awaitable<void> Server::run_session(tcp::socket socket, std::uint64_t id) 
   } catch (const std::exception& e) {
     log::error("assoc={} session failed: {}", id, e.what());
   }
-  untrack(id);
+  forget(id);
   --active_;
 }
 
-void Server::track(std::uint64_t id, const std::shared_ptr<Association>& association) {
-  std::lock_guard lock(tracked_mutex_);
-  tracked_[id] = association;
+bool Server::admit(std::uint64_t id, const std::string& address) {
+  auto& from_address = pending_by_address_[address];
+  if (from_address >= settings_.max_pending_per_address) {
+    note_refusal(fmt::format("from {}: {} connection(s) from that address have not yet become associations "
+                             "(limit {})",
+                             address, from_address, settings_.max_pending_per_address));
+    return false;
+  }
+  if (pending_.size() >= settings_.max_pending) {
+    // Make room by closing the oldest pending connection that is not yet being closed.
+    for (auto& [old_id, entry] : pending_) {
+      if (entry.evict) continue;
+      entry.evict = true;
+      note_refusal(fmt::format("assoc={} from {} closed: {} connections have not yet become associations (limit {})",
+                               old_id, entry.address, pending_.size(), settings_.max_pending));
+      if (auto a = entry.association.lock()) {
+        asio::post(a->executor(), [a]() {
+          if (a->state() == State::Sta2) a->abort_provider(AbortReason::NotSpecified, "closed to make room for a new connection");
+        });
+      }
+      break;
+    }
+  }
+  ++from_address;
+  pending_[id] = Pending{address, {}, false};
+  return true;
 }
 
-void Server::untrack(std::uint64_t id) {
-  std::lock_guard lock(tracked_mutex_);
+void Server::note_refusal(const std::string& what) {
+  // A flood must not flood the log: one line per 10 s, with the count.
+  ++refused_since_log_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_log_ >= std::chrono::seconds(10)) {
+    log::warn("connection refused or closed (admission): {}{}", what,
+              refused_since_log_ > 1 ? fmt::format(" ({} such since the last report)", refused_since_log_) : std::string());
+    refused_since_log_ = 0;
+    last_refusal_log_ = now;
+  } else {
+    log::debug("connection refused or closed (admission): {}", what);
+  }
+}
+
+void Server::pending_started(std::uint64_t id, const std::shared_ptr<Association>& association) {
+  std::lock_guard lock(mutex_);
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  it->second.association = association;
+  if (it->second.evict) {
+    auto a = association;
+    asio::post(a->executor(), [a]() {
+      if (a->state() == State::Sta2) a->abort_provider(AbortReason::NotSpecified, "closed to make room for a new connection");
+    });
+  }
+}
+
+void Server::reserve_association(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  reserved_.insert(id);
+}
+
+void Server::track(std::uint64_t id, const std::shared_ptr<Association>& association) {
+  std::lock_guard lock(mutex_);
+  tracked_[id] = association;
+  reserved_.erase(id);
+  auto it = pending_.find(id);
+  if (it != pending_.end()) {
+    if (--pending_by_address_[it->second.address] == 0) pending_by_address_.erase(it->second.address);
+    pending_.erase(it);
+  }
+}
+
+void Server::forget(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
   tracked_.erase(id);
+  reserved_.erase(id);
+  auto it = pending_.find(id);
+  if (it != pending_.end()) {
+    if (--pending_by_address_[it->second.address] == 0) pending_by_address_.erase(it->second.address);
+    pending_.erase(it);
+  }
+}
+
+std::size_t Server::associations() const {
+  std::lock_guard lock(mutex_);
+  return tracked_.size() + reserved_.size();
+}
+
+std::size_t Server::pending_connections() const {
+  std::lock_guard lock(mutex_);
+  return pending_.size();
 }
 
 void Server::shutdown(std::chrono::milliseconds grace, std::function<void()> done) {
@@ -88,7 +182,7 @@ asio::awaitable<void> Server::drain(std::chrono::milliseconds grace, std::functi
   if (active_ > 0) {
     std::vector<std::shared_ptr<Association>> open;
     {
-      std::lock_guard lock(tracked_mutex_);
+      std::lock_guard lock(mutex_);
       for (auto& [id, weak] : tracked_) {
         if (auto a = weak.lock()) open.push_back(std::move(a));
       }
