@@ -9,8 +9,7 @@
 #include "base/log.hpp"
 #include "db/index_reader.hpp"
 #include "db/index_writer.hpp"
-#include "dicom/extract.hpp"
-#include "dicom/part10.hpp"
+#include "scp/stored_record.hpp"
 #include "storage/store.hpp"
 
 namespace pacsnode::scp {
@@ -35,16 +34,7 @@ ReconcileReport reconcile(storage::Store& store, db::IndexWriter& index, const s
     on_disk.insert(key);
     if (indexed.count(key)) return;
     try {
-      IndexRecord record = dicom::extract_index_record(store.absolute(relative));
-      if (store.relative_path_for(record.instance.sop_instance_uid) != relative) {
-        throw Error(ErrorCode::InvalidArgument, "file name does not match its SOP Instance UID");
-      }
-      // What ingest took from the association lives on in our File Meta Information.
-      record.instance.calling_ae_title = dicom::read_part10_header(store.absolute(relative)).source_ae_title;
-      auto [size, checksum] = store.size_and_checksum(relative);
-      record.instance.file_path = key;
-      record.instance.file_size = static_cast<std::int64_t>(size);
-      record.instance.checksum = std::move(checksum);
+      IndexRecord record = stored_file_record(store, relative);
       {
         std::lock_guard lock(mutex);
         ++pending;

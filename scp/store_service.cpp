@@ -8,10 +8,22 @@
 #include "dicom/uid.hpp"
 #include "net/blocking.hpp"
 #include "scp/services.hpp"
+#include "scp/stored_record.hpp"
 #include "storage/store.hpp"
 
 namespace pacsnode::scp {
 namespace {
+
+// The one mapping of a failure's cause to a C-STORE status: out of space is "refused, out of
+// resources", bad input is "cannot understand", anything else (an I/O error, the
+// database) is a processing failure — never "out of resources" by default.
+std::uint16_t status_for(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::OutOfResources: return net::status::OutOfResources;
+    case ErrorCode::InvalidArgument: return net::status::CannotUnderstand;
+    default: return net::status::ProcessingFailure;
+  }
+}
 
 // Where a C-STORE data set goes: a temp file, or nowhere when the instance is refused
 // before it arrives (invalid UID, disk below the watermark) — the data is read and dropped
@@ -22,7 +34,25 @@ class StoreSink final : public net::DataSink {
   explicit StoreSink(storage::TempFile temp) : temp_(std::move(temp)) {}
 
   void write(std::span<const std::uint8_t> fragment) override {
-    if (temp_) temp_->write(fragment);
+    if (!temp_) return;
+    try {
+      temp_->write(fragment);
+    } catch (const Error& e) {
+      // The association keeps only the message; the cause decides the status.
+      write_status_ = status_for(e);
+      throw;
+    }
+  }
+  // A queued instance holds a file descriptor, not a 1 MiB buffer: a peer that pipelines
+  // C-STOREs without waiting for answers cannot make us hold their data in memory.
+  void complete() override {
+    if (!temp_) return;
+    try {
+      temp_->flush_and_free();
+    } catch (const Error& e) {
+      write_status_ = status_for(e);
+      throw;
+    }
   }
   void abandon() noexcept override {
     if (temp_) temp_->discard();
@@ -30,21 +60,16 @@ class StoreSink final : public net::DataSink {
 
   std::uint16_t refusal() const { return refusal_; }
   const std::string& why() const { return why_; }
+  // The status for a write that failed (disk full → 0xA700, an I/O error → 0x0110).
+  std::uint16_t write_status() const { return write_status_; }
   storage::TempFile& temp() { return *temp_; }
 
  private:
   std::uint16_t refusal_ = 0;
+  std::uint16_t write_status_ = net::status::ProcessingFailure;
   std::string why_;
   std::optional<storage::TempFile> temp_;
 };
-
-std::uint16_t status_for(const Error& e) {
-  switch (e.code()) {
-    case ErrorCode::OutOfResources: return net::status::OutOfResources;
-    case ErrorCode::InvalidArgument: return net::status::CannotUnderstand;
-    default: return net::status::ProcessingFailure;
-  }
-}
 
 struct Finished {
   std::uint16_t status = net::status::Success;
@@ -121,7 +146,7 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
     finished = {sink->refusal(), sink->why(), {}, {}};
   } else if (!request.sink_error.empty()) {
     sink->temp().discard();
-    finished = {net::status::OutOfResources, request.sink_error, {}, {}};
+    finished = {sink->write_status(), request.sink_error, {}, {}};
   } else {
     const auto* context = association.context(request.pc_id);
     const std::string transfer_syntax = context ? context->transfer_syntax : std::string();
@@ -146,7 +171,12 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
         record.instance.file_size = static_cast<std::int64_t>(temp.size());
         record.instance.checksum = temp.checksum();
         const auto outcome = store_.commit(temp, relative, replace);
-        if (outcome == storage::CommitOutcome::AlreadyExists) return {net::status::Success, {}, {}, outcome};
+        if (outcome == storage::CommitOutcome::AlreadyExists) {
+          // The first copy stays (keep). Whether it is safe is the index's to say, not the
+          // file system's: an earlier commit may have failed after the file was placed. The
+          // writer (keep) inserts the stored copy's row only if there is none.
+          return {net::status::Success, {}, stored_file_record(store_, relative), outcome};
+        }
         return {net::status::Success, {}, std::move(record), outcome};
       } catch (const Error& e) {
         temp.discard();
@@ -165,6 +195,9 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
         finished.error = "index: " + result.error;
       } else if (!result.replaced_file_path.empty()) {
         store_.remove(result.replaced_file_path);
+      } else if (finished.outcome == storage::CommitOutcome::AlreadyExists &&
+                 result.outcome == db::IndexOutcome::Inserted) {
+        log::info("{} {} was stored without an index row: indexed now", association.tag(), instance_uid);
       }
     }
   }

@@ -113,6 +113,11 @@ void TempFile::flush() {
   buffer_.clear();
 }
 
+void TempFile::flush_and_free() {
+  flush();
+  std::vector<std::uint8_t>().swap(buffer_);
+}
+
 void TempFile::sync() {
   flush();
   if (::fdatasync(fd_) != 0) throw io_error("cannot fdatasync", path_);
@@ -159,13 +164,15 @@ fs::path Store::relative_path_for(std::string_view uid) const {
   return fs::path("objects") / fmt::format("{:03x}", h % kFanOut) / (std::string(uid) + ".dcm");
 }
 
-fs::path Store::absolute(const fs::path& relative) const {
+fs::path resolve_under(const fs::path& root, const fs::path& relative) {
   const fs::path normal = relative.lexically_normal();
   if (normal.is_absolute() || normal.empty() || *normal.begin() == "..") {
     throw Error(ErrorCode::InvalidArgument, "path outside the storage root: " + relative.string());
   }
-  return settings_.root / normal;
+  return root / normal;
 }
+
+fs::path Store::absolute(const fs::path& relative) const { return resolve_under(settings_.root, relative); }
 
 std::uint64_t Store::free_bytes() const {
   struct statvfs s {};

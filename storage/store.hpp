@@ -35,6 +35,8 @@ class TempFile {
   void write(std::span<const std::uint8_t> bytes);  // throws pacsnode::Error (disk full …)
   // Hands the buffered bytes to the OS (so that other readers of path() see them).
   void flush();
+  // flush(), and frees the buffer: the file is complete and waits to be committed.
+  void flush_and_free();
   // Flushes the buffer and fdatasyncs. Throws pacsnode::Error.
   void sync();
   const std::filesystem::path& path() const { return path_; }
@@ -56,6 +58,11 @@ class TempFile {
 };
 
 enum class CommitOutcome { Stored, AlreadyExists, Replaced };
+
+// `root`/`relative` for a relative path from the index, refusing (pacsnode::Error
+// InvalidArgument) an absolute path, an empty one, or one that leaves the root. Every
+// path read from the index goes through this (Store::absolute is this with its root).
+std::filesystem::path resolve_under(const std::filesystem::path& root, const std::filesystem::path& relative);
 
 class Store {
  public:
