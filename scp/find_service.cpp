@@ -256,6 +256,10 @@ asio::awaitable<void> FindService::handle(net::Association& association, const n
     co_await finish(kIdentifierDoesNotMatch, "C-FIND-RQ without an identifier");
     co_return;
   }
+  if (!request.sink_error.empty()) {
+    co_await finish(kOutOfResources, "identifier refused: " + request.sink_error);
+    co_return;
+  }
 
   dicom::FindIdentifier identifier;
   std::optional<Failure> refused;

@@ -15,6 +15,8 @@ inline constexpr std::uint16_t kPending = 0xFF00;
 inline constexpr std::uint16_t kCancel = 0xFE00;
 inline constexpr std::uint16_t kIdentifierDoesNotMatch = 0xA900;
 inline constexpr std::uint16_t kUnableToProcess = 0xC001;
+// The identifier did not fit in the memory a peer may use (net::MemorySink refused it).
+inline constexpr std::uint16_t kOutOfResources = 0xA700;
 
 // (0008,0052) Query/Retrieve Level text → level; nullopt for anything else.
 inline std::optional<db::QueryLevel> query_level_of(std::string_view text) {

@@ -14,6 +14,7 @@
 #include "scp/qr_common.hpp"
 #include "scp/services.hpp"
 #include "scu/store.hpp"
+#include "storage/store.hpp"
 
 namespace pacsnode::scp {
 namespace {
@@ -131,6 +132,10 @@ asio::awaitable<void> RetrieveService::handle(net::Association& association, con
     co_await refuse(kIdentifierDoesNotMatch, std::string(op) + "-RQ without an identifier");
     co_return;
   }
+  if (!request.sink_error.empty()) {
+    co_await refuse(kTooManyMatches, "identifier refused: " + request.sink_error);
+    co_return;
+  }
 
   std::optional<Failure> refused;
   db::SqlQuery sql;
@@ -161,8 +166,8 @@ asio::awaitable<void> RetrieveService::handle(net::Association& association, con
       }
       for (auto& row : rows) {
         // row: sop_instance_uid, sop_class_uid, transfer_syntax_uid, file_path
-        const auto file = settings.storage_root / row.at(3);
         try {
+          const auto file = storage::resolve_under(settings.storage_root, row.at(3));
           auto header = dicom::read_part10_header(file);
           if (header.sop_instance_uid != row[0]) {
             throw Error(ErrorCode::Internal, "file " + file.string() + " holds another instance");

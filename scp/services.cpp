@@ -45,12 +45,22 @@ asio::awaitable<void> serve_association(std::shared_ptr<net::Association> associ
         co_await services.retrieve->handle_move(*association, *message);
       } else if (*field == CommandField::CGetRq && services.retrieve) {
         co_await services.retrieve->handle_get(*association, *message);
+      } else if (services.other) {
+        co_await services.other(*association, *message);
       } else {
         log::warn("{} operation {:#06x} not offered: answering 0x0211", association->tag(), raw);
         co_await association->send(message->pc_id, make_response(message->command, 0x0211));
       }
     } catch (const net::AssociationError& e) {
       log::info("{} {}", association->tag(), e.what());
+      break;
+    } catch (const std::exception& e) {
+      // A bug or an unexpected library condition in a service: the request has no answer
+      // and the association's state is unknown. Ending it is the only safe thing; leaving
+      // it open would keep it busy (no idle timeout) for ever.
+      log::error("{} {} failed: {}: aborting the association", association->tag(), message->command.describe(),
+                 e.what());
+      association->abort();
       break;
     }
   }
