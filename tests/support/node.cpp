@@ -88,7 +88,11 @@ void Node::start() {
   ProcessOptions process_options;
   process_options.output_file = dir_.path() / "serve.log";
   process_options.env.push_back({"TCP_NODELAY", "1"});
-  process_.emplace(Process::spawn({PACSNODE_BINARY, "serve", "--config", config_path().string()}, process_options));
+  // PACSNODE_TEST_SERVE_BINARY runs the tests against another build (e.g. the commit before
+  // a fix, to see a new test fail there).
+  const char* override_binary = std::getenv("PACSNODE_TEST_SERVE_BINARY");
+  const std::string binary = override_binary && *override_binary ? override_binary : PACSNODE_BINARY;
+  process_.emplace(Process::spawn({binary, "serve", "--config", config_path().string()}, process_options));
   // initdb on first start takes a few seconds; poll until C-ECHO is answered.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
   while (std::chrono::steady_clock::now() < deadline) {
