@@ -418,3 +418,26 @@ TEST_CASE("rules config: an included file holds only [[rules]]; its errors name 
   CHECK(e.key() == "include");
   CHECK(contains(e.problem(), "must be an array of strings"));
 }
+
+TEST_CASE("rules config: the sample configuration's commented rule and plug-in load when uncommented") {
+  std::ifstream in(fs::path(PACSNODE_SOURCE_DIR) / "etc" / "pacsnode.toml");
+  REQUIRE(in);
+  std::string text, line;
+  bool routing = false;
+  while (std::getline(in, line)) {
+    routing = routing || line == "[routing]";
+    // From [routing] on, "# key = value" and "# [[table]]" lines are the examples.
+    if (routing && line.rfind("# ", 0) == 0 && line.size() > 2 &&
+        (line[2] == '[' || (line[2] >= 'a' && line[2] <= 'z' && line.find(" = ") != std::string::npos))) {
+      line = line.substr(2);
+    }
+    text += line + "\n";
+  }
+  const Config c = parse_config(text, fs::path(PACSNODE_SOURCE_DIR) / "etc" / "pacsnode.toml");
+  REQUIRE(c.rules.rules().size() == 1);
+  CHECK(c.rules.rules()[0].name == "ct-chest");
+  CHECK(c.rules.rules()[0].then.size() == 2);
+  REQUIRE(c.plugins.size() == 1);
+  CHECK(c.plugins[0].name == "lung-density");
+  CHECK(c.max_wait == 30min);
+}
