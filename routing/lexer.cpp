@@ -65,13 +65,26 @@ class Lexer {
 
   [[noreturn]] void fail(SourcePosition at, std::string message) const { throw ExpressionError(at, std::move(message)); }
 
-  bool tag_ahead() const {
-    if (i_ + 11 > text_.size()) return false;
-    const std::string_view s = text_.substr(i_, 11);
-    for (std::size_t k : {1, 2, 3, 4, 6, 7, 8, 9}) {
-      if (!is_hex(s[k])) return false;
-    }
-    return s[5] == ',' && s[10] == ')';
+  // "(gggg,eeee)" at the current position, spaces allowed around the comma: its length.
+  std::size_t tag_ahead() const {
+    std::size_t k = i_ + 1;
+    auto hex4 = [&] {
+      for (int n = 0; n < 4; ++n, ++k) {
+        if (k >= text_.size() || !is_hex(text_[k])) return false;
+      }
+      return true;
+    };
+    auto spaces = [&] {
+      while (k < text_.size() && text_[k] == ' ') ++k;
+    };
+    if (!hex4()) return 0;
+    spaces();
+    if (k >= text_.size() || text_[k] != ',') return 0;
+    ++k;
+    spaces();
+    if (!hex4()) return 0;
+    if (k >= text_.size() || text_[k] != ')') return 0;
+    return k + 1 - i_;
   }
 
   void scan(Token& token) {
@@ -83,11 +96,12 @@ class Lexer {
     };
     switch (c) {
       case '(':
-        if (tag_ahead()) {
+        if (const std::size_t length = tag_ahead()) {
+          const std::string_view written = text_.substr(i_, length);
           token.kind = TokenKind::Tag;
-          token.tag = hex_value(text_.substr(i_ + 1, 4)) << 16 | hex_value(text_.substr(i_ + 6, 4));
-          token.value = std::string(text_.substr(i_, 11));
-          advance(11);
+          token.tag = hex_value(written.substr(1, 4)) << 16 | hex_value(written.substr(length - 5, 4));
+          token.value = fmt::format("({},{})", written.substr(1, 4), written.substr(length - 5, 4));
+          advance(length);
           return;
         }
         return one(TokenKind::LParen);

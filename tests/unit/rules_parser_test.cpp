@@ -90,6 +90,8 @@ TEST_CASE("rules parser: chains of and / or are one node; every operator parses"
   CHECK(shape(R"((0008,0060) == "CT" and (0009,1001) == "x" and CallingAE == "A" and CalledAE == "B" and CallingHost == "h")") ==
         R"((and (== (0008,0060) "CT") (== (0009,1001) "x") (== CallingAE "A") (== CalledAE "B") (== CallingHost "h")))");
   CHECK(shape("false") == "false");
+  CHECK(shape(R"((0008, 0060) == "CT")") == R"((== (0008,0060) "CT"))");  // spaces around the comma
+  CHECK(shape(R"(((0008,0060) == "CT"))") == R"((== (0008,0060) "CT"))");  // a tag in parentheses
 }
 
 TEST_CASE("rules parser: keywords and tags resolve to tags and VRs once, at parse time") {
