@@ -1,6 +1,7 @@
 #include "app/config.hpp"
 
 #include <arpa/inet.h>
+#include <glob.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,6 +24,7 @@
 #define TOML_ENABLE_FORMATTERS 0
 #include <toml++/toml.h>
 
+#include "base/duration.hpp"
 #include "base/log.hpp"
 
 namespace pacsnode::app {
@@ -54,7 +56,8 @@ namespace {
 
 using Keys = std::span<const std::string_view>;
 
-constexpr std::string_view kRootKeys[] = {"node", "storage", "query", "security", "database", "logging", "peers"};
+constexpr std::string_view kRootKeys[] = {"node",  "storage", "query",   "security", "database", "logging",
+                                          "peers", "include", "routing", "plugins",  "rules"};
 constexpr std::string_view kStorageKeys[] = {"path", "duplicates", "min_free_mb", "accept_any_sop_class"};
 constexpr std::string_view kNodeKeys[] = {"ae_title",       "bind",          "port",         "data_dir",
                                           "max_associations", "max_pdu_length", "artim_timeout", "idle_timeout",
@@ -460,6 +463,300 @@ void read_peers(const Section& root, Config& config) {
   }
 }
 
+
+// ---- Routing: include, [routing], [[plugins]], [[rules]] -------------------------------
+// Rules may live in other files (include = ["rules.d/*.toml"]); such a file holds [[rules]]
+// and nothing else, and its errors name it. Peers and plug-ins are read first, so that a
+// rule's actions can be checked against them.
+
+constexpr std::string_view kRoutingKeys[] = {"stable_after", "max_wait"};
+constexpr std::string_view kPluginKeys[] = {"name", "command", "timeout", "max_parallel", "memory_mb"};
+constexpr std::string_view kRuleKeys[] = {"name", "on", "when", "then", "stable_after", "priority", "fallback"};
+constexpr std::string_view kIncludedFileKeys[] = {"rules"};
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kMinStableAfter{100};
+constexpr milliseconds kMaxStableAfter = std::chrono::hours(24);
+constexpr milliseconds kMaxMaxWait = std::chrono::hours(7 * 24);
+
+// A duration written as a string ("30s", "10m", "1h30m", "500ms").
+std::optional<milliseconds> duration(const Section& section, std::string_view name, milliseconds min,
+                                     milliseconds max) {
+  const toml::node* node = section.find(name);
+  if (node == nullptr) return std::nullopt;
+  const auto* s = node->as_string();
+  const auto value = s ? parse_duration(s->get()) : std::nullopt;
+  if (!value) {
+    section.fail(name, fmt::format("must be a duration such as \"30s\", \"10m\", \"1h30m\" or \"500ms\" ({})", got(*node)));
+  }
+  if (*value < min || *value > max) {
+    section.fail(name, fmt::format("must be between {} and {} (got \"{}\")", format_duration(min), format_duration(max),
+                                   s->get()));
+  }
+  return value;
+}
+
+// An array of strings; `what` says what the entries are, for messages.
+std::optional<std::vector<std::string>> string_array(const Section& section, std::string_view name,
+                                                     std::string_view what) {
+  const toml::node* node = section.find(name);
+  if (node == nullptr) return std::nullopt;
+  const auto* array = node->as_array();
+  if (array == nullptr) section.fail(name, fmt::format("must be an array of strings, {} ({})", what, got(*node)));
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const auto* s = (*array)[i].as_string();
+    if (s == nullptr) {
+      section.fail(fmt::format("{}[{}]", name, i), fmt::format("must be a string, {} ({})", what, got((*array)[i])));
+    }
+    out.push_back(s->get());
+  }
+  return out;
+}
+
+void read_routing_table(const Section& routing, Config& config) {
+  routing.allow_only(kRoutingKeys);
+  if (auto v = duration(routing, "stable_after", kMinStableAfter, kMaxStableAfter)) config.stable_after = *v;
+  if (auto v = duration(routing, "max_wait", kMinStableAfter, kMaxMaxWait)) {
+    if (*v < config.stable_after) {
+      routing.fail("max_wait", fmt::format("must not be shorter than stable_after ({} < {})", format_duration(*v),
+                                           format_duration(config.stable_after)));
+    }
+    config.max_wait = *v;
+  }
+}
+
+void read_plugins(const Section& root, const fs::path& base_dir, Config& config) {
+  std::map<std::string, std::string, std::less<>> seen;  // name → key where first defined
+  constexpr std::string_view kNeeds = "every [[plugins]] entry needs name and command";
+  for (const Section& plugin : root.table_array("plugins")) {
+    plugin.allow_only(kPluginKeys);
+    PluginConfig p;
+    p.name = plugin.required_string("name", kNeeds);
+    if (!is_peer_name(p.name)) {
+      plugin.fail("name", fmt::format("must be non-empty and contain only letters, digits, '_', '.' and '-' (got \"{}\")",
+                                      p.name));
+    }
+    if (auto [it, inserted] = seen.emplace(p.name, plugin.key("name")); !inserted) {
+      plugin.fail("name", fmt::format("duplicate plug-in name \"{}\" (already used at {})", p.name, it->second));
+    }
+    auto command = string_array(plugin, "command", "the program and its arguments");
+    if (!command) plugin.fail("command", fmt::format("missing; {}", kNeeds));
+    if (command->empty() || command->front().empty()) {
+      plugin.fail("command", "must name the program to run, as in command = [\"plugins/lung-density\", \"--fast\"]");
+    }
+    const fs::path program = command->front();
+    if (program.is_relative() && command->front().find('/') != std::string::npos) {
+      command->front() = resolve(base_dir, program).string();
+    }
+    p.command = std::move(*command);
+    if (auto v = duration(plugin, "timeout", std::chrono::seconds(1), std::chrono::hours(24))) p.timeout = *v;
+    if (auto v = plugin.integer("max_parallel", 1, 64)) p.max_parallel = static_cast<unsigned>(*v);
+    if (auto v = plugin.integer("memory_mb", 0, std::int64_t{1} << 20)) p.memory_mb = static_cast<std::uint64_t>(*v);
+    config.plugins.push_back(std::move(p));
+  }
+}
+
+// The line of `text` that `at` points into, and a caret under the column.
+std::string excerpt(std::string_view text, routing::SourcePosition at) {
+  std::size_t start = 0;
+  for (unsigned line = 1; line < at.line && start < text.size(); ++line) {
+    const auto newline = text.find('\n', start);
+    if (newline == std::string_view::npos) break;
+    start = newline + 1;
+  }
+  std::string_view line = text.substr(start, text.find('\n', start) - start);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  std::string caret;
+  unsigned column = 1;
+  for (std::size_t i = 0; i < line.size() && column < at.column; ++i) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    if ((c & 0xC0) == 0x80) continue;
+    caret += c == '\t' ? '\t' : ' ';
+    ++column;
+  }
+  return fmt::format("\n    {}\n    {}^", line, caret);
+}
+
+// What has been read of the rules so far, across files.
+struct RuleReader {
+  const Config& config;
+  std::vector<routing::Rule> rules;
+  std::map<std::string, std::string, std::less<>> seen;  // name → where first defined
+
+  void read(const Section& root, const fs::path& display_file) {
+    for (const Section& entry : root.table_array("rules")) read_one(entry, display_file);
+  }
+
+  void read_one(const Section& entry, const fs::path& display_file) {
+    constexpr std::string_view kNeeds = "every [[rules]] entry needs name, on, when and then";
+    entry.allow_only(kRuleKeys);
+    routing::Rule rule;
+    rule.origin = fmt::format("{}, {}", display_file.string(), entry.path());
+    rule.name = entry.required_string("name", kNeeds);
+    if (!is_peer_name(rule.name)) {
+      entry.fail("name", fmt::format("must be non-empty and contain only letters, digits, '_', '.' and '-' (got \"{}\")",
+                                     rule.name));
+    }
+    if (auto [it, inserted] = seen.emplace(rule.name, rule.origin); !inserted) {
+      entry.fail("name", fmt::format("duplicate rule name \"{}\" (already used at {})", rule.name, it->second));
+    }
+    const std::string named = fmt::format("rule \"{}\"", rule.name);
+    const auto on = entry.choice<routing::Trigger>("on", {{"instance", routing::Trigger::Instance},
+                                                          {"series", routing::Trigger::Series},
+                                                          {"study", routing::Trigger::Study}});
+    if (!on) entry.fail("on", fmt::format("missing in {}; {}", named, kNeeds));
+    rule.on = *on;
+
+    const std::string when = entry.required_string("when", kNeeds);
+    try {
+      rule.when = routing::Expression::parse(when);
+    } catch (const routing::ExpressionError& e) {
+      entry.fail("when", fmt::format("{}: at {}:{}: {}{}", named, e.position().line, e.position().column, e.message(),
+                                     excerpt(when, e.position())));
+    }
+
+    const auto then = string_array(entry, "then", "the actions, as in [\"forward archive\", \"analyze lung-density\"]");
+    if (!then) entry.fail("then", fmt::format("missing in {}; {}", named, kNeeds));
+    if (then->empty()) entry.fail("then", fmt::format("{}: must list at least one action", named));
+    for (std::size_t i = 0; i < then->size(); ++i) {
+      const std::string key = fmt::format("then[{}]", i);
+      std::string why;
+      auto action = routing::parse_action((*then)[i], why);
+      if (!action) entry.fail(key, fmt::format("{}: \"{}\": {}", named, (*then)[i], why));
+      check_target(entry, key, named, *action);
+      if (std::find(rule.then.begin(), rule.then.end(), *action) != rule.then.end()) {
+        entry.fail(key, fmt::format("{}: \"{}\" is listed twice", named, (*then)[i]));
+      }
+      rule.then.push_back(std::move(*action));
+    }
+
+    const auto stable_after = duration(entry, "stable_after", kMinStableAfter, kMaxStableAfter);
+    if (rule.on == routing::Trigger::Instance) {
+      if (stable_after) {
+        entry.fail("stable_after", fmt::format("{} is on = \"instance\": a quiet period applies only to on = \"series\" "
+                                               "or \"study\"",
+                                               named));
+      }
+    } else {
+      rule.stable_after = stable_after.value_or(config.stable_after);
+      if (config.max_wait && rule.stable_after > *config.max_wait) {
+        entry.fail("stable_after", fmt::format("{}: {} is longer than [routing] max_wait ({})", named,
+                                               format_duration(rule.stable_after), format_duration(*config.max_wait)));
+      }
+    }
+    if (auto v = entry.integer("priority", -1'000'000, 1'000'000)) rule.priority = static_cast<int>(*v);
+    if (auto v = entry.boolean("fallback")) rule.fallback = *v;
+    rules.push_back(std::move(rule));
+  }
+
+  void check_target(const Section& entry, const std::string& key, const std::string& named,
+                    const routing::Action& action) const {
+    std::vector<std::string_view> names;
+    if (action.verb == routing::Verb::Forward) {
+      if (config.find_peer_by_name(action.target) != nullptr) return;
+      for (const auto& p : config.peers) names.push_back(p.name);
+    } else {
+      if (config.find_plugin(action.target) != nullptr) return;
+      for (const auto& p : config.plugins) names.push_back(p.name);
+    }
+    const char* table = action.verb == routing::Verb::Forward ? "[[peers]]" : "[[plugins]]";
+    std::string known = names.empty() ? fmt::format("none is defined") : fmt::format("defined: {}", join(names, "", ", "));
+    if (auto suggestion = closest(action.target, names)) known = fmt::format("did you mean \"{}\"? {}", *suggestion, known);
+    entry.fail(key, fmt::format("{}: \"{}\": no {} entry named \"{}\" ({})", named, to_string(action), table,
+                                action.target, known));
+  }
+};
+
+// The files `include` names, in order: each glob's matches sorted, each file once. A
+// pattern without wildcards must name an existing file; one with wildcards may match none.
+std::vector<fs::path> included_files(const Section& root, const fs::path& base_dir) {
+  std::vector<fs::path> files;
+  const auto patterns = string_array(root, "include", "file names or glob patterns such as \"rules.d/*.toml\"");
+  if (!patterns) return files;
+  for (std::size_t i = 0; i < patterns->size(); ++i) {
+    const std::string key = fmt::format("include[{}]", i);
+    const std::string& pattern = (*patterns)[i];
+    if (pattern.empty()) root.fail(key, "must not be empty");
+    const fs::path full = resolve(base_dir, pattern);
+    std::vector<fs::path> matches;
+    if (pattern.find_first_of("*?[") == std::string::npos) {
+      std::error_code ec;
+      if (!fs::exists(full, ec)) root.fail(key, fmt::format("no such file: {}", full.string()));
+      matches.push_back(full);
+    } else {
+      glob_t found{};
+      // A folder that does not exist matches nothing; one that cannot be read is an error.
+      static thread_local int unreadable = 0;
+      unreadable = 0;
+      const auto on_error = [](const char*, int error) -> int {
+        if (error != ENOENT && error != ENOTDIR) unreadable = error;
+        return 0;
+      };
+      int rc = ::glob(full.c_str(), 0, on_error, &found);
+      if (unreadable != 0) rc = GLOB_ABORTED;
+      if (rc == 0) {
+        for (std::size_t k = 0; k < found.gl_pathc; ++k) matches.emplace_back(found.gl_pathv[k]);  // sorted by glob
+      }
+      ::globfree(&found);
+      if (rc != 0 && rc != GLOB_NOMATCH) {
+        root.fail(key, fmt::format("cannot read the folders of \"{}\": {}", pattern,
+                                   std::generic_category().message(unreadable != 0 ? unreadable : EIO)));
+      }
+    }
+    for (auto& m : matches) {
+      std::error_code ec;
+      if (!fs::is_regular_file(m, ec)) root.fail(key, fmt::format("{} is not a regular file", m.string()));
+      if (std::find(files.begin(), files.end(), m) == files.end()) files.push_back(std::move(m));
+    }
+  }
+  return files;
+}
+
+// How an included file is named in messages: beside the including file as the user wrote
+// it ("etc/rules.d/ct.toml" when the configuration is "etc/pacsnode.toml").
+fs::path display_name(const fs::path& included, const fs::path& file, const fs::path& base_dir) {
+  const fs::path relative = included.lexically_relative(base_dir);
+  if (relative.empty() || *relative.begin() == "..") return included;
+  return file.parent_path() / relative;
+}
+
+void read_included_rules(const fs::path& path, const fs::path& display, const fs::path& file, RuleReader& reader) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path.string());
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    if (where.line == 0) throw ConfigError(display, "", fmt::format("cannot read: {}", e.description()));
+    throw ConfigError(display, "", fmt::format("TOML syntax error at line {}, column {}: {}", where.line, where.column,
+                                               e.description()));
+  }
+  const Section root(display, &table, "");
+  for (auto&& [k, node] : table) {
+    if (k.str() != "rules") {
+      root.fail(k.str(), fmt::format("only [[rules]] may appear in an included file ({} includes this one; everything "
+                                     "else belongs there)",
+                                     file.empty() ? std::string("<config>") : file.string()));
+    }
+  }
+  root.allow_only(kIncludedFileKeys);
+  reader.read(root, display);
+}
+
+void read_routing(const Section& root, const fs::path& file, const fs::path& base_dir, Config& config) {
+  read_routing_table(root.table("routing"), config);
+  read_plugins(root, base_dir, config);
+  const auto includes = included_files(root, base_dir);
+  RuleReader reader{config, {}, {}};
+  reader.read(root, file.empty() ? fs::path("<config>") : file);
+  for (const auto& path : includes) {
+    read_included_rules(path, display_name(path, file, base_dir), file, reader);
+    config.included_files.push_back(path);
+  }
+  config.rules = routing::RuleSet(std::move(reader.rules));
+}
+
 }  // namespace
 
 const PeerConfig* Config::find_peer_by_name(std::string_view name) const {
@@ -473,6 +770,13 @@ const PeerConfig* Config::find_peer_by_ae(std::string_view ae_title) const {
   const std::string_view wanted = trim_spaces(ae_title);
   for (const auto& peer : peers) {
     if (trim_spaces(peer.ae_title) == wanted) return &peer;
+  }
+  return nullptr;
+}
+
+const PluginConfig* Config::find_plugin(std::string_view name) const {
+  for (const auto& plugin : plugins) {
+    if (plugin.name == name) return &plugin;
   }
   return nullptr;
 }
@@ -505,6 +809,7 @@ Config parse_config(std::string_view toml_text, const fs::path& file) {
   read_database(root.table("database"), config);
   read_logging(root.table("logging"), base_dir, config);
   read_peers(root, config);
+  read_routing(root, file, base_dir, config);
   return config;
 }
 

@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "routing/rules.hpp"
 
 namespace pacsnode::app {
 
@@ -21,6 +24,16 @@ struct PeerConfig {
 struct UserCredential {
   std::string username;
   std::string password;
+};
+
+// [[plugins]]: an analysis plug-in that rules name in "analyze NAME". Declared and checked
+// here; the plug-in host runs them.
+struct PluginConfig {
+  std::string name;                  // unique, [A-Za-z0-9_.-]+
+  std::vector<std::string> command;  // argv; a relative command[0] with a '/' is resolved against the file's folder
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+  unsigned max_parallel = 1;         // runs at the same time, on this node
+  std::uint64_t memory_mb = 2048;    // address-space limit per run; 0 = none
 };
 
 enum class UnknownCallingAePolicy { Accept, Reject };
@@ -69,12 +82,22 @@ struct Config {
 
   std::vector<PeerConfig> peers;
 
+  // Routing: include, [routing], [[plugins]], [[rules]] (read by the routing block of
+  // config.cpp, after [[peers]]).
+  std::vector<std::filesystem::path> included_files;  // absolute, in reading order
+  std::chrono::milliseconds stable_after{std::chrono::seconds(30)};  // [routing]: default quiet period of series/study rules
+  std::optional<std::chrono::milliseconds> max_wait;  // [routing]: fire at the latest this long after the first instance
+  std::vector<PluginConfig> plugins;
+  routing::RuleSet rules;  // from this file and the included ones, in evaluation order
+
   // The peer with exactly this name, or nullptr. Points into `peers`.
   const PeerConfig* find_peer_by_name(std::string_view name) const;
   // The first peer (in file order) whose AE title equals `ae_title`, ignoring leading and
   // trailing spaces (insignificant in the AE VR) but case-sensitive; nullptr if none.
   // Several peers may share an AE title (legal in DICOM), hence "first".
   const PeerConfig* find_peer_by_ae(std::string_view ae_title) const;
+  // The plug-in with exactly this name, or nullptr. Points into `plugins`.
+  const PluginConfig* find_plugin(std::string_view name) const;
 };
 
 // A bad configuration: which file, which key, what is wrong. what() reads
@@ -94,11 +117,13 @@ class ConfigError : public std::runtime_error {
   std::string problem_;
 };
 
-// Reads and validates a configuration file. Throws ConfigError on a missing file, a TOML
-// syntax error, an unknown key, a wrong type, an out-of-range value, a duplicate peer name.
+// Reads and validates a configuration file and the files it includes. Throws ConfigError on
+// a missing file, a TOML syntax error, an unknown key, a wrong type, an out-of-range value,
+// a duplicate peer, plug-in or rule name, a rule that does not parse or names an unknown
+// peer or plug-in (the error's file is then the file that holds the rule).
 Config load_config(const std::filesystem::path& file);
-// Same, from text (for tests); `file` is used for messages and to resolve data_dir and
-// logging.file (an empty `file` resolves them against the current directory).
+// Same, from text (for tests); `file` is used for messages and to resolve data_dir,
+// logging.file and include (an empty `file` resolves them against the current directory).
 Config parse_config(std::string_view toml_text, const std::filesystem::path& file);
 
 }  // namespace pacsnode::app

@@ -6,6 +6,7 @@
 
 #include "app/commands.hpp"
 #include "app/config.hpp"
+#include "app/rules_commands.hpp"
 #include "app/serve.hpp"
 #include "app/settings.hpp"
 #include "app/version.hpp"
@@ -104,6 +105,22 @@ int main(int argc, char** argv) {
   history_cmd->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
   history_cmd->add_flag("--json", history_json, "Print JSON instead of a table");
 
+  auto* rules_cmd = cli.add_subcommand("rules", "Routing rules: validate and list them, or try them on files");
+  rules_cmd->require_subcommand(1);
+  auto* rules_check_cmd = rules_cmd->add_subcommand("check", "Validate the configuration and list its rules");
+  rules_check_cmd->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
+  app::RulesTestOptions rules_test;
+  std::string rules_calling_ae, rules_called_ae, rules_calling_host;
+  auto* rules_test_cmd = rules_cmd->add_subcommand(
+      "test", "Evaluate every rule on DICOM files and say why each matched or not (nothing is sent or run)");
+  rules_test_cmd->add_option("paths", rules_test.paths, "DICOM files and folders (recursive)")->required();
+  rules_test_cmd->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
+  auto* calling_ae_opt = rules_test_cmd->add_option("--calling-ae", rules_calling_ae, "CallingAE for the rules (default: absent)");
+  auto* called_ae_opt = rules_test_cmd->add_option("--called-ae", rules_called_ae, "CalledAE for the rules (default: absent)");
+  auto* calling_host_opt =
+      rules_test_cmd->add_option("--calling-host", rules_calling_host, "CallingHost for the rules (default: absent)");
+  rules_test_cmd->add_flag("--json", rules_test.json, "Print JSON instead of text");
+
   auto* db_cmd = cli.add_subcommand("db", "Database administration");
   db_cmd->require_subcommand(1);
   auto* migrate_cmd = db_cmd->add_subcommand("migrate", "Apply pending schema migrations");
@@ -113,7 +130,12 @@ int main(int argc, char** argv) {
     c->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
   }
 
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error is exit code 2, as documented.
+    return cli.exit(e) == 0 ? 0 : kExitConfig;
+  }
 
   if (*echo_cmd) {
     log::init({log::Level::warn, {}});
@@ -144,6 +166,14 @@ int main(int argc, char** argv) {
     return app::run_history(*config, history_patient,
                        history_issuer_opt->count() ? std::optional<std::string>(history_issuer) : std::nullopt,
                        history_json);
+  }
+  if (*rules_cmd) {
+    log::init({log::Level::warn, {}});
+    if (rules_check_cmd->parsed()) return app::run_rules_check(*config);
+    if (calling_ae_opt->count()) rules_test.calling_ae = rules_calling_ae;
+    if (called_ae_opt->count()) rules_test.called_ae = rules_called_ae;
+    if (calling_host_opt->count()) rules_test.calling_host = rules_calling_host;
+    return app::run_rules_test(*config, rules_test);
   }
   if (*db_cmd) {
     log::init({log::Level::warn, {}});

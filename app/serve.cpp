@@ -88,6 +88,12 @@ int serve(const Config& config) {
   }
   log::info("listening for DICOM on {}:{} as {} (max {} associations)", config.bind_address, server.port(),
             config.ae_title, config.max_associations);
+  if (!config.rules.empty()) {
+    // Until the dispatcher exists, say so rather than let an operator believe they run.
+    log::warn("{} routing rule(s) configured and checked, but not acted on yet (no forwarding or analysis in this "
+              "version); `pacsnode rules test` shows what they would do",
+              config.rules.rules().size());
+  }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {

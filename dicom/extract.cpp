@@ -2,7 +2,6 @@
 
 #include <array>
 #include <charconv>
-#include <mutex>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -18,10 +17,9 @@
 #include "dcmtk/dcmdata/dcvr.h"
 
 #include "base/error.hpp"
-#include "base/log.hpp"
 #include "dicom/dicom_json.hpp"
-#include "dicom/japanese.hpp"
 #include "dicom/levels.hpp"
+#include "dicom/text_decoding.hpp"
 #include "dicom/uid.hpp"
 #include "dicom/utf8.hpp"
 
@@ -80,63 +78,6 @@ void prune(DcmItem& item, int depth) {
     }
   }
   for (DcmElement* element : doomed) delete item.remove(element);
-}
-
-// Module-wide DCMTK policy, set once: a defined-length UN element of a tag the dictionary
-// knows is read with the dictionary's VR (PS3.5 §6.2.2), as data that passed through a node
-// that did not know the tag arrives so (e.g. a Study Instance UID as UN).
-void configure_dcmtk() {
-  static std::once_flag once;
-  std::call_once(once, [] { dcmEnableUnknownVRConversion.set(OFTrue); });
-}
-
-// The fallback for what DCMTK cannot decode on the C library's iconv: Japanese (ISO 2022 IR
-// 87 / 159). Decodes every text element affected by Specific Character Set, each item under
-// its own declaration if it has one.
-void decode_japanese_text(DcmItem& item, std::string charset) {
-  OFString own;
-  if (item.findAndGetOFStringArray(DCM_SpecificCharacterSet, own).good()) charset = own.c_str();
-  const unsigned long count = item.card();
-  for (unsigned long i = 0; i < count; ++i) {
-    DcmElement* element = item.getElement(i);
-    if (element == nullptr) continue;
-    const DcmEVR vr = element->ident();
-    if (vr == EVR_SQ) {
-      auto& sequence = static_cast<DcmSequenceOfItems&>(*element);
-      for (unsigned long k = 0; k < sequence.card(); ++k) {
-        if (DcmItem* nested = sequence.getItem(k)) decode_japanese_text(*nested, charset);
-      }
-      continue;
-    }
-    if (vr != EVR_SH && vr != EVR_LO && vr != EVR_ST && vr != EVR_LT && vr != EVR_UT &&
-        vr != EVR_UC && vr != EVR_PN) {
-      continue;
-    }
-    OFString raw;
-    if (element->getOFStringArray(raw, OFFalse).bad()) continue;
-    const auto decoded =
-        decode_japanese(std::string_view(raw.c_str(), raw.size()), charset, vr == EVR_PN);
-    if (decoded) element->putOFStringArray(OFString(decoded->data(), decoded->size()));
-  }
-}
-
-// Decodes all text to UTF-8 in place. On failure (an unknown character set, bytes illegal in
-// the declared one) part of the data set may be left undecoded; to_valid_utf8 then reads the
-// leftover bytes as Latin-1.
-void decode_text(DcmDataset& data_set, const std::filesystem::path& file) {
-  if (data_set.convertToUTF8().good()) return;
-  OFString declared;
-  data_set.findAndGetOFStringArray(DCM_SpecificCharacterSet, declared);
-  const std::string charset = declared.c_str();
-  if (needs_japanese_decoder(charset)) {
-    decode_japanese_text(data_set, charset);
-    return;
-  }
-  OFString sop_instance_uid;
-  data_set.findAndGetOFString(DCM_SOPInstanceUID, sop_instance_uid);
-  log::warn("sop={} file={}: cannot decode text from Specific Character Set '{}'; "
-            "undecodable bytes are read as Latin-1",
-            to_valid_utf8(sop_instance_uid.c_str()), file.string(), to_valid_utf8(charset));
 }
 
 std::string_view trim(std::string_view text) {
@@ -233,7 +174,7 @@ IndexRecord extract_index_record(const std::filesystem::path& part10_file) {
                 fmt::format("{}: not a regular file", part10_file.string()));
   }
 
-  configure_dcmtk();
+  detail::configure_dcmtk();
   DcmFileFormat file_format;
   const OFCondition loaded = file_format.loadFile(OFFilename(part10_file.c_str()), EXS_Unknown,
                                                   EGL_noChange, kMaxReadLength, ERM_fileOnly);
@@ -245,7 +186,7 @@ IndexRecord extract_index_record(const std::filesystem::path& part10_file) {
   DcmDataset& data_set = *file_format.getDataset();
 
   prune(data_set, 0);
-  decode_text(data_set, part10_file);
+  detail::decode_text(data_set, part10_file);
   data_set.findAndDeleteElement(DCM_SpecificCharacterSet, OFTrue, OFTrue);
 
   IndexRecord record;

@@ -1,0 +1,245 @@
+#include "app/rules_commands.hpp"
+
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "app/commands.hpp"
+#include "base/duration.hpp"
+#include "base/json.hpp"
+#include "routing/sources.hpp"
+#include "scu/store.hpp"
+
+namespace pacsnode::app {
+namespace {
+
+constexpr routing::Trigger kTriggers[] = {routing::Trigger::Instance, routing::Trigger::Series,
+                                          routing::Trigger::Study};
+
+std::string folded(std::string_view text) {
+  std::string out;
+  bool space = false;
+  for (const char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+std::string join_words(const std::vector<std::string>& words, std::string_view separator) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += separator;
+    out += w;
+  }
+  return out;
+}
+
+// "archive (peer ARCHIVE@10.0.0.9:104)", "lung-density (plug-in: /opt/x --fast; timeout 10m)".
+std::string target_description(const Config& config, const routing::Action& action) {
+  if (action.verb == routing::Verb::Forward) {
+    const PeerConfig* peer = config.find_peer_by_name(action.target);
+    if (peer == nullptr) return action.target;
+    return fmt::format("{} (peer {}@{}:{})", action.target, peer->ae_title, peer->host, peer->port);
+  }
+  const PluginConfig* plugin = config.find_plugin(action.target);
+  if (plugin == nullptr) return action.target;
+  return fmt::format("{} (plug-in: {}; timeout {})", action.target, join_words(plugin->command, " "),
+                     format_duration(plugin->timeout));
+}
+
+// What `rules test` says an action would do.
+std::string would(const Config& config, const routing::Action& action) {
+  if (action.verb == routing::Verb::Forward) {
+    const PeerConfig* peer = config.find_peer_by_name(action.target);
+    return peer == nullptr ? fmt::format("would forward to {}", action.target)
+                           : fmt::format("would forward to {} (peer {}@{}:{})", action.target, peer->ae_title,
+                                         peer->host, peer->port);
+  }
+  return fmt::format("would analyze with {}", action.target);
+}
+
+std::string rule_summary(const routing::Rule& rule) {
+  std::string out = fmt::format("on {}", to_string(rule.on));
+  if (rule.on != routing::Trigger::Instance) out += fmt::format(", stable after {}", format_duration(rule.stable_after));
+  out += fmt::format(", priority {}", rule.priority);
+  if (rule.fallback) out += ", fallback";
+  return out;
+}
+
+// ----- rules test -----
+
+struct FileResult {
+  std::string file;
+  std::string error;  // unreadable: why
+  std::vector<routing::RuleOutcome> outcomes;
+};
+
+// Which rule of the same `on` made a fallback stand aside.
+std::string first_ordinary_match(const std::vector<routing::RuleOutcome>& outcomes, routing::Trigger on) {
+  for (const auto& o : outcomes) {
+    if (o.rule->on == on && o.matched && !o.rule->fallback) return o.rule->name;
+  }
+  return {};
+}
+
+std::string outcome_word(const routing::RuleOutcome& o) { return o.matched ? "matched" : "not matched"; }
+
+void print_text(const Config& config, const FileResult& result, const routing::AttributeSet* attributes) {
+  std::cout << "== " << result.file << "\n";
+  if (!result.error.empty()) {
+    std::cout << "  unreadable: " << result.error << "\n";
+    return;
+  }
+  if (attributes != nullptr) {
+    std::vector<std::string> facts;
+    for (const auto& [tag, name] : {std::pair{0x00080060u, "Modality"}, std::pair{0x00080016u, "SOPClassUID"},
+                                    std::pair{0x00080018u, "SOPInstanceUID"}}) {
+      if (const auto* a = attributes->find(tag); a != nullptr && !a->values.empty()) {
+        facts.push_back(fmt::format("{} {}", name, a->values.front()));
+      }
+    }
+    if (!facts.empty()) std::cout << "  " << join_words(facts, ", ") << "\n";
+  }
+  if (result.outcomes.empty()) std::cout << "  no rules in the configuration\n";
+  std::size_t matched = 0;
+  std::vector<std::string> plans;
+  for (const auto& o : result.outcomes) {
+    const routing::Rule& rule = *o.rule;
+    std::string heading = fmt::format("  rule {} (on {}", rule.name, to_string(rule.on));
+    if (rule.fallback) heading += ", fallback";
+    if (rule.on != routing::Trigger::Instance) heading += ": evaluated on this instance's attributes";
+    heading += fmt::format("): {}", outcome_word(o));
+    if (o.suppressed) {
+      heading += fmt::format(" (a fallback: its condition holds, but rule {} on {} matched)",
+                             first_ordinary_match(result.outcomes, rule.on), to_string(rule.on));
+    }
+    std::cout << heading << "\n" << routing::format_trace(o.trace, 4);
+    if (o.matched) {
+      ++matched;
+      for (const auto& action : rule.then) {
+        const std::string w = would(config, action);
+        std::cout << "    " << w << "\n";
+        plans.push_back(fmt::format("{} (rule {}, on {})", w.substr(std::string_view("would ").size()), rule.name,
+                                    to_string(rule.on)));
+      }
+    }
+  }
+  std::cout << fmt::format("  {} of {} rule(s) matched", matched, result.outcomes.size());
+  if (plans.empty()) {
+    std::cout << "; nothing would be done\n";
+  } else {
+    std::cout << "; would do:\n";
+    for (const auto& p : plans) std::cout << "    " << p << "\n";
+  }
+}
+
+void append_trace_json(std::string& out, const routing::TraceStep& step) {
+  out += fmt::format("{{\"text\":{},\"line\":{},\"column\":{},\"result\":{}", json_string(step.text),
+                     step.position.line, step.position.column, step.result ? "true" : "false");
+  if (!step.detail.empty()) out += ",\"detail\":" + json_string(step.detail);
+  if (!step.children.empty()) {
+    out += ",\"children\":[";
+    for (std::size_t i = 0; i < step.children.size(); ++i) {
+      if (i > 0) out += ',';
+      append_trace_json(out, step.children[i]);
+    }
+    out += ']';
+  }
+  out += '}';
+}
+
+std::string json_of(const Config& config, const FileResult& result) {
+  std::string out = "{\"file\":" + json_string(result.file);
+  if (!result.error.empty()) return out + ",\"error\":" + json_string(result.error) + "}";
+  out += ",\"rules\":[";
+  std::vector<std::string> plans;
+  for (std::size_t i = 0; i < result.outcomes.size(); ++i) {
+    const auto& o = result.outcomes[i];
+    const routing::Rule& rule = *o.rule;
+    if (i > 0) out += ',';
+    out += fmt::format("\n{{\"name\":{},\"on\":\"{}\",\"priority\":{},\"fallback\":{},\"matched\":{},\"suppressed\":{},"
+                       "\"trace\":",
+                       json_string(rule.name), to_string(rule.on), rule.priority, rule.fallback ? "true" : "false",
+                       o.matched ? "true" : "false", o.suppressed ? "true" : "false");
+    append_trace_json(out, o.trace);
+    out += ",\"actions\":[";
+    if (o.matched) {
+      for (std::size_t k = 0; k < rule.then.size(); ++k) {
+        if (k > 0) out += ',';
+        const std::string w = would(config, rule.then[k]);
+        out += fmt::format("{{\"verb\":\"{}\",\"target\":{},\"would\":{}}}", to_string(rule.then[k].verb),
+                           json_string(rule.then[k].target), json_string(w));
+      }
+    }
+    out += "]}";
+  }
+  return out + "]}";
+}
+
+}  // namespace
+
+int run_rules_check(const Config& config) {
+  const auto& rules = config.rules.rules();
+  const std::string file = config.file.empty() ? std::string("<config>") : config.file.string();
+  for (const auto& path : config.included_files) std::cout << "included: " << path.string() << "\n";
+  for (const auto& rule : rules) {
+    std::cout << rule.name << "  " << rule_summary(rule) << "\n";
+    std::cout << "  when  " << folded(rule.when.text()) << "\n";
+    for (std::size_t i = 0; i < rule.then.size(); ++i) {
+      std::cout << (i == 0 ? "  then  " : "        ") << to_string(rule.then[i].verb) << " "
+                << target_description(config, rule.then[i]) << "\n";
+    }
+    std::cout << "  from  " << rule.origin << "\n";
+  }
+  std::size_t count[3] = {0, 0, 0};
+  for (const auto& rule : rules) ++count[static_cast<int>(rule.on)];
+  std::cout << fmt::format("{}: OK: {} rule(s) ({} on instance, {} on series, {} on study), listed in evaluation "
+                           "order; {} peer(s), {} plug-in(s)\n",
+                           file, rules.size(), count[0], count[1], count[2], config.peers.size(),
+                           config.plugins.size());
+  return 0;
+}
+
+int run_rules_test(const Config& config, const RulesTestOptions& options) {
+  std::vector<std::string> errors;
+  std::vector<std::filesystem::path> inputs(options.paths.begin(), options.paths.end());
+  const auto files = scu::collect_files(inputs, errors);
+  routing::AssociationContext association{options.calling_ae, options.called_ae, options.calling_host};
+
+  bool failed = !errors.empty();
+  for (const auto& e : errors) std::cerr << "pacsnode rules test: " << e << "\n";
+  if (options.json) std::cout << "[";
+  bool first = true;
+  for (const auto& path : files) {
+    FileResult result;
+    result.file = path.string();
+    std::optional<routing::AttributeSet> attributes;
+    try {
+      attributes = routing::read_file_attributes(path);
+      for (const auto on : kTriggers) {
+        auto outcomes = config.rules.explain(on, *attributes, association);
+        for (auto& o : outcomes) result.outcomes.push_back(std::move(o));
+      }
+    } catch (const std::exception& e) {
+      result.error = e.what();
+      failed = true;
+      std::cerr << "pacsnode rules test: " << e.what() << "\n";
+    }
+    if (options.json) {
+      std::cout << (first ? "\n" : ",\n") << json_of(config, result);
+    } else {
+      print_text(config, result, attributes ? &*attributes : nullptr);
+    }
+    first = false;
+  }
+  if (options.json) std::cout << (first ? "]\n" : "\n]\n");
+  return failed ? kExitFailure : 0;
+}
+
+}  // namespace pacsnode::app
