@@ -184,6 +184,7 @@ TEST_CASE("a peer that pipelines big identifiers while the node is busy: data se
     rq.contexts.push_back({3, std::string(net::uid::StudyRootFind), {kEle}});
     net::AssociationSettings settings;
     settings.ae_title = "PIPELINER";
+    settings.idle_timeout = 60s;  // a node that never answers ends the test, not CI's clock
     auto a = co_await net::Association::request("127.0.0.1", node.port(), rq, settings, 1);
 
     net::CommandSet move;
