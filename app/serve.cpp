@@ -62,13 +62,14 @@ int serve(const Config& config) {
   scp::RetrieveService retrieve_service(workers, retrieve_settings(config, database_runtime->conninfo(), store->root()));
   const scp::ServiceSet services{&store_service, &find_service, &retrieve_service};
   const auto association = association_settings(config);
-  const auto policy = policy_settings(config);
+  const unsigned threads = std::max(2u, std::thread::hardware_concurrency());
+  scp::AssociationPolicy policy(policy_settings(config, threads));
   net::Server* server_ptr = nullptr;
   net::Server server(io, server_settings(config), [&](tcp::socket socket, std::uint64_t id) -> asio::awaitable<void> {
     net::Server& srv = *server_ptr;
     auto decide = [&srv, &policy](const net::AAssociateRq& rq) {
       // This session is counted in active_sessions(); the limit is on the others.
-      return scp::decide_association(rq, policy, srv.active_sessions() - 1);
+      return policy.decide(rq, srv.active_sessions() - 1);
     };
     auto established =
         co_await net::Association::accept(std::move(socket), association, decide, id, store_service.sink_factory());
@@ -93,7 +94,6 @@ int serve(const Config& config) {
     server.shutdown(config.shutdown_grace, [&io]() { io.stop(); });
   });
 
-  const unsigned threads = std::max(2u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io]() { io.run(); });
   io.run();

@@ -201,6 +201,8 @@ TEST_CASE("user identity 'require': right credentials get 0x59, wrong ones RJ (1
   CHECK(rejection_of(node.port(), rq) == "1,1,1");  // none offered
   rq.user_info.user_identity_rq = net::UserIdentityRq{2, true, "rad", "wrong"};
   CHECK(rejection_of(node.port(), rq) == "1,1,1");
+  rq.user_info.user_identity_rq = net::UserIdentityRq{1, true, "rad", ""};  // username only
+  CHECK(rejection_of(node.port(), rq) == "1,1,1");
   rq.user_info.user_identity_rq = net::UserIdentityRq{2, true, "rad", "s3cret"};
   CHECK(rejection_of(node.port(), rq) == "accepted");
 }
