@@ -18,9 +18,11 @@ struct PeerConfig {
   std::uint16_t port = 104;
 };
 
+// Exactly one of password_hash and password is set.
 struct UserCredential {
   std::string username;
-  std::string password;
+  std::string password_hash;  // "$argon2id$...", as `pacsnode hash-password` prints; checked on load
+  std::string password;       // clear text: still accepted, with a warning (Config::warnings)
 };
 
 enum class UnknownCallingAePolicy { Accept, Reject };
@@ -66,6 +68,10 @@ struct Config {
   std::filesystem::path log_file;    // empty: stderr; else absolute, relative to file's folder
 
   std::vector<PeerConfig> peers;
+
+  // What is accepted but should change, one line each in ConfigError's form
+  // ("<file>: <key>: <problem>"); `serve` logs them at warn level when it starts.
+  std::vector<std::string> warnings;
 
   // The peer with exactly this name, or nullptr. Points into `peers`.
   const PeerConfig* find_peer_by_name(std::string_view name) const;

@@ -24,6 +24,7 @@ namespace pacsnode::app {
 
 int serve(const Config& config) {
   log::info("pacsnode {} starting: config {}, data dir {}", kVersion, config.file.string(), config.data_dir.string());
+  for (const auto& warning : config.warnings) log::warn("{}", warning);
 
   pid_t holder = 0;
   auto lock = DataDirLock::try_acquire(config.data_dir, &holder);

@@ -27,7 +27,10 @@ scp::PolicySettings policy_settings(const Config& config, unsigned io_threads) {
   for (const auto& peer : config.peers) s.known_ae_titles.push_back(peer.ae_title);
   s.reject_unknown_calling_ae = config.unknown_calling_ae == UnknownCallingAePolicy::Reject;
   s.require_user_identity = config.user_identity == UserIdentityPolicy::Require;
-  for (const auto& user : config.users) s.users.push_back({user.username, user.password, true});
+  for (const auto& user : config.users) {
+    const bool clear_text = user.password_hash.empty();
+    s.users.push_back({user.username, clear_text ? user.password : user.password_hash, clear_text});
+  }
   // An argon2 verification holds its I/O thread for ~90 ms of CPU (longer when the cores are
   // busy): at most half of them may be verifying, so that the others keep every open
   // association moving.
