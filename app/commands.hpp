@@ -25,6 +25,9 @@ int run_move(const std::string& target, const std::string& destination, const st
 int run_history(const Config& config, const std::string& patient_id, const std::optional<std::string>& issuer,
                 bool json);
 int run_db(const Config& config, bool migrate);
+// Reads one line (the password; without echo on a terminal, and then twice) from standard
+// input and prints its hash_password hash for [[security.users]] password_hash.
+int run_hash_password();
 int run_reindex(const Config& config);
 
 }  // namespace pacsnode::app

@@ -26,6 +26,7 @@
 
 #include "base/duration.hpp"
 #include "base/log.hpp"
+#include "base/password.hpp"
 
 namespace pacsnode::app {
 
@@ -64,7 +65,7 @@ constexpr std::string_view kNodeKeys[] = {"ae_title",       "bind",          "po
                                           "shutdown_grace", "max_pending_connections", "max_pending_per_address"};
 constexpr std::string_view kQueryKeys[] = {"max_results", "max_retrieve"};
 constexpr std::string_view kSecurityKeys[] = {"unknown_calling_ae", "user_identity", "users"};
-constexpr std::string_view kUserKeys[] = {"username", "password"};
+constexpr std::string_view kUserKeys[] = {"username", "password_hash", "password"};
 constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_user"};
 constexpr std::string_view kLoggingKeys[] = {"level", "file"};
 constexpr std::string_view kPeerKeys[] = {"name", "ae_title", "host", "port"};
@@ -174,6 +175,11 @@ class Section {
 
   [[noreturn]] void fail(std::string_view name, std::string problem) const {
     throw ConfigError(file_, key(name), std::move(problem));
+  }
+
+  // A problem that does not stop the node, worded as fail() words errors.
+  std::string warning(std::string_view name, const std::string& problem) const {
+    return describe(file_, key(name), problem);
   }
 
   // Unknown keys are refused rather than ignored: a misspelt key silently falling back to its
@@ -377,15 +383,33 @@ void read_security(const Section& security, Config& config) {
     config.user_identity = *v;
   }
   std::map<std::string, std::string, std::less<>> seen;  // username → key where first defined
+  constexpr std::string_view kNeeds = "every [[security.users]] entry needs username and password_hash";
   for (const Section& user : security.table_array("users")) {
     user.allow_only(kUserKeys);
     UserCredential credential;
-    credential.username = user.required_string("username", "every [[security.users]] entry needs username and password");
-    credential.password = user.required_string("password", "every [[security.users]] entry needs username and password");
+    credential.username = user.required_string("username", kNeeds);
     if (credential.username.empty()) user.fail("username", "must not be empty");
-    if (credential.password.empty()) user.fail("password", "must not be empty");
     if (auto [it, inserted] = seen.emplace(credential.username, user.key("username")); !inserted) {
       user.fail("username", fmt::format("duplicate user \"{}\" (already defined at {})", credential.username, it->second));
+    }
+    auto hash = user.string("password_hash");
+    auto password = user.string("password");
+    if (hash && password) user.fail("password", "give password_hash or password, not both");
+    if (hash) {
+      if (!is_password_hash(*hash)) {
+        user.fail("password_hash", "not a password hash libsodium can read; expected \"$argon2id$v=19$m=...\" as "
+                                   "printed by `pacsnode hash-password`");
+      }
+      credential.password_hash = std::move(*hash);
+    } else if (password) {
+      if (password->empty()) user.fail("password", "must not be empty");
+      config.warnings.push_back(user.warning(
+          "password", fmt::format("user \"{}\" has a clear-text password; replace it with password_hash = the output "
+                                  "of `pacsnode hash-password`",
+                                  credential.username)));
+      credential.password = std::move(*password);
+    } else {
+      user.fail("password_hash", fmt::format("missing; {} (or, in clear text, password)", kNeeds));
     }
     config.users.push_back(std::move(credential));
   }

@@ -21,9 +21,11 @@ struct PeerConfig {
   std::uint16_t port = 104;
 };
 
+// Exactly one of password_hash and password is set.
 struct UserCredential {
   std::string username;
-  std::string password;
+  std::string password_hash;  // "$argon2id$...", as `pacsnode hash-password` prints; checked on load
+  std::string password;       // clear text: still accepted, with a warning (Config::warnings)
 };
 
 // [[plugins]]: an analysis plug-in that rules name in "analyze NAME". Declared and checked
@@ -89,6 +91,10 @@ struct Config {
   std::optional<std::chrono::milliseconds> max_wait;  // [routing]: fire at the latest this long after the first instance
   std::vector<PluginConfig> plugins;
   routing::RuleSet rules;  // from this file and the included ones, in evaluation order
+
+  // What is accepted but should change, one line each in ConfigError's form
+  // ("<file>: <key>: <problem>"); `serve` logs them at warn level when it starts.
+  std::vector<std::string> warnings;
 
   // The peer with exactly this name, or nullptr. Points into `peers`.
   const PeerConfig* find_peer_by_name(std::string_view name) const;

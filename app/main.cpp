@@ -130,6 +130,9 @@ int main(int argc, char** argv) {
     c->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
   }
 
+  auto* hash_password_cmd = cli.add_subcommand(
+      "hash-password", "Read a password from standard input and print its hash for [[security.users]] password_hash");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -154,6 +157,10 @@ int main(int argc, char** argv) {
     log::init({log::Level::warn, {}});
     const auto& o = move_options;
     return app::run_move(o.target, move_destination, o.level, o.root, o.keys, o.aet, o.timeout);
+  }
+  if (*hash_password_cmd) {
+    log::init({log::Level::warn, {}});
+    return app::run_hash_password();
   }
   auto config = load(config_path);
   if (!config) return kExitConfig;

@@ -24,6 +24,7 @@ namespace pacsnode::app {
 
 int serve(const Config& config) {
   log::info("pacsnode {} starting: config {}, data dir {}", kVersion, config.file.string(), config.data_dir.string());
+  for (const auto& warning : config.warnings) log::warn("{}", warning);
 
   pid_t holder = 0;
   auto lock = DataDirLock::try_acquire(config.data_dir, &holder);
@@ -62,13 +63,14 @@ int serve(const Config& config) {
   scp::RetrieveService retrieve_service(workers, retrieve_settings(config, database_runtime->conninfo(), store->root()));
   const scp::ServiceSet services{&store_service, &find_service, &retrieve_service, {}};
   const auto association = association_settings(config);
-  const auto policy = policy_settings(config);
+  const unsigned threads = std::max(2u, std::thread::hardware_concurrency());
+  scp::AssociationPolicy policy(policy_settings(config, threads));
   net::Server* server_ptr = nullptr;
   net::Server server(io, server_settings(config), [&](tcp::socket socket, std::uint64_t id) -> asio::awaitable<void> {
     net::Server& srv = *server_ptr;
     auto decide = [&srv, &policy, id](const net::AAssociateRq& rq) {
       // Associations only: connections that never send an RQ do not count.
-      auto decision = scp::decide_association(rq, policy, srv.associations());
+      auto decision = policy.decide(rq, srv.associations());
       if (decision.accept) srv.reserve_association(id);
       return decision;
     };
@@ -102,7 +104,6 @@ int serve(const Config& config) {
     server.shutdown(config.shutdown_grace, [&io]() { io.stop(); });
   });
 
-  const unsigned threads = std::max(2u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io]() { io.run(); });
   io.run();

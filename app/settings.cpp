@@ -1,5 +1,7 @@
 #include "app/settings.hpp"
 
+#include <algorithm>
+
 #include "app/version.hpp"
 
 namespace pacsnode::app {
@@ -20,13 +22,20 @@ net::ServerSettings server_settings(const Config& config) {
                              config.max_pending_per_address};
 }
 
-scp::PolicySettings policy_settings(const Config& config) {
+scp::PolicySettings policy_settings(const Config& config, unsigned io_threads) {
   scp::PolicySettings s;
   s.ae_title = config.ae_title;
   for (const auto& peer : config.peers) s.known_ae_titles.push_back(peer.ae_title);
   s.reject_unknown_calling_ae = config.unknown_calling_ae == UnknownCallingAePolicy::Reject;
   s.require_user_identity = config.user_identity == UserIdentityPolicy::Require;
-  for (const auto& user : config.users) s.users.push_back({user.username, user.password});
+  for (const auto& user : config.users) {
+    const bool clear_text = user.password_hash.empty();
+    s.users.push_back({user.username, clear_text ? user.password : user.password_hash, clear_text});
+  }
+  // An argon2 verification holds its I/O thread for ~90 ms of CPU (longer when the cores are
+  // busy): at most half of them may be verifying, so that the others keep every open
+  // association moving.
+  s.max_concurrent_verifications = std::max(1u, io_threads / 2);
   s.max_associations = config.max_associations;
   s.contexts = scp::offered_services(true, config.accept_any_sop_class, true);
   return s;

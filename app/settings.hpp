@@ -15,7 +15,8 @@ namespace pacsnode::app {
 
 net::AssociationSettings association_settings(const Config& config);
 net::ServerSettings server_settings(const Config& config);
-scp::PolicySettings policy_settings(const Config& config);
+// io_threads: the threads that run the I/O context, on which the association policy decides.
+scp::PolicySettings policy_settings(const Config& config, unsigned io_threads);
 log::LogSettings log_settings(const Config& config);
 storage::StorageSettings storage_settings(const Config& config);
 db::IndexWriterSettings index_writer_settings(const Config& config, const std::string& conninfo);

@@ -49,38 +49,38 @@ net::AcceptorPolicy offered_services(bool storage, bool any_sop_class, bool quer
   return policy;
 }
 
-net::AcceptDecision decide_association(const net::AAssociateRq& rq, const PolicySettings& settings,
-                                       std::size_t active) {
-  if (active >= settings.max_associations) {
-    return reject(2, 3, 2, "association limit of " + std::to_string(settings.max_associations) + " reached");
+AssociationPolicy::AssociationPolicy(PolicySettings settings, UserAuthenticator::Verifier verify)
+    : settings_(std::move(settings)),
+      users_(std::move(settings_.users), settings_.max_concurrent_verifications, std::move(verify)) {
+  settings_.users.clear();  // moved into users_
+}
+
+net::AcceptDecision AssociationPolicy::decide(const net::AAssociateRq& rq, std::size_t active) {
+  if (active >= settings_.max_associations) {
+    return reject(2, 3, 2, "association limit of " + std::to_string(settings_.max_associations) + " reached");
   }
-  if (rq.called_ae != settings.ae_title) {
-    return reject(1, 1, 7, "called AE title '" + rq.called_ae + "' is not ours ('" + settings.ae_title + "')");
+  if (rq.called_ae != settings_.ae_title) {
+    return reject(1, 1, 7, "called AE title '" + rq.called_ae + "' is not ours ('" + settings_.ae_title + "')");
   }
   if (blank(rq.calling_ae)) return reject(1, 1, 3, "calling AE title is empty");
-  if (settings.reject_unknown_calling_ae &&
-      std::find(settings.known_ae_titles.begin(), settings.known_ae_titles.end(), rq.calling_ae) ==
-          settings.known_ae_titles.end()) {
+  if (settings_.reject_unknown_calling_ae &&
+      std::find(settings_.known_ae_titles.begin(), settings_.known_ae_titles.end(), rq.calling_ae) ==
+          settings_.known_ae_titles.end()) {
     return reject(1, 1, 3, "calling AE title '" + rq.calling_ae + "' is not a configured peer");
   }
 
   std::optional<std::string> identity_response;
-  if (settings.require_user_identity) {
+  if (settings_.require_user_identity) {
     const auto& id = rq.user_info.user_identity_rq;
     if (!id) return reject(1, 1, 1, "user identity required and none was offered");
-    const auto type = static_cast<net::UserIdentityType>(id->type);
-    if (type != net::UserIdentityType::Username && type != net::UserIdentityType::UsernamePasscode) {
-      return reject(1, 1, 1, "user identity type " + std::to_string(id->type) + " is not supported");
-    }
-    const bool ok = std::any_of(settings.users.begin(), settings.users.end(), [&](const Credential& c) {
-      return c.username == id->primary && (type == net::UserIdentityType::Username || c.password == id->secondary);
-    });
-    if (!ok) return reject(1, 1, 1, "user identity '" + id->primary + "' not accepted");
-    // Types 1 and 2 answer with an empty server response, only when one was asked for.
+    auto check = users_.check(*id);
+    if (check.verdict == IdentityVerdict::Busy) return reject(2, 3, 1, std::move(check.reason));
+    if (check.verdict != IdentityVerdict::Accepted) return reject(1, 1, 1, std::move(check.reason));
+    // Type 2 answers with an empty server response, only when one was asked for.
     if (id->positive_response_requested) identity_response = std::string();
   }
 
-  net::Negotiated negotiated = net::negotiate(rq, settings.contexts);
+  net::Negotiated negotiated = net::negotiate(rq, settings_.contexts);
   net::AcceptDecision d;
   d.accept = true;
   d.contexts = std::move(negotiated.ac_contexts);

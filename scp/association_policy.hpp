@@ -6,13 +6,9 @@
 #include <vector>
 
 #include "net/association.hpp"
+#include "scp/user_authenticator.hpp"
 
 namespace pacsnode::scp {
-
-struct Credential {
-  std::string username;
-  std::string password;
-};
 
 struct PolicySettings {
   std::string ae_title;                    // called AE title we answer to
@@ -20,6 +16,9 @@ struct PolicySettings {
   bool reject_unknown_calling_ae = false;
   bool require_user_identity = false;
   std::vector<Credential> users;
+  // Password hashes verified at once (see UserAuthenticator); app/ keeps it below the number
+  // of I/O threads, which decide() runs on.
+  unsigned max_concurrent_verifications = 1;
   std::size_t max_associations = 64;
   net::AcceptorPolicy contexts;  // the services offered
 };
@@ -31,8 +30,20 @@ struct PolicySettings {
 // Endian, and the SCP role for the storage contexts (C-GET's sub-operations).
 net::AcceptorPolicy offered_services(bool storage, bool any_sop_class, bool query = false);
 
-// Decides on one A-ASSOCIATE-RQ. `active` counts associations open besides this one.
-net::AcceptDecision decide_association(const net::AAssociateRq& rq, const PolicySettings& settings,
-                                       std::size_t active);
+class AssociationPolicy {
+ public:
+  // `verify` replaces verify_password for tests (see UserAuthenticator).
+  explicit AssociationPolicy(PolicySettings settings, UserAuthenticator::Verifier verify = {});
+
+  // Decides on one A-ASSOCIATE-RQ; thread-safe. `active` counts associations open besides
+  // this one. With require_user_identity, only a username and passcode of a configured
+  // account are accepted; RJ (1, 1, 1) otherwise, and RJ transient (2, 3, 1) when the
+  // passcode needs an argon2 verification and the limit of concurrent ones is reached.
+  net::AcceptDecision decide(const net::AAssociateRq& rq, std::size_t active);
+
+ private:
+  PolicySettings settings_;
+  UserAuthenticator users_;
+};
 
 }  // namespace pacsnode::scp

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "base/password.hpp"
 #include "net/association.hpp"
 #include "net/uids.hpp"
 #include "tests/support/node.hpp"
@@ -201,8 +202,98 @@ TEST_CASE("user identity 'require': right credentials get 0x59, wrong ones RJ (1
   CHECK(rejection_of(node.port(), rq) == "1,1,1");  // none offered
   rq.user_info.user_identity_rq = net::UserIdentityRq{2, true, "rad", "wrong"};
   CHECK(rejection_of(node.port(), rq) == "1,1,1");
+  rq.user_info.user_identity_rq = net::UserIdentityRq{1, true, "rad", ""};  // username only
+  CHECK(rejection_of(node.port(), rq) == "1,1,1");
   rq.user_info.user_identity_rq = net::UserIdentityRq{2, true, "rad", "s3cret"};
   CHECK(rejection_of(node.port(), rq) == "accepted");
+  // The clear-text password is accepted, and the log says so once at start, naming the user.
+  const std::string log = node.log();
+  const bool warned =
+      log.find(" warning [") != std::string::npos &&
+      log.find("security.users[0].password: user \"rad\" has a clear-text password") != std::string::npos;
+  CHECK_MESSAGE(warned, node.log_tail());
+  CHECK(log.find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("user identity 'require' with a password_hash from `pacsnode hash-password`: storescu --user/--password") {
+  // The hash goes from the command's output straight into the node's configuration.
+  auto [hash_code, hash_out] = run({"sh", "-c", "printf 's3cret\\n' | '" PACSNODE_BINARY "' hash-password"});
+  REQUIRE_MESSAGE(hash_code == 0, hash_out);
+  REQUIRE(hash_out.rfind("$argon2id$v=19$m=65536,t=2,p=1$", 0) == 0);
+  REQUIRE(hash_out.back() == '\n');
+  const std::string hash = hash_out.substr(0, hash_out.size() - 1);
+  REQUIRE(hash.find('\n') == std::string::npos);
+
+  auto options = tables("[security]\nuser_identity = \"require\"\n[[security.users]]\nusername = \"rad\"\n"
+                        "password_hash = \"" + hash + "\"\n");
+  options.wait_for_echo = false;
+  Node node(options);
+  const std::string file = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm";
+  const auto storescu = [&](std::vector<std::string> identity) {
+    std::vector<std::string> argv = {"storescu", "-aet", "MODALITY", "-aec", "PACSNODE"};
+    argv.insert(argv.end(), identity.begin(), identity.end());
+    argv.insert(argv.end(), {"127.0.0.1", std::to_string(node.port()), file});
+    return run(argv);
+  };
+  const auto rejected_1_1_1 = [](const std::string& out) {
+    return out.find("Association Rejected") != std::string::npos &&
+           out.find("Result: Rejected Permanent, Source: Service User") != std::string::npos &&
+           out.find("Reason: No Reason") != std::string::npos;
+  };
+
+  auto [ok_code, ok_out] = storescu({"--user", "rad", "--password", "s3cret", "--pos-response"});
+  CHECK_MESSAGE(ok_code == 0, ok_out);
+  CHECK(node.sql("SELECT count(*) FROM instance") == "1");
+
+  auto [wrong_code, wrong_out] = storescu({"--user", "rad", "--password", "s3cre7"});
+  CHECK(wrong_code != 0);
+  CHECK_MESSAGE(rejected_1_1_1(wrong_out), wrong_out);
+  auto [only_code, only_out] = storescu({"--user", "rad"});  // user identity type 1
+  CHECK(only_code != 0);
+  CHECK_MESSAGE(rejected_1_1_1(only_out), only_out);
+  auto [empty_code, empty_out] = storescu({"--user", "rad", "--empty-password"});
+  CHECK(empty_code != 0);
+  CHECK_MESSAGE(rejected_1_1_1(empty_out), empty_out);
+  auto [none_code, none_out] = storescu({});
+  CHECK(none_code != 0);
+  CHECK_MESSAGE(rejected_1_1_1(none_out), none_out);
+
+  // Exact codes through our own requestor, and the remembered passcode accepted again.
+  auto rq = echo_rq("PACSNODE");
+  rq.user_info.user_identity_rq = net::UserIdentityRq{1, false, "rad", ""};
+  CHECK(rejection_of(node.port(), rq) == "1,1,1");
+  rq.user_info.user_identity_rq = net::UserIdentityRq{2, false, "rad", "s3cret"};
+  CHECK(rejection_of(node.port(), rq) == "accepted");
+  const std::string log = node.log();
+  CHECK_MESSAGE(log.find("user identity 'rad': username only (type 1) is refused") != std::string::npos, node.log_tail());
+  CHECK(log.find("clear-text") == std::string::npos);  // no warning for a hashed account
+}
+
+TEST_CASE("pacsnode hash-password: one line of standard input, its newline stripped; empty input refused") {
+  const auto hash_of = [](const std::string& printf_format) {
+    return run({"sh", "-c", "printf '" + printf_format + "' | '" PACSNODE_BINARY "' hash-password"});
+  };
+  auto [code, out] = hash_of("correct horse\\n");
+  REQUIRE_MESSAGE(code == 0, out);
+  const std::string hash = out.substr(0, out.find('\n'));
+  CHECK(out == hash + "\n");  // the hash alone: no prompt when standard input is not a terminal
+  CHECK(is_password_hash(hash));
+  CHECK(verify_password(hash, "correct horse"));
+  CHECK_FALSE(verify_password(hash, "correct horse\n"));
+
+  auto [code2, out2] = hash_of("correct horse");  // no newline at all
+  REQUIRE(code2 == 0);
+  CHECK(verify_password(out2.substr(0, out2.find('\n')), "correct horse"));
+  auto [code3, out3] = hash_of("first\\nsecond\\n");  // only the first line counts
+  REQUIRE(code3 == 0);
+  CHECK(verify_password(out3.substr(0, out3.find('\n')), "first"));
+
+  auto [code4, out4] = hash_of("");
+  CHECK(code4 == 2);
+  CHECK_MESSAGE(out4.find("no password on standard input") != std::string::npos, out4);
+  auto [code5, out5] = hash_of("\\n");
+  CHECK(code5 == 2);
+  CHECK_MESSAGE(out5.find("the password is empty") != std::string::npos, out5);
 }
 
 TEST_CASE("pacsnode echo against DCMTK storescp and against pacsnode serve") {

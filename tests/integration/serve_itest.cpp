@@ -48,6 +48,14 @@ TEST_CASE("a bad configuration stops serve with exit code 2 naming the file and 
   CHECK(code2 == 2);
   CHECK_MESSAGE(out2.find("node.ae_titel") != std::string::npos, out2);
 
+  {
+    std::ofstream out4(file);
+    out4 << "[[security.users]]\nusername = \"rad\"\npassword_hash = \"s3cret\"\n";  // not a hash
+  }
+  auto [code4, out4] = run({PACSNODE_BINARY, "serve", "--config", file.string()});
+  CHECK(code4 == 2);
+  CHECK_MESSAGE(out4.find("bad.toml: security.users[0].password_hash: not a password hash") != std::string::npos, out4);
+
   auto [code3, out3] = run({PACSNODE_BINARY, "serve", "--config", (dir.path() / "missing.toml").string()});
   CHECK(code3 == 2);
   CHECK_MESSAGE(out3.find("missing.toml") != std::string::npos, out3);

@@ -21,6 +21,10 @@ namespace {
 
 const fs::path kFile = "/srv/pacs/etc/pacsnode.toml";
 
+// libsodium's crypto_pwhash_str("s3cret") with the interactive limits, made outside pacsnode.
+constexpr std::string_view kS3cretHash =
+    "$argon2id$v=19$m=65536,t=2,p=1$1+g3StKrcCON8sPX7VMGYg$gPZDmRCsBfCsECoZ3V++dydXdpvv+qE8zXI7ijRKuY0";
+
 // Parses `text` expecting a ConfigError; returns it so a test can check key and problem.
 ConfigError error_of(std::string_view text, const fs::path& file = kFile) {
   try {
@@ -95,7 +99,7 @@ username = "alice"
 password = "secret"
 [[security.users]]
 username = "bob"
-password = "hunter2"
+password_hash = "$argon2id$v=19$m=65536,t=2,p=1$1+g3StKrcCON8sPX7VMGYg$gPZDmRCsBfCsECoZ3V++dydXdpvv+qE8zXI7ijRKuY0"
 [database]
 url = "postgresql://pacs@db/pacs"
 embedded_user = "pgrunner"
@@ -127,7 +131,10 @@ host = "10.0.0.5"
   REQUIRE(c.users.size() == 2);
   CHECK(c.users[0].username == "alice");
   CHECK(c.users[0].password == "secret");
+  CHECK(c.users[0].password_hash.empty());
   CHECK(c.users[1].username == "bob");
+  CHECK(c.users[1].password_hash == kS3cretHash);
+  CHECK(c.users[1].password.empty());
   CHECK(c.database_url == "postgresql://pacs@db/pacs");
   CHECK(c.embedded_user == "pgrunner");
   CHECK(c.log_level == "debug");
@@ -316,7 +323,7 @@ TEST_CASE("config: enumerations") {
 TEST_CASE("config: users") {
   check_error("[security]\nuser_identity = \"require\"", "security.user_identity",
               "no [[security.users]] entry is defined");
-  check_error("[[security.users]]\nusername = \"a\"", "security.users[0].password", "missing");
+  check_error("[[security.users]]\nusername = \"a\"", "security.users[0].password_hash", "missing");
   check_error("[[security.users]]\npassword = \"p\"", "security.users[0].username", "missing");
   check_error("[[security.users]]\nusername = \"\"\npassword = \"p\"", "security.users[0].username",
               "must not be empty");
@@ -327,6 +334,47 @@ TEST_CASE("config: users") {
               "security.users[1].username", "duplicate user \"a\" (already defined at security.users[0].username)");
   // Users without "require" are kept (harmless, and ready for when it is switched on).
   CHECK(parse_config("[[security.users]]\nusername = \"a\"\npassword = \"p\"", kFile).users.size() == 1);
+}
+
+TEST_CASE("config: password_hash is checked when the file loads") {
+  const std::string user = "[[security.users]]\nusername = \"rad\"\n";
+  const Config c = parse_config(user + "password_hash = \"" + std::string(kS3cretHash) + "\"\n", kFile);
+  REQUIRE(c.users.size() == 1);
+  CHECK(c.users[0].username == "rad");
+  CHECK(c.users[0].password_hash == kS3cretHash);
+  CHECK(c.users[0].password.empty());
+  CHECK(c.warnings.empty());
+
+  const std::string hash(kS3cretHash);
+  for (const std::string& bad : {std::string(), std::string("s3cret"), hash.substr(0, hash.size() - 1),
+                                 "$argon2x$" + hash.substr(10), std::string("$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW")}) {
+    INFO("password_hash = " << bad);
+    check_error(user + "password_hash = \"" + bad + "\"\n", "security.users[0].password_hash",
+                "not a password hash libsodium can read");
+  }
+  check_error(user + "password_hash = 42\n", "security.users[0].password_hash", "must be a string");
+  check_error(user + "password_hash = \"" + hash + "\"\npassword = \"s3cret\"\n", "security.users[0].password",
+              "give password_hash or password, not both");
+  check_error(user, "security.users[0].password_hash", "or, in clear text, password");
+  check_error(user + "password_hsah = \"" + hash + "\"\n", "security.users[0].password_hsah",
+              "did you mean \"password_hash\"?");
+}
+
+TEST_CASE("config: a clear-text password is accepted with a warning that names the user and the key") {
+  const Config c = parse_config(
+      "[[security.users]]\nusername = \"rad\"\npassword_hash = \"" + std::string(kS3cretHash) +
+          "\"\n[[security.users]]\nusername = \"old\"\npassword = \"hunter2\"\n",
+      kFile);
+  REQUIRE(c.users.size() == 2);
+  CHECK(c.users[1].password == "hunter2");
+  CHECK(c.users[1].password_hash.empty());
+  REQUIRE(c.warnings.size() == 1);
+  INFO(c.warnings[0]);
+  CHECK(c.warnings[0].rfind("/srv/pacs/etc/pacsnode.toml: security.users[1].password: user \"old\" has a clear-text "
+                            "password",
+                            0) == 0);
+  CHECK(contains(c.warnings[0], "pacsnode hash-password"));
+  CHECK(contains(c.warnings[0], "hunter2") == false);  // the password itself is never logged
 }
 
 TEST_CASE("config: peers") {
