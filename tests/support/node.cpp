@@ -88,6 +88,7 @@ void Node::start() {
   ProcessOptions process_options;
   process_options.output_file = dir_.path() / "serve.log";
   process_options.env.push_back({"TCP_NODELAY", "1"});
+  process_options.env.insert(process_options.env.end(), options_.env.begin(), options_.env.end());
   process_.emplace(Process::spawn({PACSNODE_BINARY, "serve", "--config", config_path().string()}, process_options));
   // initdb on first start takes a few seconds; poll until C-ECHO is answered.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);

@@ -31,6 +31,8 @@ struct NodeOptions {
   std::string log_level = "debug";
   bool wait_for_echo = true;  // readiness: echoscu answered (false: the log says listening)
   std::uint16_t port = 0;     // 0: a free one (set it when a peer must know it in advance)
+  // More environment for `pacsnode serve` (e.g. LD_PRELOAD of a fault-injection shim).
+  std::vector<std::pair<std::string, std::string>> env;
 };
 
 inline NodeOptions node_keys(std::string keys) {
