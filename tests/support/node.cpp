@@ -58,6 +58,12 @@ void Node::kill() {
   // The embedded PostgreSQL keeps running (pg_ctl daemonised it); the restarted node joins it.
 }
 
+bool Node::database_running() const {
+  app::EmbeddedPostgresSettings settings;
+  settings.cluster_dir = dir_.path() / "var" / "pg";
+  return app::EmbeddedPostgres(settings).is_running();
+}
+
 std::string Node::sql(const std::string& query) const {
   app::EmbeddedPostgresSettings settings;
   settings.cluster_dir = dir_.path() / "var" / "pg";
