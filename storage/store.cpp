@@ -202,7 +202,15 @@ CommitOutcome Store::commit(TempFile& temp, const fs::path& relative, bool repla
   }
   ::close(std::exchange(temp.fd_, -1));
   temp.path_.clear();  // it is the stored file now
-  fsync_directory(folder);
+  try {
+    fsync_directory(folder);
+  } catch (const Error&) {
+    // The rename may not be durable and the caller answers a failure: a new file left in
+    // place would make the peer's retry an AlreadyExists, acknowledged but never indexed.
+    // A file that replaced another cannot be taken back; it stays, complete and synced.
+    if (outcome == CommitOutcome::Stored) ::unlink(target.c_str());
+    throw;
+  }
   return outcome;
 }
 

@@ -82,7 +82,8 @@ class Store {
 
   // Makes `temp` the file at `relative`: sync, rename (with replace=false, never over an
   // existing file: AlreadyExists, temp discarded), fsync of the folder so the rename is
-  // durable. Throws pacsnode::Error.
+  // durable. Throws pacsnode::Error; when the folder's fsync fails, a new file is removed
+  // again (a replacing one stays: what it replaced is gone).
   CommitOutcome commit(TempFile& temp, const std::filesystem::path& relative, bool replace);
   void remove(const std::filesystem::path& relative);
 

@@ -58,6 +58,12 @@ void Node::kill() {
   // The embedded PostgreSQL keeps running (pg_ctl daemonised it); the restarted node joins it.
 }
 
+bool Node::database_running() const {
+  app::EmbeddedPostgresSettings settings;
+  settings.cluster_dir = dir_.path() / "var" / "pg";
+  return app::EmbeddedPostgres(settings).is_running();
+}
+
 std::string Node::sql(const std::string& query) const {
   app::EmbeddedPostgresSettings settings;
   settings.cluster_dir = dir_.path() / "var" / "pg";
@@ -88,6 +94,7 @@ void Node::start() {
   ProcessOptions process_options;
   process_options.output_file = dir_.path() / "serve.log";
   process_options.env.push_back({"TCP_NODELAY", "1"});
+  process_options.env.insert(process_options.env.end(), options_.env.begin(), options_.env.end());
   // PACSNODE_TEST_SERVE_BINARY runs the tests against another build (e.g. the commit before
   // a fix, to see a new test fail there).
   const char* override_binary = std::getenv("PACSNODE_TEST_SERVE_BINARY");

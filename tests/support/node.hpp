@@ -31,6 +31,8 @@ struct NodeOptions {
   std::string log_level = "debug";
   bool wait_for_echo = true;  // readiness: echoscu answered (false: the log says listening)
   std::uint16_t port = 0;     // 0: a free one (set it when a peer must know it in advance)
+  // More environment for `pacsnode serve` (e.g. LD_PRELOAD of a fault-injection shim).
+  std::vector<std::pair<std::string, std::string>> env;
 };
 
 inline NodeOptions node_keys(std::string keys) {
@@ -62,8 +64,12 @@ class Node {
   pid_t pid() const { return process_ ? process_->pid() : -1; }
   // Graceful stop: SIGTERM, returns the exit code.
   int stop();
-  // Runs SQL against the node's embedded database (psql, tuples only, '|' separated).
+  // Runs SQL against the node's embedded database (psql, tuples only, '|' separated), through
+  // its socket: also while serve is down, as long as the postmaster runs.
   std::string sql(const std::string& query) const;
+  // The embedded PostgreSQL's postmaster is running (it outlives a kill(): pg_ctl started it
+  // in a session of its own).
+  bool database_running() const;
   std::filesystem::path storage() const { return dir_.path() / "var" / "storage"; }
   // Starts serve again after stop() (or after a crash), same config and data.
   void restart();

@@ -11,6 +11,7 @@
 #include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -98,9 +99,17 @@ TEST_CASE("transcode_data_set: refusals") {
 }
 
 // ---------------------------------------------------------------------------------------
-// Pixels: our transcoder against reference decoders run as separate processes (DCMTK's
-// dcmdjpeg, dcmdjpls, dcmdrle; GDCM's gdcmconv --raw for JPEG 2000) and against the
-// uncompressed twins pydicom ships. The test reads every output with DCMTK.
+// Pixels: our transcoder against reference decoders that share no code with ours, run as
+// separate processes, and against the uncompressed twins pydicom ships. Ours are DCMTK's
+// dcmjpeg (its IJG 6b builds, libijg8/12/16), DCMTK's dcmjpls (its bundled CharLS 1.x fork,
+// libdcmtkcharls), DCMTK's dcmrle, and OpenJPEG (dicom/jpeg2000.cpp). The references:
+//  * JPEG and JPEG-LS: GDCM's gdcmconv --raw: GDCM's own IJG builds (libgdcmjpeg8/12/16)
+//    and upstream CharLS 2.4 (libcharls.so.2), as ldd shows; GDCM leaves lossy YBR_FULL as
+//    it is, which the test turns into RGB with JFIF's equations in IJG's fixed-point form.
+//  * JPEG 2000: Grok (tests/tools/grok_decode.py → grk_decompress, libgrokj2k; a 2016 fork
+//    of OpenJPEG, largely rewritten since; gdcmconv links OpenJPEG, as we do).
+//  * RLE: tests/tools/rle_decode.py, PS3.5 Annex G written out in Python (GDCM's RLE codec
+//    mis-orders 16- and 32-bit colour segments).
 
 namespace {
 
@@ -172,13 +181,56 @@ void run_tool(const std::vector<std::string>& argv) {
   REQUIRE_MESSAGE(code == 0, argv[0] << ": " << output);
 }
 
-// The reference decoder's output for `source`, read back with DCMTK.
-Image reference(const std::vector<std::string>& tool, const fs::path& source, const fs::path& out) {
-  auto argv = tool;
-  argv.push_back(source.string());
-  argv.push_back(out.string());
-  run_tool(argv);
-  return read_file(out);
+enum class Reference { Gdcm, Grok, AnnexG };
+
+const char* name_of(Reference r) {
+  return r == Reference::Gdcm ? "gdcmconv --raw" : r == Reference::Grok ? "grok_decode.py" : "rle_decode.py";
+}
+
+// JFIF's YCbCr → RGB in IJG's fixed-point arithmetic (jdcolor.c), for 8-bit YBR_FULL.
+void ybr_full_to_rgb(Image& image) {
+  constexpr int kBits = 16;
+  constexpr long kHalf = 1L << (kBits - 1);
+  const auto fix = [](double x) { return static_cast<long>(x * (1L << kBits) + 0.5); };
+  const auto clamp = [](long v) { return static_cast<std::uint8_t>(std::clamp(v, 0L, 255L)); };
+  for (std::size_t i = 0; i + 2 < image.pixels.size(); i += 3) {
+    const long y = image.pixels[i], cb = image.pixels[i + 1] - 128L, cr = image.pixels[i + 2] - 128L;
+    image.pixels[i] = clamp(y + ((fix(1.40200) * cr + kHalf) >> kBits));
+    image.pixels[i + 1] = clamp(y + ((-fix(0.34414) * cb - fix(0.71414) * cr + kHalf) >> kBits));
+    image.pixels[i + 2] = clamp(y + ((fix(1.77200) * cb + kHalf) >> kBits));
+  }
+  image.photometric = "RGB";
+}
+
+// The reference decoder's pixels for `source` (see above). A tool that writes raw pixels
+// writes them colour-by-pixel; the layout is then the source's, decoded colour being RGB.
+Image reference(Reference decoder, const fs::path& source, const fs::path& out) {
+  INFO("reference: " << name_of(decoder));
+  if (decoder == Reference::Gdcm) {
+    run_tool({"gdcmconv", "--raw", source.string(), out.string()});
+    Image image = read_file(out);
+    if (image.photometric == "YBR_FULL" && image.samples == 3 && image.bits_allocated == 8 && image.planar == 0) {
+      ybr_full_to_rgb(image);
+    }
+    return image;
+  }
+  const std::string script = decoder == Reference::Grok ? "grok_decode.py" : "rle_decode.py";
+  run_tool({"/usr/bin/python3", std::string(PACSNODE_SOURCE_DIR) + "/tests/tools/" + script, source.string(),
+            out.string()});
+  DcmFileFormat format;
+  REQUIRE(format.loadFile(source.c_str()).good());
+  DcmDataset& data_set = *format.getDataset();
+  Image image;
+  OFString value;
+  if (data_set.findAndGetOFString(DCM_PhotometricInterpretation, value).good()) image.photometric = value.c_str();
+  data_set.findAndGetUint16(DCM_Rows, image.rows);
+  data_set.findAndGetUint16(DCM_Columns, image.columns);
+  data_set.findAndGetUint16(DCM_SamplesPerPixel, image.samples);
+  data_set.findAndGetUint16(DCM_BitsAllocated, image.bits_allocated);
+  if (decoder == Reference::Grok && image.samples == 3) image.photometric = "RGB";  // YBR_RCT/ICT undone
+  std::ifstream in(out, std::ios::binary);
+  image.pixels.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return image;
 }
 
 void check_same(const Image& actual, const Image& expected) {
@@ -209,32 +261,31 @@ std::pair<std::string, std::string> read_transfer_syntax_and_lossy(const fs::pat
 
 struct ReferenceCase {
   const char* file;
-  std::vector<std::string> tool;
+  Reference tool;
 };
 
-const std::vector<std::string> kGdcm = {"gdcmconv", "--raw"};
-const std::vector<std::string> kDcmdjpeg = {"dcmdjpeg"};
-const std::vector<std::string> kDcmdjpls = {"dcmdjpls"};
-const std::vector<std::string> kDcmdrle = {"dcmdrle"};
+constexpr Reference kGdcm = Reference::Gdcm;
+constexpr Reference kGrok = Reference::Grok;
+constexpr Reference kAnnexG = Reference::AnnexG;
 
 }  // namespace
 
 TEST_CASE("transcode_data_set: lossless sources decode to the reference decoder's exact pixels") {
   const std::vector<ReferenceCase> cases = {
-      {"MR_small_jp2klossless.dcm", kGdcm},  // JPEG 2000 lossless (.90), 16-bit signed
-      {"GDCMJ2K_TextGBR.dcm", kGdcm},        // JPEG 2000 lossless, colour (YBR_RCT)
-      {"J2K_pixelrep_mismatch.dcm", kGdcm},  // codestream signedness differs from the data set
-      {"MR_small_jpeg_ls_lossless.dcm", kDcmdjpls},
-      {"SC_rgb_jpeg_gdcm.dcm", kDcmdjpeg},  // JPEG lossless SV1, colour
-      {"MR_small_RLE.dcm", kDcmdrle},
-      {"SC_rgb_rle.dcm", kDcmdrle},
-      {"SC_rgb_rle_2frame.dcm", kDcmdrle},
-      {"SC_rgb_rle_16bit.dcm", kDcmdrle},
-      {"SC_rgb_rle_16bit_2frame.dcm", kDcmdrle},
-      {"SC_rgb_rle_32bit.dcm", kDcmdrle},
-      {"SC_rgb_rle_32bit_2frame.dcm", kDcmdrle},
-      {"rtdose_rle.dcm", kDcmdrle},  // multi-frame
-      {"rtdose_rle_1frame.dcm", kDcmdrle},
+      {"MR_small_jp2klossless.dcm", kGrok},  // JPEG 2000 lossless (.90), 16-bit signed
+      {"GDCMJ2K_TextGBR.dcm", kGrok},        // JPEG 2000 lossless, colour (YBR_RCT)
+      {"J2K_pixelrep_mismatch.dcm", kGrok},  // codestream signedness differs from the data set
+      {"MR_small_jpeg_ls_lossless.dcm", kGdcm},
+      {"SC_rgb_jpeg_gdcm.dcm", kGdcm},  // JPEG lossless SV1, colour
+      {"MR_small_RLE.dcm", kAnnexG},
+      {"SC_rgb_rle.dcm", kAnnexG},
+      {"SC_rgb_rle_2frame.dcm", kAnnexG},
+      {"SC_rgb_rle_16bit.dcm", kAnnexG},
+      {"SC_rgb_rle_16bit_2frame.dcm", kAnnexG},
+      {"SC_rgb_rle_32bit.dcm", kAnnexG},
+      {"SC_rgb_rle_32bit_2frame.dcm", kAnnexG},
+      {"rtdose_rle.dcm", kAnnexG},  // multi-frame
+      {"rtdose_rle_1frame.dcm", kAnnexG},
   };
   test::TempDir dir("tc-ref");
   for (const auto& c : cases) {
@@ -265,21 +316,21 @@ TEST_CASE("transcode_data_set: lossless sources equal their uncompressed twins")
 
 TEST_CASE("transcode_data_set: lossy sources decode like the reference and say Lossy Image Compression 01") {
   std::vector<ReferenceCase> cases = {
-      {"JPEG-lossy.dcm", kDcmdjpeg},  // JPEG extended, 12-bit
-      {"JPGExtended.dcm", kDcmdjpeg},
-      {"SC_rgb_jpeg_dcmtk.dcm", kDcmdjpeg},  // baseline, YBR_FULL_422 → RGB
-      {"SC_rgb_jpeg_lossy_gdcm.dcm", kDcmdjpeg},
-      {"SC_rgb_small_odd_jpeg.dcm", kDcmdjpeg},
-      {"SC_rgb_dcmtk_+eb+cy+s4.dcm", kDcmdjpeg},
-      {"693_J2KI.dcm", kGdcm},  // JPEG 2000, irreversible wavelet
-      {"SC_rgb_gdcm_KY.dcm", kGdcm},
-      {"JPEG2000.dcm", kGdcm},  // .91 with the reversible wavelet: still lossy by its syntax
+      {"JPEG-lossy.dcm", kGdcm},  // JPEG extended, 12-bit
+      {"JPGExtended.dcm", kGdcm},
+      {"SC_rgb_jpeg_dcmtk.dcm", kGdcm},  // baseline, YBR_FULL_422 → RGB
+      {"SC_rgb_jpeg_lossy_gdcm.dcm", kGdcm},
+      {"SC_rgb_small_odd_jpeg.dcm", kGdcm},
+      {"SC_rgb_dcmtk_+eb+cy+s4.dcm", kGdcm},
+      {"693_J2KI.dcm", kGrok},  // JPEG 2000, irreversible wavelet
+      {"SC_rgb_gdcm_KY.dcm", kGrok},
+      {"JPEG2000.dcm", kGrok},  // .91 with the reversible wavelet: still lossy by its syntax
   };
   test::TempDir dir("tc-lossy");
   // JPEG-LS near-lossless (.81): pydicom has none, DCMTK's encoder makes one.
   const fs::path near_lossless = dir.path() / "SC_rgb_small_odd_jpls_near.dcm";
   run_tool({"dcmcjpls", "+en", "+md", "3", (kFiles / "SC_rgb_small_odd.dcm").string(), near_lossless.string()});
-  cases.push_back({near_lossless.c_str(), kDcmdjpls});
+  cases.push_back({near_lossless.c_str(), kGdcm});
   for (const auto& c : cases) {
     INFO(std::string(c.file));
     const fs::path source = kFiles / c.file;  // an absolute c.file replaces kFiles
@@ -312,12 +363,12 @@ TEST_CASE("transcode_data_set: uncompressed data re-encoded losslessly decodes (
   struct Target {
     std::string uid;
     E_TransferSyntax xfer;
-    std::vector<std::string> tool;
+    Reference tool;
   };
   const std::vector<Target> targets = {
-      {kJpegLs, EXS_JPEGLSLossless, kDcmdjpls},
-      {kJpegLossless, EXS_JPEGProcess14SV1, kDcmdjpeg},
-      {kRle, EXS_RLELossless, kDcmdrle},
+      {kJpegLs, EXS_JPEGLSLossless, kGdcm},
+      {kJpegLossless, EXS_JPEGProcess14SV1, kGdcm},
+      {kRle, EXS_RLELossless, kAnnexG},
   };
   // 16-bit signed grey, 8-bit RGB with odd dimensions, 32-bit multi-frame dose (RLE only).
   const std::vector<const char*> sources = {"MR_small.dcm", "CT_small.dcm", "SC_rgb_small_odd.dcm", "rtdose.dcm"};
@@ -326,7 +377,7 @@ TEST_CASE("transcode_data_set: uncompressed data re-encoded losslessly decodes (
     const fs::path source = kFiles / name;
     const Image original = read_file(source);
     for (const auto& target : targets) {
-      INFO(name << " → " << target.uid);
+      INFO(std::string(name) << " → " << target.uid);
       if (original.bits_allocated > 16 && target.uid != kRle) continue;  // JPEG and JPEG-LS: up to 16 bits
       DcmFileFormat format;
       load_data_set(format, transcode_data_set(source, target.uid), dir.path() / "encoded.ds", target.xfer);
@@ -442,11 +493,13 @@ TEST_CASE("transcode_data_set: multi-frame JPEG 2000 in each fragment layout") {
   const fs::path with_table = dir.path() / "bot.dcm", without_table = dir.path() / "nobot.dcm";
   split_fragments(one_per_frame, with_table, true);
   split_fragments(one_per_frame, without_table, false);
-  check_same(transcoded(one_per_frame, dir.path() / "ours.dcm"), reference(kGdcm, one_per_frame, dir.path() / "ref.dcm"));
-  // gdcmconv cannot decode frames split over fragments; the uncompressed original is the check.
+  // pydicom (in grok_decode.py) finds the frames of every layout: by the offset table, or
+  // by each frame's end-of-codestream marker.
   for (const auto& source : {one_per_frame, with_table, without_table}) {
     INFO(source.filename().string());
-    check_same(transcoded(source, dir.path() / "ours.dcm"), original);
+    const Image ours = transcoded(source, dir.path() / "ours.dcm");
+    check_same(ours, reference(kGrok, source, dir.path() / "ref.raw"));
+    check_same(ours, original);
   }
 }
 
