@@ -6,6 +6,7 @@
 
 #include "app/commands.hpp"
 #include "app/config.hpp"
+#include "app/jobs_cli.hpp"
 #include "app/serve.hpp"
 #include "app/settings.hpp"
 #include "app/version.hpp"
@@ -113,6 +114,8 @@ int main(int argc, char** argv) {
     c->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
   }
 
+  const auto jobs_command = app::add_jobs_command(cli, config_path);
+
   CLI11_PARSE(cli, argc, argv);
 
   if (*echo_cmd) {
@@ -144,6 +147,10 @@ int main(int argc, char** argv) {
     return app::run_history(*config, history_patient,
                        history_issuer_opt->count() ? std::optional<std::string>(history_issuer) : std::nullopt,
                        history_json);
+  }
+  if (app::jobs_command_parsed(*jobs_command)) {
+    log::init({log::Level::warn, {}});
+    return app::run_jobs(*config, *jobs_command);
   }
   if (*db_cmd) {
     log::init({log::Level::warn, {}});
