@@ -20,6 +20,7 @@ struct JobsCommand {
   CLI::App* show = nullptr;
   CLI::App* retry = nullptr;
   CLI::App* cancel = nullptr;
+  CLI::Option* retry_id = nullptr;
   std::string state, rule, peer;
   std::size_t limit = 0;
   std::int64_t id = 0;
@@ -184,7 +185,7 @@ std::shared_ptr<JobsCommand> add_jobs_command(CLI::App& cli, std::string& config
   auto* id_option = c->retry->add_option("id", c->id, "Job ID");
   auto* dead_flag = c->retry->add_flag("--dead", c->dead, "Every dead job");
   id_option->excludes(dead_flag);
-  c->retry->require_option(1);
+  c->retry_id = id_option;
   c->cancel = c->jobs->add_subcommand("cancel", "Cancel a job that has not finished (a running one stops)");
   c->cancel->add_option("id", c->id, "Job ID")->required();
   for (auto* sub : {c->list, c->show, c->retry, c->cancel}) {
@@ -205,6 +206,10 @@ int run_jobs(const Config& config, const JobsCommand& c) {
     if (c.list->parsed()) return list(queue, c);
     if (c.show->parsed()) return show(queue, c.id);
     if (c.retry->parsed()) {
+      if (!c.dead && c.retry_id->count() == 0) {
+        std::cerr << "pacsnode jobs retry: name a job ID, or --dead\n";
+        return kExitConfig;
+      }
       if (c.dead) {
         std::cout << queue.retry_dead() << " dead job(s) queued again\n";
         return 0;
