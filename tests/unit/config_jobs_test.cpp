@@ -3,6 +3,8 @@
 
 #include "app/config.hpp"
 
+#include <filesystem>
+
 using pacsnode::app::ConfigError;
 using pacsnode::app::parse_config;
 using namespace std::chrono_literals;
@@ -49,4 +51,16 @@ TEST_CASE("config: [jobs] values and their checks") {
         "/etc/pacsnode.toml: jobs.retry_max_delay: retry_max_delay (30 s) must not be below retry_base_delay (60 s)");
   CHECK(error_of("[jobs]\nmax_attempt = 3\n").find("did you mean \"max_attempts\"") != std::string::npos);
   CHECK(error_of("max_attempts = 3\n").find("did you mean jobs.max_attempts?") != std::string::npos);
+}
+
+TEST_CASE("config: the sample etc/pacsnode.toml documents the [jobs] defaults") {
+  const auto sample = pacsnode::app::load_config(std::filesystem::path(PACSNODE_SOURCE_DIR) / "etc" / "pacsnode.toml");
+  const auto defaults = parse_config("", "/etc/pacsnode.toml");
+  CHECK(sample.jobs.workers == defaults.jobs.workers);
+  CHECK(sample.jobs.per_peer_concurrency == defaults.jobs.per_peer_concurrency);
+  CHECK(sample.jobs.max_attempts == defaults.jobs.max_attempts);
+  CHECK(sample.jobs.max_age == defaults.jobs.max_age);
+  CHECK(sample.jobs.retry_base_delay == defaults.jobs.retry_base_delay);
+  CHECK(sample.jobs.retry_max_delay == defaults.jobs.retry_max_delay);
+  CHECK(sample.jobs.lease == defaults.jobs.lease);
 }
