@@ -115,8 +115,8 @@ int show(db::JobQueue& queue, std::int64_t id) {
             << "  resource:   " << s.level << " " << s.resource_uid() << "\n"
             << "  study:      " << s.study_uid << "\n";
   if (!s.series_uid.empty() && s.level != "series") std::cout << "  series:     " << s.series_uid << "\n";
-  std::cout << "  state:      " << db::job_state_name(job.state) << ", attempt " << job.attempts << " of "
-            << s.max_attempts << "\n";
+  std::cout << "  state:      " << db::job_state_name(job.state) << " (" << job.attempts << " of " << s.max_attempts
+            << " attempts made)\n";
   if (job.state == db::JobState::Failed || job.state == db::JobState::Queued) {
     std::cout << "  next:       " << job.next_attempt_at << " (" << seconds_from_now(job.next_attempt_in_ms) << ")\n";
   }
@@ -129,12 +129,13 @@ int show(db::JobQueue& queue, std::int64_t id) {
   if (!job.finished_at.empty()) std::cout << "  finished:   " << job.finished_at << "\n";
   std::cout << "history:\n";
   for (const auto& e : detail->events) {
-    std::cout << "  " << e.at << "  " << e.event << "  " << (e.from_state.empty() ? "" : e.from_state + " -> ")
-              << e.to_state;
-    if (e.attempt > 0) std::cout << "  attempt " << e.attempt;
-    if (!e.owner.empty()) std::cout << "  by " << e.owner;
-    if (!e.error.empty()) std::cout << "  " << e.error;
-    std::cout << "\n";
+    const std::string change = (e.from_state.empty() ? "" : e.from_state + " -> ") + e.to_state;
+    std::string line = fmt::format("  {}  {:<9}  {:<21}", e.at, e.event, change);
+    if (e.attempt > 0) line += fmt::format("  attempt {}", e.attempt);
+    if (!e.owner.empty()) line += "  by " + e.owner;
+    if (!e.error.empty()) line += "  " + e.error;
+    while (line.back() == ' ') line.pop_back();
+    std::cout << line << "\n";
   }
   std::size_t sent = 0, warnings = 0, failed = 0;
   for (const auto& i : detail->instances) {

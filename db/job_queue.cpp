@@ -413,9 +413,24 @@ AdminOutcome admin(pqxx::work& tx, const std::string& sql, std::int64_t id) {
 
 }  // namespace
 
+// An administrator who retries a job wants it tried now: its destination's back-off (not
+// its failure count) ends too.
+void unblock_targets(pqxx::work& tx, const pqxx::result& retried) {
+  std::vector<std::string> ids;
+  for (const auto& r : retried) ids.push_back(r[0].c_str());
+  if (ids.empty()) return;
+  tx.exec_params0("UPDATE job_target t SET blocked_until = NULL FROM job j WHERE j.id = ANY($1::bigint[])"
+                  " AND t.kind = j.kind AND t.target = j.target AND t.blocked_until IS NOT NULL",
+                  array_of(ids));
+}
+
 AdminOutcome JobQueue::retry(std::int64_t id) {
   static const std::string sql = admin_transition(JobEvent::Retry, retry_set());
-  return in_transaction(pool_, "retry job", [&](pqxx::work& tx) { return admin(tx, sql, id); });
+  return in_transaction(pool_, "retry job", [&](pqxx::work& tx) {
+    AdminOutcome outcome = admin(tx, sql, id);
+    if (outcome.changed) unblock_targets(tx, tx.exec_params("SELECT $1::bigint", id));
+    return outcome;
+  });
 }
 
 int JobQueue::retry_dead() {
@@ -423,7 +438,9 @@ int JobQueue::retry_dead() {
   if (!job_transition(JobState::Dead, JobEvent::Retry)) throw Error(ErrorCode::Internal, "retry cannot leave dead");
   static const std::string sql = admin_transition(JobEvent::Retry, retry_set(), name(JobState::Dead));
   return in_transaction(pool_, "retry dead jobs", [&](pqxx::work& tx) {
-    return static_cast<int>(tx.exec(sql).size());
+    const auto retried = tx.exec(sql);
+    unblock_targets(tx, retried);
+    return static_cast<int>(retried.size());
   });
 }
 

@@ -135,6 +135,7 @@ class JobQueue {
   // ---- administrators (pacsnode jobs) ----
   std::vector<JobRow> list(const JobFilter& filter);
   std::optional<JobDetail> show(std::int64_t id);
+  // Queued again with fresh attempts; the destination's back-off is lifted.
   AdminOutcome retry(std::int64_t id);
   int retry_dead();
   AdminOutcome cancel(std::int64_t id);

@@ -188,7 +188,7 @@ TEST_CASE("jobs: a job older than max_age is not retried") {
   CHECK(f.queue.show(job->id)->job.note == "gave up: older than jobs.max_age");
 }
 
-TEST_CASE("jobs: retry revives a dead job with fresh attempts; --dead revives them all") {
+TEST_CASE("jobs: retry revives a dead job with fresh attempts and lifts its destination's back-off; --dead revives them all") {
   Fixture f;
   for (const auto* series : {"1.2.3", "1.2.4", "1.2.5"}) REQUIRE(f.queue.enqueue(spec(series, "pacs", 1, 1)));
   std::vector<std::int64_t> ids;
@@ -205,6 +205,9 @@ TEST_CASE("jobs: retry revives a dead job with fresh attempts; --dead revives th
   CHECK_FALSE(again.changed);
   CHECK(again.state == JobState::Queued);
   CHECK_FALSE(f.queue.retry(999).state.has_value());
+  // The destination is backed off; an administrator's retry means "now".
+  f.queue.target_failed("forward", "pacs", "down", 60s, 60s);
+  CHECK_FALSE(f.queue.claim(as("b")));
   CHECK(f.queue.retry_dead() == 2);
   CHECK(f.sql("SELECT count(*) FROM job WHERE state = 'queued'") == "3");
   const auto job = f.queue.claim(as("b"));

@@ -165,7 +165,7 @@ TEST_CASE("routing end to end: a CT series fires once, stable_after after its la
   auto [show_code, show] = jobs_cli(node.config_path(), {"show", "1"});
   CHECK(show_code == 0);
   CHECK_MESSAGE(show.find("instances: 6 sent, 0 with a warning, 0 failed") != std::string::npos, show);
-  CHECK(show.find("succeed  running -> done") != std::string::npos);
+  CHECK(show.find("succeed    running -> done") != std::string::npos);
   CHECK(jobs_cli(node.config_path(), {"show", "99"}).first == 1);
   CHECK(jobs_cli(node.config_path(), {"list", "--state", "sleeping"}).first == 2);
 }
