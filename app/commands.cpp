@@ -118,7 +118,9 @@ int run_reindex(const Config& config) {
     db::Database database({runtime.conninfo()});
     database.migrate();
     storage::Store store(storage_settings(config));
-    db::IndexWriter index(index_writer_settings(config, runtime.conninfo()));
+    auto index_settings = index_writer_settings(config, runtime.conninfo());
+    index_settings.route_arrivals = false;  // routed when they first arrived
+    db::IndexWriter index(index_settings);
     const auto report = scp::reconcile(store, index, runtime.conninfo(), true);
     index.stop();
     std::cout << "reindexed " << report.files_indexed << " of " << report.files_total << " file(s); "

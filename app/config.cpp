@@ -58,7 +58,7 @@ namespace {
 using Keys = std::span<const std::string_view>;
 
 constexpr std::string_view kRootKeys[] = {"node",  "storage", "query",   "security", "database", "logging",
-                                          "peers", "include", "routing", "plugins",  "rules"};
+                                          "jobs",  "peers",   "include", "routing",  "plugins",  "rules"};
 constexpr std::string_view kStorageKeys[] = {"path", "duplicates", "min_free_mb", "accept_any_sop_class"};
 constexpr std::string_view kNodeKeys[] = {"ae_title",       "bind",          "port",         "data_dir",
                                           "max_associations", "max_pdu_length", "artim_timeout", "idle_timeout",
@@ -69,11 +69,13 @@ constexpr std::string_view kUserKeys[] = {"username", "password_hash", "password
 constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_user"};
 constexpr std::string_view kLoggingKeys[] = {"level", "file"};
 constexpr std::string_view kPeerKeys[] = {"name", "ae_title", "host", "port"};
+constexpr std::string_view kJobsKeys[] = {"workers",          "per_peer_concurrency", "max_attempts", "max_age",
+                                          "retry_base_delay", "retry_max_delay",      "lease"};
 
 // Where a misplaced top-level key most likely belongs (keys written above the first
 // [table] header land at the top level, a classic TOML slip).
 constexpr std::pair<std::string_view, Keys> kSections[] = {
-    {"node", kNodeKeys}, {"storage", kStorageKeys}, {"query", kQueryKeys}, {"security", kSecurityKeys}, {"database", kDatabaseKeys}, {"logging", kLoggingKeys}};
+    {"node", kNodeKeys}, {"storage", kStorageKeys}, {"query", kQueryKeys}, {"security", kSecurityKeys}, {"database", kDatabaseKeys}, {"logging", kLoggingKeys}, {"jobs", kJobsKeys}};
 
 constexpr std::uint32_t kMinPduLength = 4096;
 constexpr std::uint32_t kMaxPduLength = 16 * 1024 * 1024;
@@ -463,6 +465,23 @@ void read_logging(const Section& logging, const fs::path& base_dir, Config& conf
   if (auto v = logging.string("file"); v && !v->empty()) config.log_file = resolve(base_dir, *v);
 }
 
+void read_jobs(const Section& jobs, Config& config) {
+  jobs.allow_only(kJobsKeys);
+  auto& j = config.jobs;
+  if (auto v = jobs.integer("workers", 1, 256)) j.workers = static_cast<unsigned>(*v);
+  if (auto v = jobs.integer("per_peer_concurrency", 1, 256)) j.per_peer_concurrency = static_cast<unsigned>(*v);
+  if (auto v = jobs.integer("max_attempts", 1, 1000)) j.max_attempts = static_cast<unsigned>(*v);
+  if (auto v = jobs.seconds("max_age", 0, 365 * 86400)) j.max_age = *v;
+  if (auto v = jobs.seconds("retry_base_delay", 1, 86400)) j.retry_base_delay = *v;
+  if (auto v = jobs.seconds("retry_max_delay", 1, 7 * 86400)) j.retry_max_delay = *v;
+  if (j.retry_max_delay < j.retry_base_delay) {
+    jobs.fail(jobs.find("retry_max_delay") ? "retry_max_delay" : "retry_base_delay",
+              fmt::format("retry_max_delay ({} s) must not be below retry_base_delay ({} s)", j.retry_max_delay.count(),
+                          j.retry_base_delay.count()));
+  }
+  if (auto v = jobs.seconds("lease", 2, 3600)) j.lease = *v;
+}
+
 void read_peers(const Section& root, Config& config) {
   std::map<std::string, std::string, std::less<>> seen;  // name → key where first defined
   constexpr std::string_view kNeeds = "every [[peers]] entry needs name, ae_title and host";
@@ -832,6 +851,7 @@ Config parse_config(std::string_view toml_text, const fs::path& file) {
   read_security(root.table("security"), config);
   read_database(root.table("database"), config);
   read_logging(root.table("logging"), base_dir, config);
+  read_jobs(root.table("jobs"), config);
   read_peers(root, config);
   read_routing(root, file, base_dir, config);
   return config;

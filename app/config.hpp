@@ -38,6 +38,17 @@ struct PluginConfig {
   std::uint64_t memory_mb = 2048;    // address-space limit per run; 0 = none
 };
 
+// [jobs]: the durable job queue routing feeds (forward, analyze).
+struct JobsConfig {
+  unsigned workers = 4;               // jobs this node runs at once
+  unsigned per_peer_concurrency = 2;  // of which at most this many for one destination
+  unsigned max_attempts = 10;         // then the job is dead
+  std::chrono::seconds max_age{86400};          // a failed job older than this is dead; 0 = no limit
+  std::chrono::seconds retry_base_delay{10};    // after the first failed attempt; doubles each time
+  std::chrono::seconds retry_max_delay{3600};   // cap on the delay between attempts
+  std::chrono::seconds lease{60};     // a job whose node stops renewing for this long is taken over
+};
+
 enum class UnknownCallingAePolicy { Accept, Reject };
 enum class DuplicatePolicy { Keep, Replace };
 enum class UserIdentityPolicy { Ignore, Require };
@@ -81,6 +92,8 @@ struct Config {
   // [logging]
   std::string log_level = "info";    // validated with log::parse_level
   std::filesystem::path log_file;    // empty: stderr; else absolute, relative to file's folder
+
+  JobsConfig jobs;  // [jobs]
 
   std::vector<PeerConfig> peers;
 

@@ -7,6 +7,7 @@
 #include "app/commands.hpp"
 #include "app/config.hpp"
 #include "app/rules_commands.hpp"
+#include "app/jobs_cli.hpp"
 #include "app/serve.hpp"
 #include "app/settings.hpp"
 #include "app/version.hpp"
@@ -133,6 +134,8 @@ int main(int argc, char** argv) {
   auto* hash_password_cmd = cli.add_subcommand(
       "hash-password", "Read a password from standard input and print its hash for [[security.users]] password_hash");
 
+  const auto jobs_command = app::add_jobs_command(cli, config_path);
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -181,6 +184,10 @@ int main(int argc, char** argv) {
     if (called_ae_opt->count()) rules_test.called_ae = rules_called_ae;
     if (calling_host_opt->count()) rules_test.calling_host = rules_calling_host;
     return app::run_rules_test(*config, rules_test);
+  }
+  if (app::jobs_command_parsed(*jobs_command)) {
+    log::init({log::Level::warn, {}});
+    return app::run_jobs(*config, *jobs_command);
   }
   if (*db_cmd) {
     log::init({log::Level::warn, {}});

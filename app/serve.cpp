@@ -5,6 +5,7 @@
 
 #include "app/data_dir_lock.hpp"
 #include "app/database_runtime.hpp"
+#include "app/routing_setup.hpp"
 #include "app/settings.hpp"
 #include "app/version.hpp"
 #include "base/error.hpp"
@@ -90,17 +91,17 @@ int serve(const Config& config) {
   }
   log::info("listening for DICOM on {}:{} as {} (max {} associations)", config.bind_address, server.port(),
             config.ae_title, config.max_associations);
-  if (!config.rules.empty()) {
-    // Until the dispatcher exists, say so rather than let an operator believe they run.
-    log::warn("{} routing rule(s) configured and checked, but not acted on yet (no forwarding or analysis in this "
-              "version); `pacsnode rules test` shows what they would do",
-              config.rules.rules().size());
-  }
+
+  routing::Engine routing(engine_settings(config, database_runtime->conninfo()), rule_specs(config),
+                          job_handlers(config, store->root()));
+  routing.start();
+  std::thread routing_stopper;  // running jobs get the same grace as associations, at the same time
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     log::info("signal {} received: stopping (grace {} s)", signal, config.shutdown_grace.count());
+    routing_stopper = std::thread([&routing, &config]() { routing.stop(config.shutdown_grace); });
     server.shutdown(config.shutdown_grace, [&io]() { io.stop(); });
   });
 
@@ -108,6 +109,8 @@ int serve(const Config& config) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io]() { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
+  if (routing_stopper.joinable()) routing_stopper.join();
+  routing.stop(config.shutdown_grace);
 
   workers.join();
   index.reset();             // drains and stops the index writer

@@ -20,6 +20,8 @@
 \if :{?studies_per_patient} \else \set studies_per_patient 2 \endif
 
 BEGIN;
+-- Header-only rows are not arrivals for routing (migration 0005): no firings, no jobs.
+SET LOCAL pacsnode.routing = 'off';
 CREATE TEMP TABLE surnames (k int PRIMARY KEY, name text) ON COMMIT DROP;
 INSERT INTO surnames
 SELECT row_number() OVER () - 1, n FROM unnest(ARRAY[

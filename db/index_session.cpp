@@ -363,11 +363,13 @@ void back_off(int attempt) {
 struct IndexSession::Impl {
   std::string conninfo;
   DuplicatePolicy duplicates;
+  bool route_arrivals = true;
   std::unique_ptr<pqxx::connection> conn;
 
   void connect() {
     conn = std::make_unique<pqxx::connection>(conninfo);
     conn->set_variable("DateStyle", "ISO");
+    if (!route_arrivals) conn->set_variable("pacsnode.routing", "'off'");
     prepare_index_statements(*conn);
   }
 
@@ -376,9 +378,11 @@ struct IndexSession::Impl {
   void finish(Attempt& out, const std::vector<Row>& rows);
 };
 
-IndexSession::IndexSession(std::string conninfo, DuplicatePolicy duplicates) : impl_(std::make_unique<Impl>()) {
+IndexSession::IndexSession(std::string conninfo, DuplicatePolicy duplicates, bool route_arrivals)
+    : impl_(std::make_unique<Impl>()) {
   impl_->conninfo = std::move(conninfo);
   impl_->duplicates = duplicates;
+  impl_->route_arrivals = route_arrivals;
   translate_errors("index writer connect", [&] { impl_->connect(); });
 }
 

@@ -13,7 +13,8 @@ namespace pacsnode::db::detail {
 class IndexSession {
  public:
   // Connects now. Throws pacsnode::Error(Unavailable) when it cannot.
-  IndexSession(std::string conninfo, DuplicatePolicy duplicates);
+  // `route_arrivals` false: the session sets pacsnode.routing = off (IndexWriterSettings).
+  IndexSession(std::string conninfo, DuplicatePolicy duplicates, bool route_arrivals = true);
   ~IndexSession();
   IndexSession(const IndexSession&) = delete;
   IndexSession& operator=(const IndexSession&) = delete;

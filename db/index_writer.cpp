@@ -80,7 +80,8 @@ IndexWriter::IndexWriter(IndexWriterSettings settings) : impl_(std::make_unique<
   std::vector<std::unique_ptr<detail::IndexSession>> sessions;
   for (unsigned i = 0; i < std::max(impl_->settings.connections, 1u); ++i) {
     sessions.push_back(
-        std::make_unique<detail::IndexSession>(impl_->settings.conninfo, impl_->settings.duplicates));
+        std::make_unique<detail::IndexSession>(impl_->settings.conninfo, impl_->settings.duplicates,
+                                               impl_->settings.route_arrivals));
   }
   for (auto& session : sessions) {
     impl_->threads.emplace_back([impl = impl_.get(), s = std::move(session)]() mutable { impl->run(std::move(s)); });

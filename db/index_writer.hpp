@@ -37,6 +37,10 @@ struct IndexWriterSettings {
   // queued when the writer becomes free (which already batches under load).
   std::chrono::microseconds max_wait{0};
   unsigned connections = 1;  // writer threads, one connection each
+  // Record each batch's arrivals for routing (migration 0005's trigger). Off only to
+  // rebuild an index from its files (`db reindex`): those instances were routed when
+  // they first arrived.
+  bool route_arrivals = true;
 };
 
 class IndexWriter {

@@ -198,21 +198,27 @@ bool is_lossy_transfer_syntax(const std::string& ts) {
          ts == "1.2.840.10008.1.2.4.203";
 }
 
-std::optional<std::string> choose_transfer_syntax(const std::string& stored, const std::vector<std::string>& accepted) {
-  if (contains(accepted, stored)) return stored;
+std::vector<std::string> transfer_syntax_candidates(const std::string& stored, const std::vector<std::string>& accepted) {
+  std::vector<std::string> out;
+  if (contains(accepted, stored)) out.push_back(stored);
   // Syntaxes we decode: the uncompressed ones, Deflate, JPEG, JPEG-LS, RLE, JPEG 2000.
   static const std::vector<std::string> kDecodable = {
       kEle, kIle, kEbe, kDeflate, "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", kJpegLossless, kJpegLosslessSv1,
       kJpegLsLossless, "1.2.840.10008.1.2.4.81", kRle, kJ2kLossless, kJ2k};
-  if (!contains(kDecodable, stored)) return std::nullopt;
-  for (const auto& ts : kUncompressed) {
-    if (contains(accepted, ts)) return ts;
-  }
-  if (is_lossy_transfer_syntax(stored)) return std::nullopt;
-  for (const auto& ts : kLosslessEncoders) {
-    if (contains(accepted, ts)) return ts;
-  }
-  return std::nullopt;
+  if (!contains(kDecodable, stored)) return out;
+  const auto add = [&](const std::string& ts) {
+    if (contains(accepted, ts) && !contains(out, ts)) out.push_back(ts);
+  };
+  for (const auto& ts : kUncompressed) add(ts);
+  if (is_lossy_transfer_syntax(stored)) return out;
+  for (const auto& ts : kLosslessEncoders) add(ts);
+  return out;
+}
+
+std::optional<std::string> choose_transfer_syntax(const std::string& stored, const std::vector<std::string>& accepted) {
+  auto candidates = transfer_syntax_candidates(stored, accepted);
+  if (candidates.empty()) return std::nullopt;
+  return std::move(candidates.front());
 }
 
 std::vector<std::uint8_t> transcode_data_set(const std::filesystem::path& file, const std::string& target) {

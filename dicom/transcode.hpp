@@ -28,6 +28,9 @@ bool is_lossy_transfer_syntax(const std::string& transfer_syntax_uid);
 // transfer syntaxes of its accepted contexts for the instance's SOP class); nullopt when no
 // accepted syntax is one we can produce from `stored`.
 std::optional<std::string> choose_transfer_syntax(const std::string& stored, const std::vector<std::string>& accepted);
+// Every accepted syntax the policy allows for `stored`, best first (the first is
+// choose_transfer_syntax's): what a sender tries in turn when an encoder refuses an image.
+std::vector<std::string> transfer_syntax_candidates(const std::string& stored, const std::vector<std::string>& accepted);
 
 // The file's data set re-encoded in `target` (no File Meta Information). Throws
 // pacsnode::Error(InvalidArgument) when the file cannot be read, its pixel data does not

@@ -110,11 +110,11 @@ std::vector<fs::path> collect_files(const std::vector<fs::path>& paths, std::vec
 
 namespace {
 
-// The context to send `item` on, and whether the data set must be transcoded: a context
-// carrying its own transfer syntax, else the one dicom::choose_transfer_syntax picks among
-// the syntaxes the peer accepted for the SOP class. nullptr when none will do.
-const net::AcceptedContext* choose_context(const std::vector<net::AcceptedContext>& contexts, const Outgoing& item,
-                                           bool require_scp_role) {
+// The contexts `item` may go on, best first: one carrying its own transfer syntax, then
+// those dicom::transfer_syntax_candidates lists among the syntaxes the peer accepted for
+// the SOP class. Empty when none will do.
+std::vector<const net::AcceptedContext*> candidate_contexts(const std::vector<net::AcceptedContext>& contexts,
+                                                            const Outgoing& item, bool require_scp_role) {
   std::vector<const net::AcceptedContext*> usable;
   std::vector<std::string> syntaxes;
   for (const auto& c : contexts) {
@@ -123,12 +123,16 @@ const net::AcceptedContext* choose_context(const std::vector<net::AcceptedContex
     usable.push_back(&c);
     syntaxes.push_back(c.transfer_syntax);
   }
-  const auto chosen = dicom::choose_transfer_syntax(item.header.transfer_syntax_uid, syntaxes);
-  if (!chosen) return nullptr;
-  for (const auto* c : usable) {
-    if (c->transfer_syntax == *chosen) return c;
+  std::vector<const net::AcceptedContext*> out;
+  for (const auto& ts : dicom::transfer_syntax_candidates(item.header.transfer_syntax_uid, syntaxes)) {
+    for (const auto* c : usable) {
+      if (c->transfer_syntax == ts) {
+        out.push_back(c);
+        break;
+      }
+    }
   }
-  return nullptr;
+  return out;
 }
 
 SendOutcome failed(std::string why) {
@@ -144,16 +148,24 @@ asio::awaitable<SendOutcome> send_instance(net::Association& association, const 
                                            const MoveOriginator* originator, bool require_scp_role,
                                            asio::thread_pool* workers) {
   const std::string& sop_class = item.header.sop_class_uid;
-  const net::AcceptedContext* context = choose_context(association.contexts(), item, require_scp_role);
-  if (!context) {
+  const auto candidates = candidate_contexts(association.contexts(), item, require_scp_role);
+  if (candidates.empty()) {
     co_return failed("the peer accepted no presentation context for SOP class " + sop_class +
                      (require_scp_role ? " with the SCP role" : "") + " in a transfer syntax we can send " +
                      item.header.transfer_syntax_uid + " data in");
   }
+  // The first candidate whose conversion succeeds: an encoder may refuse an image (a bit
+  // depth JPEG-LS does not take, say) that the next accepted syntax can carry.
+  const net::AcceptedContext* context = nullptr;
   std::vector<std::uint8_t> converted;
-  if (context->transfer_syntax != item.header.transfer_syntax_uid) {
+  std::string errors;
+  for (const auto* candidate : candidates) {
+    if (candidate->transfer_syntax == item.header.transfer_syntax_uid) {
+      context = candidate;
+      break;
+    }
     std::string error;
-    const std::string& target = context->transfer_syntax;
+    const std::string& target = candidate->transfer_syntax;
     const auto transcode = [&item, &error, &target]() {
       try {
         return dicom::transcode_data_set(item.file, target);
@@ -168,8 +180,13 @@ asio::awaitable<SendOutcome> send_instance(net::Association& association, const 
     } else {
       converted = transcode();
     }
-    if (!error.empty()) co_return failed(error);
+    if (error.empty()) {
+      context = candidate;
+      break;
+    }
+    errors += (errors.empty() ? "" : "; ") + error;
   }
+  if (!context) co_return failed(errors);
   net::CommandSet command;
   const std::uint16_t message_id = association.next_message_id();
   command.set_ui(net::tag::AffectedSopClassUid, sop_class);
@@ -184,7 +201,7 @@ asio::awaitable<SendOutcome> send_instance(net::Association& association, const 
   }
   SendOutcome outcome;
   try {
-    if (converted.empty()) {
+    if (context->transfer_syntax == item.header.transfer_syntax_uid) {
       FileSource source(item.file, item.header.data_set_offset);
       co_await association.send(context->id, command, source);
     } else {
@@ -220,9 +237,10 @@ asio::awaitable<SendOutcome> send_instance(net::Association& association, const 
   co_return outcome;
 }
 
-asio::awaitable<void> send_to(const RemoteNode& remote, std::vector<Outgoing> items, net::AssociationSettings settings,
-                              std::optional<MoveOriginator> originator, SendProgress progress,
-                              asio::thread_pool* workers) {
+asio::awaitable<SendToEnd> send_to(const RemoteNode& remote, std::vector<Outgoing> items,
+                                   net::AssociationSettings settings, std::optional<MoveOriginator> originator,
+                                   SendProgress progress, asio::thread_pool* workers) {
+  SendToEnd end;
   std::map<std::string, std::vector<const Outgoing*>> by_class;
   std::map<std::string, std::set<std::string>> syntaxes_by_class;
   for (const auto& item : items) {
@@ -263,7 +281,7 @@ asio::awaitable<void> send_to(const RemoteNode& remote, std::vector<Outgoing> it
       outcome.no_association = true;
       for (const auto& [sop_class, syntaxes] : group) {
         for (const Outgoing* item : by_class[sop_class]) {
-          if (!co_await progress(*item, outcome)) co_return;
+          if (!co_await progress(*item, outcome)) co_return end;
         }
       }
       continue;
@@ -296,8 +314,13 @@ asio::awaitable<void> send_to(const RemoteNode& remote, std::vector<Outgoing> it
     if (association->state() == net::State::Sta6) {
       co_await association->release();
     }
-    if (stop) co_return;
+    if (association->end_reason() != net::EndReason::Released) {
+      end.all_released = false;
+      end.why = std::string("association ") + std::string(net::end_reason_name(association->end_reason()));
+    }
+    if (stop) co_return end;
   }
+  co_return end;
 }
 
 asio::awaitable<StoreSummary> store_files(const RemoteNode& remote, std::vector<fs::path> files,

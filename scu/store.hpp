@@ -43,7 +43,7 @@ struct MoveOriginator {
 
 // Sends one instance over an established association, in its own transfer syntax when an
 // accepted context carries it, otherwise converted (dicom/transcode) to one the peer
-// accepted for its SOP class. `require_scp_role`: only contexts on which the requestor took
+// accepted for its SOP class — the next such syntax when the encoder refuses the image. `require_scp_role`: only contexts on which the requestor took
 // the SCP role count (our side of a C-GET). `workers`: where transcoding runs (CPU-heavy;
 // nullptr: on the caller's executor). Never throws for a single instance's problem.
 asio::awaitable<SendOutcome> send_instance(net::Association& association, const Outgoing& item,
@@ -54,12 +54,20 @@ asio::awaitable<SendOutcome> send_instance(net::Association& association, const 
 // instances not yet sent are not reported).
 using SendProgress = std::function<asio::awaitable<bool>(const Outgoing& item, const SendOutcome& outcome)>;
 
+// How the associations of a send_to ended: all_released is false when one of them ended
+// otherwise than by an orderly release (aborted by either side, dropped, timed out) —
+// something an instance's C-STORE-RSP alone does not tell.
+struct SendToEnd {
+  bool all_released = true;
+  std::string why;  // the last such end: "association aborted by peer"
+};
+
 // Sends `items` to `remote`, proposing for each SOP class the items' own transfer
 // syntaxes plus Explicit/Implicit VR Little Endian as a fallback, in as many associations as
 // 128 presentation contexts require (in the items' order within each association).
-asio::awaitable<void> send_to(const RemoteNode& remote, std::vector<Outgoing> items, net::AssociationSettings settings,
-                              std::optional<MoveOriginator> originator, SendProgress progress,
-                              asio::thread_pool* workers = nullptr);
+asio::awaitable<SendToEnd> send_to(const RemoteNode& remote, std::vector<Outgoing> items,
+                                   net::AssociationSettings settings, std::optional<MoveOriginator> originator,
+                                   SendProgress progress, asio::thread_pool* workers = nullptr);
 
 struct StoreSummary {
   std::size_t sent = 0;      // Success

@@ -63,6 +63,25 @@ TEST_CASE("choose_transfer_syntax: the stored syntax first, then uncompressed, t
   CHECK(choose_transfer_syntax(kEle, {}) == std::nullopt);
 }
 
+TEST_CASE("transfer_syntax_candidates: every syntax the policy allows, best first") {
+  using V = std::vector<std::string>;
+  // What a sender falls back on when an encoder refuses an image: the next one.
+  CHECK(transfer_syntax_candidates(kEle, {kRle, kJpegLossless, kJpegLs}) == V{kJpegLs, kJpegLossless, kRle});
+  CHECK(transfer_syntax_candidates(kJ2kLossless, {kRle, kIle, kJ2kLossless, kEle}) ==
+        V{kJ2kLossless, kEle, kIle, kRle});
+  CHECK(transfer_syntax_candidates(kEle, {kEle, kIle}) == V{kEle, kIle});
+  CHECK(transfer_syntax_candidates(kJpegBaseline, {kRle, kJpegLs, kIle}) == V{kIle});
+  CHECK(transfer_syntax_candidates(kMpeg2, {kEle, kMpeg2}) == V{kMpeg2});
+  CHECK(transfer_syntax_candidates(kEle, {kJ2k}).empty());
+  // The first candidate is always choose_transfer_syntax's choice.
+  for (const auto& stored : {kEle, kRle, kJ2k, kJpegBaseline, kMpeg2}) {
+    const V accepted = {kJpegLs, kRle, kIle, kMpeg2};
+    const auto candidates = transfer_syntax_candidates(stored, accepted);
+    CHECK(choose_transfer_syntax(stored, accepted) ==
+          (candidates.empty() ? std::nullopt : std::optional<std::string>(candidates.front())));
+  }
+}
+
 TEST_CASE("is_lossy_transfer_syntax") {
   for (const auto& ts : {kJpegBaseline, kJ2k, kJpegLsNear, kMpeg2}) CHECK(is_lossy_transfer_syntax(ts));
   for (const auto& ts : {kEle, kIle, kEbe, kJpegLossless, kJpegLs, kJ2kLossless, kRle}) CHECK(!is_lossy_transfer_syntax(ts));

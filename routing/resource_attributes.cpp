@@ -1,0 +1,144 @@
+#include "routing/resource_attributes.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+
+#include "db/stability.hpp"
+
+namespace pacsnode::routing {
+namespace {
+
+// "GGGGEEEE" (DICOM JSON's keys) → tag; nullopt for anything else.
+std::optional<std::uint32_t> parse_tag(const std::string& key) {
+  if (key.size() != 8) return std::nullopt;
+  std::uint32_t tag = 0;
+  const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), tag, 16);
+  if (ec != std::errc() || end != key.data() + key.size()) return std::nullopt;
+  return tag;
+}
+
+// One DICOM JSON value as text; nullopt for values without a text form (sequence items).
+std::optional<std::string> value_text(const nlohmann::json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_integer()) return std::to_string(value.get<long long>());
+  if (value.is_number_unsigned()) return std::to_string(value.get<unsigned long long>());
+  if (value.is_number_float()) return value.dump();
+  if (value.is_null()) return std::string();
+  if (value.is_object()) {  // PN
+    std::string name;
+    for (const char* group : {"Alphabetic", "Ideographic", "Phonetic"}) {
+      if (group != std::string_view("Alphabetic")) name += '=';
+      const auto it = value.find(group);
+      if (it != value.end() && it->is_string()) name += it->get<std::string>();
+    }
+    while (!name.empty() && name.back() == '=') name.pop_back();
+    return name;
+  }
+  return std::nullopt;
+}
+
+// A key field's `\`-separated values; "" is absent.
+void set_text(Attributes& attributes, std::uint32_t tag, const std::string& text) {
+  if (text.empty()) return;
+  Attributes::Values values;
+  std::size_t start = 0;
+  for (;;) {
+    const auto end = text.find('\\', start);
+    values.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  attributes.set(tag, std::move(values));
+}
+
+void set_number(Attributes& attributes, std::uint32_t tag, const std::optional<int>& number) {
+  if (number) attributes.set(tag, {std::to_string(*number)});
+}
+
+}  // namespace
+
+const Attributes::Values* Attributes::find(std::uint32_t tag) const {
+  const auto it = values_.find(tag);
+  return it == values_.end() ? nullptr : &it->second;
+}
+
+std::string Attributes::first(std::uint32_t tag) const {
+  const Values* values = find(tag);
+  return values && !values->empty() ? values->front() : std::string();
+}
+
+void Attributes::set(std::uint32_t tag, Values values) { values_[tag] = std::move(values); }
+
+void Attributes::add_dicom_json(std::string_view json) {
+  if (json.empty()) return;
+  const auto object = nlohmann::json::parse(json, nullptr, false);
+  if (!object.is_object()) return;
+  for (const auto& [key, element] : object.items()) {
+    const auto tag = parse_tag(key);
+    if (!tag || values_.count(*tag) || !element.is_object()) continue;
+    Values values;
+    const auto vr = element.find("vr");
+    const bool sequence = vr != element.end() && vr->is_string() && vr->get<std::string>() == "SQ";
+    const auto list = element.find("Value");
+    if (!sequence && list != element.end() && list->is_array()) {
+      for (const auto& value : *list) {
+        auto text = value_text(value);
+        if (!text) {  // no text form: present, without values
+          values.clear();
+          break;
+        }
+        values.push_back(std::move(*text));
+      }
+    }
+    values_.emplace(*tag, std::move(values));
+  }
+}
+
+Attributes attributes_of(const IndexRecord& r) {
+  Attributes a;
+  set_text(a, 0x00100020, r.patient.patient_id);
+  set_text(a, 0x00100021, r.patient.issuer_of_patient_id);
+  set_text(a, 0x00100010, r.patient.patient_name);
+  set_text(a, 0x00100030, r.patient.patient_birth_date);
+  set_text(a, 0x00100040, r.patient.patient_sex);
+  set_text(a, 0x0020000D, r.study.study_instance_uid);
+  set_text(a, 0x00080020, r.study.study_date);
+  set_text(a, 0x00080030, r.study.study_time);
+  set_text(a, 0x00080050, r.study.accession_number);
+  set_text(a, 0x00200010, r.study.study_id);
+  set_text(a, 0x00081030, r.study.study_description);
+  set_text(a, 0x00080090, r.study.referring_physician_name);
+  set_text(a, 0x0020000E, r.series.series_instance_uid);
+  set_text(a, 0x00080060, r.series.modality);
+  set_number(a, 0x00200011, r.series.series_number);
+  set_text(a, 0x0008103E, r.series.series_description);
+  set_text(a, 0x00180015, r.series.body_part_examined);
+  set_text(a, 0x00080021, r.series.series_date);
+  set_text(a, 0x00080031, r.series.series_time);
+  set_text(a, 0x00080018, r.instance.sop_instance_uid);
+  set_text(a, 0x00080016, r.instance.sop_class_uid);
+  set_number(a, 0x00200013, r.instance.instance_number);
+  set_text(a, 0x00080023, r.instance.content_date);
+  set_text(a, 0x00080033, r.instance.content_time);
+  set_text(a, 0x00020016, r.instance.calling_ae_title);
+  set_text(a, 0x00020010, r.instance.transfer_syntax_uid);
+  // A key field wins over a copy in the JSON; a lower level over a higher one.
+  a.add_dicom_json(r.instance.attributes_json);
+  a.add_dicom_json(r.series.attributes_json);
+  a.add_dicom_json(r.study.attributes_json);
+  a.add_dicom_json(r.patient.attributes_json);
+  return a;
+}
+
+Attributes attributes_of(const db::IndexedAttributes& indexed) {
+  Attributes a = attributes_of(indexed.record);
+  if (!indexed.modalities_in_study.empty()) a.set(0x00080061, indexed.modalities_in_study);
+  if (!indexed.sop_classes_in_study.empty()) a.set(0x00080062, indexed.sop_classes_in_study);
+  a.set(0x00201206, {std::to_string(indexed.number_of_study_related_series)});
+  a.set(0x00201208, {std::to_string(indexed.number_of_study_related_instances)});
+  if (indexed.has_series) a.set(0x00201209, {std::to_string(indexed.number_of_series_related_instances)});
+  return a;
+}
+
+}  // namespace pacsnode::routing
