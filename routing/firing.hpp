@@ -37,7 +37,7 @@ enum class Level { Instance, Series, Study };
 std::string_view level_name(Level level);  // "instance", "series", "study" (as in the jobs table)
 
 // One action of a rule's `then`: "forward PEER" or "analyze PLUGIN".
-struct Action {
+struct JobAction {
   std::string kind;    // job kind: "forward", "analyze" (the worker registry's key)
   std::string target;  // the peer's name ([[peers]] name) or the plug-in's name
 };
@@ -45,7 +45,7 @@ struct Action {
 struct RuleSpec {
   std::string name;  // unique; part of every job's idempotency key
   Level on = Level::Series;
-  std::vector<Action> actions;
+  std::vector<JobAction> actions;
   std::chrono::seconds stable_after{60};  // series and study rules
   std::optional<std::chrono::seconds> max_wait;
   int priority = 0;  // the jobs' priority: higher is claimed first

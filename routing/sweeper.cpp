@@ -31,7 +31,7 @@ bool fires(const RuleSpec& rule, const std::vector<RuleSpec>& rules, const Attri
   });
 }
 
-db::JobSpec job_for(const RuleSpec& rule, const Action& action, const std::string& level, std::string study_uid,
+db::JobSpec job_for(const RuleSpec& rule, const JobAction& action, const std::string& level, std::string study_uid,
                     std::string series_uid, std::string sop_instance_uid, std::int64_t version, int firing,
                     int max_attempts) {
   db::JobSpec spec;

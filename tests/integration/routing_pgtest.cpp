@@ -43,7 +43,7 @@ IndexRecord record(const std::string& sop, const std::string& series, const std:
 }
 
 RuleSpec rule(std::string name, Level on, std::chrono::seconds stable_after, std::string modality = "CT",
-              std::vector<routing::Action> actions = {{"forward", "pacs"}}) {
+              std::vector<routing::JobAction> actions = {{"forward", "pacs"}}) {
   RuleSpec r;
   r.name = std::move(name);
   r.on = on;

@@ -4,6 +4,8 @@
 // or left under objects/ (a later copy of it would otherwise be taken for a duplicate).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <regex>
 #include <set>
@@ -142,4 +144,22 @@ TEST_CASE("fdatasync fails from the 4th instance on: exactly the acknowledged in
   for (const auto& file : objects(node)) stored.insert(file.stem().string());
   CHECK(stored == acknowledged);
   for (const auto& file : objects(node)) CHECK_MESSAGE(file.extension() == ".dcm", file);
+}
+
+TEST_CASE("a write that fails while the data set arrives: 0x0110 for an I/O error, 0xA700 only for a full disk") {
+  // Each answer's status as `pacsnode store` reports it ("refused with status 0x…").
+  for (const auto& [error, status] : {std::pair<std::string, std::string>{"EIO", "0x0110"}, {"ENOSPC", "0xa700"}}) {
+    INFO(error);
+    Node node(faulty({{"PACSNODE_FAULT_WRITE", error}, {"PACSNODE_FAULT_PATH", ".part"}}));
+    TempDir data("write-fault");
+    generate_instances(data.path(), 2, 1);
+    auto [code, out] = run({PACSNODE_BINARY, "store", node.target(), data.path().string()});
+    CHECK(code == 1);
+    CHECK(injected(node, "write") >= 2);
+    std::string lower = out;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    CHECK_MESSAGE(lower.find("status " + status) != std::string::npos, out);
+    CHECK(indexed(node).empty());
+    CHECK(objects(node).empty());
+  }
 }

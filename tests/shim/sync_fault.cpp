@@ -6,6 +6,8 @@
 //                         (default: every descriptor)
 //   PACSNODE_FAULT_SKIP   the first N calls that match succeed (default 0)
 //   PACSNODE_FAULT_COUNT  at most N calls fail, later ones succeed again (default: no limit)
+//   PACSNODE_FAULT_WRITE  "EIO" or "ENOSPC": write(2) to a matching descriptor fails with
+//                         that error instead (and syncs are left alone)
 // Every injected failure is written to stderr ("sync_fault: fdatasync <path>: EIO"), so a
 // test can tell that the shim was active. The shim removes LD_PRELOAD from the environment
 // when it loads: the children of the process (pg_ctl, postgres, psql) run unaffected.
@@ -29,6 +31,7 @@ struct Settings {
   const char* path = nullptr;
   long skip = 0;
   long count = -1;  // -1: no limit
+  int write_error = 0;  // 0: write(2) is not touched
 };
 
 Settings g_settings;
@@ -49,6 +52,10 @@ __attribute__((constructor)) void load() {
   g_settings.path = path != nullptr && *path != '\0' ? strdup(path) : nullptr;
   g_settings.skip = number_from("PACSNODE_FAULT_SKIP", 0);
   g_settings.count = number_from("PACSNODE_FAULT_COUNT", -1);
+  if (const char* w = std::getenv("PACSNODE_FAULT_WRITE"); w != nullptr && *w != '\0') {
+    g_settings.write_error = std::strcmp(w, "ENOSPC") == 0 ? ENOSPC : EIO;
+    g_settings.fdatasync = g_settings.fsync = false;
+  }
   unsetenv("LD_PRELOAD");
 }
 
@@ -81,3 +88,17 @@ int sync_or_fail(const char* name, bool enabled, int fd) {
 
 extern "C" int fdatasync(int fd) { return sync_or_fail("fdatasync", g_settings.fdatasync, fd); }
 extern "C" int fsync(int fd) { return sync_or_fail("fsync", g_settings.fsync, fd); }
+
+extern "C" ssize_t write(int fd, const void* buffer, size_t size) {
+  using WriteFunction = ssize_t (*)(int, const void*, size_t);
+  static WriteFunction real_write = reinterpret_cast<WriteFunction>(dlsym(RTLD_NEXT, "write"));
+  if (g_settings.write_error != 0 && fd > 2) {
+    char where[PATH_MAX];
+    if (inject(fd, where)) {
+      std::fprintf(stderr, "sync_fault: write %s: %s\n", where, std::strerror(g_settings.write_error));
+      errno = g_settings.write_error;
+      return -1;
+    }
+  }
+  return real_write(fd, buffer, size);
+}
