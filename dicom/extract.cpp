@@ -1,7 +1,10 @@
 #include "dicom/extract.hpp"
 
+#include <zlib.h>
+
 #include <array>
 #include <charconv>
+#include <fstream>
 #include <mutex>
 #include <string_view>
 #include <system_error>
@@ -19,9 +22,11 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "dicom/data_set_bytes.hpp"
 #include "dicom/dicom_json.hpp"
 #include "dicom/japanese.hpp"
 #include "dicom/levels.hpp"
+#include "dicom/part10.hpp"
 #include "dicom/uid.hpp"
 #include "dicom/utf8.hpp"
 
@@ -85,6 +90,48 @@ void prune(DcmItem& item, int depth) {
 // Module-wide DCMTK policy, set once: a defined-length UN element of a tag the dictionary
 // knows is read with the dictionary's VR (PS3.5 §6.2.2), as data that passed through a node
 // that did not know the tag arrives so (e.g. a Study Instance UID as UN).
+// A deflated data set is inflated in memory, whole: no larger than this.
+constexpr std::size_t kMaxInflatedBytes = 256u * 1024u * 1024u;
+constexpr std::string_view kDeflatedExplicitVrLittleEndian = "1.2.840.10008.1.2.1.99";
+
+// The data set of a deflated Part-10 file, inflated (raw deflate, PS3.5 A.5).
+std::vector<std::uint8_t> inflate_data_set(const std::filesystem::path& file, std::uint64_t offset) {
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  if (!in) throw Error(ErrorCode::InvalidArgument, fmt::format("{}: cannot read the deflated data set", file.string()));
+  z_stream z{};
+  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw Error(ErrorCode::Internal, "inflateInit2 failed");
+  std::vector<std::uint8_t> out;
+  std::vector<char> chunk(64 * 1024);
+  std::array<std::uint8_t, 64 * 1024> buffer;
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    const auto n = in.gcount();
+    if (n <= 0) break;  // truncated: what was inflated is parsed (DCMTK reports the rest)
+    z.next_in = reinterpret_cast<Bytef*>(chunk.data());
+    z.avail_in = static_cast<uInt>(n);
+    while (z.avail_in > 0 && rc != Z_STREAM_END) {
+      z.next_out = buffer.data();
+      z.avail_out = static_cast<uInt>(buffer.size());
+      rc = inflate(&z, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        inflateEnd(&z);
+        throw Error(ErrorCode::InvalidArgument, fmt::format("{}: deflated data set does not inflate", file.string()));
+      }
+      const std::size_t produced = buffer.size() - z.avail_out;
+      if (out.size() + produced > kMaxInflatedBytes) {
+        inflateEnd(&z);
+        throw Error(ErrorCode::InvalidArgument, fmt::format("{}: deflated data set inflates past {} MiB",
+                                                            file.string(), kMaxInflatedBytes >> 20));
+      }
+      out.insert(out.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(produced));
+    }
+  }
+  inflateEnd(&z);
+  return out;
+}
+
 void configure_dcmtk() {
   static std::once_flag once;
   std::call_once(once, [] { dcmEnableUnknownVRConversion.set(OFTrue); });
@@ -234,9 +281,28 @@ IndexRecord extract_index_record(const std::filesystem::path& part10_file) {
   }
 
   configure_dcmtk();
+  // Declared before the file format that may read from it on demand.
+  std::vector<std::uint8_t> inflated;
   DcmFileFormat file_format;
-  const OFCondition loaded = file_format.loadFile(OFFilename(part10_file.c_str()), EXS_Unknown,
-                                                  EGL_noChange, kMaxReadLength, ERM_fileOnly);
+  OFCondition loaded = file_format.loadFile(OFFilename(part10_file.c_str()), EXS_Unknown, EGL_noChange,
+                                            kMaxReadLength, ERM_metaOnly);
+  OFString meta_syntax;
+  if (loaded.good() && file_format.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, meta_syntax).good() &&
+      meta_syntax == kDeflatedExplicitVrLittleEndian.data()) {
+    // DCMTK reads a deflated stream whole and, behind its inflating filter, sizes every value
+    // from its length field, unchecked: a few hundred bytes could claim a 4 GB element, or
+    // inflate to gigabytes. Inflated here, with a cap, and read with values checked against
+    // the bytes there (found by tests/fuzz/dimse_fuzz).
+    inflated = inflate_data_set(part10_file, read_part10_header(part10_file).data_set_offset);
+    detail::SpanInputStream stream(inflated);
+    DcmDataset& data_set = *file_format.getDataset();
+    data_set.transferInit();
+    loaded = data_set.read(stream, EXS_LittleEndianExplicit, EGL_noChange, kMaxReadLength);
+    data_set.transferEnd();
+  } else {
+    loaded = file_format.loadFile(OFFilename(part10_file.c_str()), EXS_Unknown, EGL_noChange, kMaxReadLength,
+                                  ERM_fileOnly);
+  }
   if (loaded.bad()) {
     throw Error(ErrorCode::InvalidArgument,
                 fmt::format("{}: not a readable DICOM Part-10 file: {}", part10_file.string(),
