@@ -19,6 +19,7 @@
 #include "base/error.hpp"
 #include "dicom/data_set_bytes.hpp"
 #include "dicom/japanese.hpp"
+#include "dicom/nesting.hpp"
 #include "dicom/utf8.hpp"
 
 namespace pacsnode::dicom {
@@ -103,6 +104,11 @@ FindIdentifier parse_find_identifier(std::span<const std::uint8_t> bytes, const 
   // cannot read from the middle of: no Q/R context is accepted in it.
   if (xfer == EXS_DeflatedLittleEndianExplicit) {
     throw Error(ErrorCode::InvalidArgument, "identifier in unsupported transfer syntax " + transfer_syntax_uid);
+  }
+  const DcmXfer xfer_info(xfer);
+  if (nesting_depth(bytes, xfer_info.isExplicitVR(), xfer_info.isBigEndian()) > kMaxNestingDepth) {
+    throw Error(ErrorCode::InvalidArgument,
+                "identifier nests sequences deeper than " + std::to_string(kMaxNestingDepth) + " levels");
   }
   detail::SpanInputStream stream(bytes);
   DcmDataset data_set;
