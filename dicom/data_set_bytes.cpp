@@ -26,3 +26,34 @@ std::vector<std::uint8_t> data_set_bytes(DcmDataset& data_set, E_TransferSyntax 
 }
 
 }  // namespace pacsnode::dicom::detail
+
+namespace pacsnode::dicom::detail {
+namespace {
+
+class SpanInputStreamFactory final : public DcmInputStreamFactory {
+ public:
+  SpanInputStreamFactory(std::span<const std::uint8_t> bytes, offile_off_t offset) : bytes_(bytes), offset_(offset) {}
+  DcmInputStream* create() const override {
+    auto* stream = new SpanInputStream(bytes_);
+    stream->skip(offset_);
+    return stream;
+  }
+  DcmInputStreamFactory* clone() const override { return new SpanInputStreamFactory(*this); }
+  // The closer of DCMTK's two kinds (the other stands for a temporary file it deletes).
+  DcmInputStreamFactoryType ident() const override { return DFT_DcmInputFileStreamFactory; }
+
+ private:
+  std::span<const std::uint8_t> bytes_;
+  offile_off_t offset_;
+};
+
+}  // namespace
+
+SpanInputStream::SpanInputStream(std::span<const std::uint8_t> bytes) : bytes_(bytes) {
+  setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  setEos();
+}
+
+DcmInputStreamFactory* SpanInputStream::newFactory() const { return new SpanInputStreamFactory(bytes_, tell()); }
+
+}  // namespace pacsnode::dicom::detail

@@ -77,6 +77,13 @@ std::optional<std::string> json_number(std::string_view value, bool decimal) {
   out += integer.empty() ? std::string_view("0") : integer;
   if (!fraction.empty()) (out += '.') += fraction;
   out += exponent;
+  // Valid JSON past a double's range ("1E2002", found by tests/fuzz/dimse_fuzz) is stored by
+  // jsonb but refused by the JSON readers of the stored attributes (C-FIND reads them with
+  // nlohmann, a DICOMweb client with JavaScript): a string, as for any other number a JSON
+  // number cannot represent.
+  double parsed = 0;
+  const auto [end, error] = std::from_chars(out.data(), out.data() + out.size(), parsed);
+  if (error != std::errc() || end != out.data() + out.size() || !std::isfinite(parsed)) return std::nullopt;
   return out;
 }
 

@@ -2,7 +2,8 @@
 // Internal to dicom/ (names a DCMTK type; other modules must not include it): the DICOM JSON
 // model (PS3.18 §F.2) of DCMTK elements, written by hand rather than by DCMTK's writeJson so
 // that the output is always valid JSON that PostgreSQL's jsonb accepts: malformed DS/IS
-// values become strings, non-finite floats null, text valid UTF-8 without U+0000.
+// values and those past a double's range become strings, non-finite floats null, text valid
+// UTF-8 without U+0000.
 #include <string>
 
 class DcmElement;

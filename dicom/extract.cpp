@@ -1,7 +1,15 @@
 #include "dicom/extract.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
 #include <array>
 #include <charconv>
+#include <fstream>
+#include <mutex>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -17,9 +25,13 @@
 #include "dcmtk/dcmdata/dcvr.h"
 
 #include "base/error.hpp"
+#include "base/log.hpp"
+#include "dicom/data_set_bytes.hpp"
 #include "dicom/dicom_json.hpp"
 #include "dicom/levels.hpp"
 #include "dicom/text_decoding.hpp"
+#include "dicom/nesting.hpp"
+#include "dicom/part10.hpp"
 #include "dicom/uid.hpp"
 #include "dicom/utf8.hpp"
 
@@ -78,6 +90,104 @@ void prune(DcmItem& item, int depth) {
     }
   }
   for (DcmElement* element : doomed) delete item.remove(element);
+}
+
+// A deflated data set is inflated in memory, whole: no larger than this.
+constexpr std::size_t kMaxInflatedBytes = 256u * 1024u * 1024u;
+constexpr std::string_view kDeflatedExplicitVrLittleEndian = "1.2.840.10008.1.2.1.99";
+
+// The data set of a deflated Part-10 file, inflated (raw deflate, PS3.5 A.5).
+std::vector<std::uint8_t> inflate_data_set(const std::filesystem::path& file, std::uint64_t offset) {
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  if (!in) throw Error(ErrorCode::InvalidArgument, fmt::format("{}: cannot read the deflated data set", file.string()));
+  z_stream z{};
+  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw Error(ErrorCode::Internal, "inflateInit2 failed");
+  std::vector<std::uint8_t> out;
+  std::vector<char> chunk(64 * 1024);
+  std::array<std::uint8_t, 64 * 1024> buffer;
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    const auto n = in.gcount();
+    if (n <= 0) break;  // truncated: what was inflated is parsed (DCMTK reports the rest)
+    z.next_in = reinterpret_cast<Bytef*>(chunk.data());
+    z.avail_in = static_cast<uInt>(n);
+    while (z.avail_in > 0 && rc != Z_STREAM_END) {
+      z.next_out = buffer.data();
+      z.avail_out = static_cast<uInt>(buffer.size());
+      rc = inflate(&z, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+        inflateEnd(&z);
+        throw Error(ErrorCode::InvalidArgument, fmt::format("{}: deflated data set does not inflate", file.string()));
+      }
+      const std::size_t produced = buffer.size() - z.avail_out;
+      if (out.size() + produced > kMaxInflatedBytes) {
+        inflateEnd(&z);
+        throw Error(ErrorCode::InvalidArgument, fmt::format("{}: deflated data set inflates past {} MiB",
+                                                            file.string(), kMaxInflatedBytes >> 20));
+      }
+      out.insert(out.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(produced));
+    }
+  }
+  inflateEnd(&z);
+  return out;
+}
+
+// Refuses a data set whose sequences nest deeper than DCMTK's recursive parser may safely
+// go (dicom/nesting.hpp) before DCMTK sees it.
+void check_nesting(std::span<const std::uint8_t> data_set, const DcmXfer& xfer, const std::filesystem::path& file) {
+  if (nesting_depth(data_set, xfer.isExplicitVR(), xfer.isBigEndian()) > kMaxNestingDepth) {
+    throw Error(ErrorCode::InvalidArgument,
+                fmt::format("{}: sequences nest deeper than {} levels", file.string(), kMaxNestingDepth));
+  }
+}
+
+// The same for the data set of a Part-10 file (after the preamble, "DICM" and group 0002),
+// read through a read-only mapping: the walk touches element headers only.
+// DCMTK guesses the encoding of a data set whose meta header names none it knows: all three
+// are checked then.
+void check_nesting_of_file(const std::filesystem::path& file, const OFString& transfer_syntax) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(ErrorCode::InvalidArgument, fmt::format("{}: cannot open", file.string()));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size <= 132) {
+    ::close(fd);
+    return;  // nothing past the preamble: DCMTK refuses it
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED) throw Error(ErrorCode::Internal, fmt::format("{}: cannot map", file.string()));
+  const std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t*>(map), size);
+  // Group 0002 is Explicit VR Little Endian, element after element.
+  std::size_t offset = 132;
+  while (size - offset >= 8 && bytes[offset] == 0x02 && bytes[offset + 1] == 0x00) {
+    const std::string_view vr(reinterpret_cast<const char*>(bytes.data() + offset + 4), 2);
+    if (vr == "OB" || vr == "OW" || vr == "UN" || vr == "SQ" || vr == "UT" || vr == "UC" || vr == "UR") {
+      if (size - offset < 12) break;
+      const std::uint32_t length = bytes[offset + 8] | bytes[offset + 9] << 8 | bytes[offset + 10] << 16 |
+                                   static_cast<std::uint32_t>(bytes[offset + 11]) << 24;
+      if (length > size - offset - 12) break;
+      offset += 12 + length;
+    } else {
+      offset += 8 + (bytes[offset + 6] | bytes[offset + 7] << 8);
+    }
+  }
+  try {
+    const DcmXfer xfer(transfer_syntax.c_str());
+    if (offset < size && xfer.getXfer() != EXS_Unknown) {
+      check_nesting(bytes.subspan(offset), xfer, file);
+    } else if (offset < size) {
+      for (const auto guess : {EXS_LittleEndianExplicit, EXS_LittleEndianImplicit, EXS_BigEndianExplicit}) {
+        check_nesting(bytes.subspan(offset), DcmXfer(guess), file);
+      }
+    }
+  } catch (...) {
+    ::munmap(map, size);
+    throw;
+  }
+  ::munmap(map, size);
 }
 
 std::string_view trim(std::string_view text) {
@@ -175,9 +285,30 @@ IndexRecord extract_index_record(const std::filesystem::path& part10_file) {
   }
 
   detail::configure_dcmtk();
+  // Declared before the file format that may read from it on demand.
+  std::vector<std::uint8_t> inflated;
   DcmFileFormat file_format;
-  const OFCondition loaded = file_format.loadFile(OFFilename(part10_file.c_str()), EXS_Unknown,
-                                                  EGL_noChange, kMaxReadLength, ERM_fileOnly);
+  OFCondition loaded = file_format.loadFile(OFFilename(part10_file.c_str()), EXS_Unknown, EGL_noChange,
+                                            kMaxReadLength, ERM_metaOnly);
+  OFString meta_syntax;
+  if (loaded.good() && file_format.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, meta_syntax).good() &&
+      meta_syntax == kDeflatedExplicitVrLittleEndian.data()) {
+    // DCMTK reads a deflated stream whole and, behind its inflating filter, sizes every value
+    // from its length field, unchecked: a few hundred bytes could claim a 4 GB element, or
+    // inflate to gigabytes. Inflated here, with a cap, and read with values checked against
+    // the bytes there (found by tests/fuzz/dimse_fuzz).
+    inflated = inflate_data_set(part10_file, read_part10_header(part10_file).data_set_offset);
+    check_nesting(inflated, DcmXfer(EXS_LittleEndianExplicit), part10_file);
+    detail::SpanInputStream stream(inflated);
+    DcmDataset& data_set = *file_format.getDataset();
+    data_set.transferInit();
+    loaded = data_set.read(stream, EXS_LittleEndianExplicit, EGL_noChange, kMaxReadLength);
+    data_set.transferEnd();
+  } else {
+    if (loaded.good()) check_nesting_of_file(part10_file, meta_syntax);
+    loaded = file_format.loadFile(OFFilename(part10_file.c_str()), EXS_Unknown, EGL_noChange, kMaxReadLength,
+                                  ERM_fileOnly);
+  }
   if (loaded.bad()) {
     throw Error(ErrorCode::InvalidArgument,
                 fmt::format("{}: not a readable DICOM Part-10 file: {}", part10_file.string(),

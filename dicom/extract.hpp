@@ -14,8 +14,8 @@ namespace pacsnode::dicom {
 //
 // - Bulk data is never read into memory: Pixel Data and its relatives (group 7FE0), binary
 //   values (OB, OW, OF, OD, OL, OV, UN, and arrays of US, FL, ...) over 1 KiB and text over
-//   64 KiB are left out of the JSON. Deflated data sets are the exception: DCMTK has to
-//   inflate and keep them whole.
+//   64 KiB are left out of the JSON. Deflated data sets are the exception: they are inflated
+//   in memory, whole, up to 256 MiB.
 // - attributes_json leaves out private attributes, group lengths, Specific Character Set
 //   (the JSON is UTF-8 whatever the data set used), items nested deeper than 16 sequences,
 //   and the attributes that have their own field (Series/Instance Number only when they
@@ -26,7 +26,8 @@ namespace pacsnode::dicom {
 //   and Series Instance UIDs must be present and valid (is_valid_uid).
 //
 // Throws Error(InvalidArgument) for a file that is not a readable, complete Part-10 file or
-// lacks a required UID; Error(NotFound) when the file does not exist. Thread-safe.
+// lacks a required UID, or whose deflated data set inflates past 256 MiB; Error(NotFound) when
+// the file does not exist. Thread-safe.
 IndexRecord extract_index_record(const std::filesystem::path& part10_file);
 
 }  // namespace pacsnode::dicom

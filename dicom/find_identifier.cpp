@@ -19,6 +19,7 @@
 #include "base/error.hpp"
 #include "dicom/data_set_bytes.hpp"
 #include "dicom/japanese.hpp"
+#include "dicom/nesting.hpp"
 #include "dicom/utf8.hpp"
 
 namespace pacsnode::dicom {
@@ -41,6 +42,7 @@ E_TransferSyntax xfer_of(const std::string& uid) {
   }
   return xfer.getXfer();
 }
+
 
 std::uint32_t tag_of(const DcmTagKey& key) {
   return (static_cast<std::uint32_t>(key.getGroup()) << 16) | key.getElement();
@@ -98,9 +100,17 @@ IdentifierKey key_of(DcmElement& element) {
 
 FindIdentifier parse_find_identifier(std::span<const std::uint8_t> bytes, const std::string& transfer_syntax_uid) {
   const E_TransferSyntax xfer = xfer_of(transfer_syntax_uid);
-  DcmInputBufferStream stream;
-  stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
-  stream.setEos();
+  // Deflate would put an inflating filter between the bytes and DCMTK, which SpanInputStream
+  // cannot read from the middle of: no Q/R context is accepted in it.
+  if (xfer == EXS_DeflatedLittleEndianExplicit) {
+    throw Error(ErrorCode::InvalidArgument, "identifier in unsupported transfer syntax " + transfer_syntax_uid);
+  }
+  const DcmXfer xfer_info(xfer);
+  if (nesting_depth(bytes, xfer_info.isExplicitVR(), xfer_info.isBigEndian()) > kMaxNestingDepth) {
+    throw Error(ErrorCode::InvalidArgument,
+                "identifier nests sequences deeper than " + std::to_string(kMaxNestingDepth) + " levels");
+  }
+  detail::SpanInputStream stream(bytes);
   DcmDataset data_set;
   data_set.transferInit();
   const OFCondition status = data_set.read(stream, xfer, EGL_noChange);

@@ -32,7 +32,7 @@ struct FindIdentifier {
   std::vector<IdentifierKey> keys;
 };
 
-// Parses an identifier received in `transfer_syntax_uid` (uncompressed transfer syntaxes)
+// Parses an identifier received in `transfer_syntax_uid` (uncompressed, not deflated)
 // and decodes its text with its Specific Character Set (bytes that cannot be decoded are
 // read as Latin-1). Throws Error(InvalidArgument) for bytes that do not parse.
 FindIdentifier parse_find_identifier(std::span<const std::uint8_t> bytes, const std::string& transfer_syntax_uid);

@@ -54,6 +54,22 @@ std::string rejection(DcmFileFormat& file, const fs::path& path) {
 
 }  // namespace
 
+// Found by tests/fuzz/dimse_fuzz: a DS of "10.00300E0002000" went into the JSON as the
+// number 1.003e2002, which jsonb stores but nlohmann (C-FIND reading the stored attributes
+// back) refuses, and with it the whole level's attributes.
+TEST_CASE("dicom attributes: a DS or IS past a double's range stays a string") {
+  pacsnode::test::TempDir dir("pn-attr");
+  DcmFileFormat file;
+  DcmDataset& ds = *file.getDataset();
+  put_uids(ds);
+  ds.putAndInsertString(DCM_GridFrameOffsetVector, "0.0\\10.00300E0002000\\1e-400\\-2.5E+3");
+  ds.putAndInsertString(DCM_ImagesInAcquisition, std::string(400, '9').c_str());
+  const pacsnode::IndexRecord r = save_and_extract(file, dir.path() / "range.dcm");
+  const std::string& json = r.instance.attributes_json;
+  CHECK(contains(json, R"("3004000C":{"vr":"DS","Value":[0.0,"10.00300E0002000","1e-400",-2.5E+3]})"));
+  CHECK(contains(json, R"("00201002":{"vr":"IS","Value":[")" + std::string(400, '9') + R"("]})"));
+}
+
 TEST_CASE("dicom attributes: values in the DICOM JSON model") {
   pacsnode::test::TempDir dir("pn-attr");
   DcmFileFormat file;

@@ -5,12 +5,15 @@
 #include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -19,6 +22,7 @@
 #include "base/error.hpp"
 #include "dicom/extract.hpp"
 #include "dicom/file_meta.hpp"
+#include "tests/support/allocation_probe.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -258,6 +262,102 @@ TEST_CASE("dicom extract: image_dfl.dcm (Deflated Explicit VR Little Endian)") {
   CHECK(r.series.modality == "OT");
   CHECK(r.instance.sop_instance_uid == "1.3.6.1.4.1.5962.1.1.0.0.0.977067309.6001.0");
   CHECK(r.instance.transfer_syntax_uid == "1.2.840.10008.1.2.1.99");
+}
+
+namespace {
+
+// An Explicit VR Little Endian element (OB and UN with their 4-byte length); `declared`
+// overrides the length field.
+std::string ele(std::uint16_t group, std::uint16_t number, const char* vr, std::string value,
+                std::optional<std::uint32_t> declared = std::nullopt) {
+  if (value.size() % 2 != 0) value += '\0';
+  const std::uint32_t length = declared.value_or(static_cast<std::uint32_t>(value.size()));
+  std::string out{static_cast<char>(group & 0xFF), static_cast<char>(group >> 8), static_cast<char>(number & 0xFF),
+                  static_cast<char>(number >> 8), vr[0], vr[1]};
+  if (std::string_view(vr) == "OB" || std::string_view(vr) == "UN") {
+    out += std::string(2, '\0');
+    for (int i = 0; i < 4; ++i) out += static_cast<char>((length >> (8 * i)) & 0xFF);
+  } else {
+    out += static_cast<char>(length & 0xFF);
+    out += static_cast<char>(length >> 8);
+  }
+  return out + value;
+}
+
+// A Part-10 file in Deflated Explicit VR Little Endian: our meta header, then `data_set`
+// (ELE bytes, `zeros` zero bytes after them) raw-deflated.
+void write_deflated(const fs::path& path, const std::string& data_set, std::size_t zeros = 0) {
+  pacsnode::dicom::FileMeta meta;
+  meta.media_storage_sop_class_uid = "1.2.840.10008.5.1.4.1.1.7";
+  meta.media_storage_sop_instance_uid = "1.2.3.4.5.6.7.8.9";
+  meta.transfer_syntax_uid = "1.2.840.10008.1.2.1.99";
+  meta.implementation_class_uid = "1.2.3.4";
+  const std::vector<std::uint8_t> header = pacsnode::dicom::encode_file_meta(meta);
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
+  z_stream z{};
+  REQUIRE(deflateInit2(&z, 1, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::vector<unsigned char> buffer(1 << 20);
+  const std::string zero_chunk(1 << 20, '\0');
+  const auto feed = [&](const char* data, std::size_t size, int flush) {
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+    z.avail_in = static_cast<uInt>(size);
+    do {
+      z.next_out = buffer.data();
+      z.avail_out = static_cast<uInt>(buffer.size());
+      deflate(&z, flush);
+      out.write(reinterpret_cast<const char*>(buffer.data()), static_cast<std::streamsize>(buffer.size() - z.avail_out));
+    } while (z.avail_out == 0);
+  };
+  feed(data_set.data(), data_set.size(), Z_NO_FLUSH);
+  for (std::size_t left = zeros; left > 0;) {
+    const std::size_t n = std::min(left, zero_chunk.size());
+    feed(zero_chunk.data(), n, Z_NO_FLUSH);
+    left -= n;
+  }
+  feed(nullptr, 0, Z_FINISH);
+  deflateEnd(&z);
+}
+
+std::string required_uids() {
+  return ele(0x0008, 0x0016, "UI", "1.2.840.10008.5.1.4.1.1.7") + ele(0x0008, 0x0018, "UI", "1.2.3.4.5.6.7.8.9") +
+         ele(0x0020, 0x000D, "UI", "1.2.3.4") + ele(0x0020, 0x000E, "UI", "1.2.3.4.5");
+}
+
+}  // namespace
+
+// Found by tests/fuzz/dimse_fuzz: behind its inflating filter DCMTK sized a value from its
+// length field before reading it, so that a C-STORE of a few hundred deflated bytes made the
+// node allocate 4 GB.
+TEST_CASE("dicom extract: a deflated element longer than the data set allocates nothing of its length") {
+  pacsnode::test::TempDir dir("pn-dfl");
+  const fs::path path = dir.path() / "claims.dcm";
+  write_deflated(path, required_uids() + ele(0x0009, 0x1010, "OB", std::string(100, 'x'), 0xF0000000u));
+  pacsnode::test::AllocationProbe probe;
+  CHECK_THROWS_AS(extract_index_record(path), pacsnode::Error);
+  CHECK(probe.largest() < 64 * 1024);
+
+  // The same with a value that is all there, past DCM_MaxReadLength: read, and indexed.
+  write_deflated(path, required_uids() + ele(0x0010, 0x0010, "PN", "Deflated^Patient") +
+                           ele(0x0009, 0x1010, "OB", std::string(100000, 'x')));
+  const IndexRecord r = extract_index_record(path);
+  CHECK(r.patient.patient_name == "Deflated^Patient");
+  CHECK(r.instance.transfer_syntax_uid == "1.2.840.10008.1.2.1.99");
+}
+
+TEST_CASE("dicom extract: a deflated data set that inflates past 256 MiB is refused") {
+  pacsnode::test::TempDir dir("pn-dfl");
+  const fs::path path = dir.path() / "bomb.dcm";
+  const std::size_t zeros = 257u << 20;
+  write_deflated(path, required_uids() + ele(0x7FE0, 0x0010, "OB", "", static_cast<std::uint32_t>(zeros)), zeros);
+  CHECK(fs::file_size(path) < 2u << 20);
+  try {
+    extract_index_record(path);
+    FAIL("extracted");
+  } catch (const pacsnode::Error& e) {
+    CHECK(e.code() == pacsnode::ErrorCode::InvalidArgument);
+    CHECK(contains(e.what(), "inflates past 256 MiB"));
+  }
 }
 
 TEST_CASE("dicom extract: waveform_ecg.dcm and 693_J2KI.dcm") {

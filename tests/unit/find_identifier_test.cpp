@@ -15,6 +15,8 @@
 
 #include "base/error.hpp"
 #include "dicom/find_identifier.hpp"
+#include "tests/support/allocation_probe.hpp"
+#include "tests/support/bytes.hpp"
 
 using namespace pacsnode::dicom;
 
@@ -157,4 +159,30 @@ TEST_CASE("key_for_keyword and keyword_of: DCMTK's dictionary") {
   CHECK_FALSE(pacsnode::dicom::key_for_keyword(""));
   CHECK(pacsnode::dicom::keyword_of(0x0020000D) == "StudyInstanceUID");
   CHECK(pacsnode::dicom::keyword_of(0x00091001) == "(0009,1001)");
+}
+
+// Found by tests/fuzz/dimse_fuzz (a C-FIND-RQ whose identifier was these bytes, cut short):
+// DCMTK sized the value of an element from its length field, 0xF84F3BF0 here, before
+// reading it from a 20-byte buffer.
+TEST_CASE("parse_find_identifier: an element longer than the identifier allocates nothing of its length") {
+  using pacsnode::test::lit;
+  const auto bytes = lit("\x08\x00\x52\x00" "CS" "\x06\x00" "IMAGE "  // QueryRetrieveLevel
+                         "\x20\x00\x0e\x00" "UZ" "\x00\x00" "\xf0\x3b\x4f\xf8"  // unknown VR: 4-byte length
+                         "\xdb\x0e\xfe\x43");
+  pacsnode::test::AllocationProbe probe;
+  CHECK_THROWS_AS(parse_find_identifier(bytes, kEle), pacsnode::Error);
+  CHECK(probe.largest() < 64 * 1024);
+
+  // A long value that is there is still read (it is loaded on demand, past DCM_MaxReadLength).
+  DcmDataset data_set;
+  data_set.putAndInsertString(DCM_QueryRetrieveLevel, "STUDY");
+  const std::string description(10000, 'x');
+  data_set.putAndInsertString(DCM_StudyDescription, description.c_str());
+  for (const char* ts : {kEle, kIle}) {
+    CAPTURE(ts);
+    const auto identifier = parse_find_identifier(encode(data_set, ts), ts);
+    REQUIRE(identifier.keys.size() == 1);
+    CHECK(identifier.keys[0].value == description);
+  }
+  CHECK_THROWS_AS(parse_find_identifier(encode(data_set, kEle), "1.2.840.10008.1.2.1.99"), pacsnode::Error);
 }
