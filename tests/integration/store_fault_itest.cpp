@@ -152,7 +152,8 @@ TEST_CASE("a write that fails while the data set arrives: 0x0110 for an I/O erro
     INFO(error);
     Node node(faulty({{"PACSNODE_FAULT_WRITE", error}, {"PACSNODE_FAULT_PATH", ".part"}}));
     TempDir data("write-fault");
-    generate_instances(data.path(), 2, 1);
+    // 2 MiB of pixels: the write fails while the data set arrives (past the 1 MiB buffer).
+    generate_instances(data.path(), 2, 1, 1024);
     auto [code, out] = run({PACSNODE_BINARY, "store", node.target(), data.path().string()});
     CHECK(code == 1);
     CHECK(injected(node, "write") >= 2);
