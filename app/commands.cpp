@@ -9,6 +9,7 @@
 
 #include "app/data_dir_lock.hpp"
 #include "app/database_runtime.hpp"
+#include "app/table.hpp"
 #include "app/settings.hpp"
 #include "app/version.hpp"
 #include "base/json.hpp"
@@ -26,25 +27,6 @@
 
 namespace pacsnode::app {
 namespace {
-
-// Prints rows as a table: columns as wide as their widest cell, two spaces between them.
-void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths(header.size());
-  for (std::size_t c = 0; c < header.size(); ++c) widths[c] = header[c].size();
-  for (const auto& row : rows) {
-    for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string out;
-    for (std::size_t c = 0; c < cells.size(); ++c) {
-      out += cells[c];
-      if (c + 1 < cells.size()) out += std::string(widths[c] - cells[c].size() + 2, ' ');
-    }
-    std::cout << out << "\n";
-  };
-  line(header);
-  for (const auto& row : rows) line(row);
-}
 
 // What the command-line SCUs use: our AE title, one timeout for connecting, ARTIM and
 // answers (at least `min_idle_s` for answers, which may take a while for large data sets).

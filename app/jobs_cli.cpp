@@ -9,6 +9,7 @@
 #include "app/commands.hpp"
 #include "app/data_dir_lock.hpp"
 #include "app/database_runtime.hpp"
+#include "app/table.hpp"
 #include "db/connection_pool.hpp"
 #include "db/job_queue.hpp"
 
@@ -28,24 +29,6 @@ struct JobsCommand {
 };
 
 namespace {
-
-void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths(header.size());
-  for (std::size_t c = 0; c < header.size(); ++c) widths[c] = header[c].size();
-  for (const auto& row : rows) {
-    for (std::size_t c = 0; c < row.size() && c < widths.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string out;
-    for (std::size_t c = 0; c < cells.size(); ++c) {
-      out += cells[c];
-      if (c + 1 < cells.size()) out += std::string(widths[c] - cells[c].size() + 2, ' ');
-    }
-    std::cout << out << "\n";
-  };
-  line(header);
-  for (const auto& row : rows) line(row);
-}
 
 std::string seconds_from_now(std::int64_t ms) {
   if (ms <= 0) return "now";

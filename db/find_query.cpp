@@ -1,4 +1,5 @@
 #include "db/find_query.hpp"
+#include "db/array_literal.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -170,20 +171,6 @@ std::string like_pattern(std::string_view value) {
   return out;
 }
 
-// A PostgreSQL array literal, every element quoted, for `$n::text[]`.
-std::string array_literal(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
 
 bool all_digits(std::string_view v) {
   return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -319,7 +306,7 @@ struct Builder {
     if (list.size() == 1) {
       where.push_back(expr + " = " + bind(list[0]));
     } else {
-      where.push_back(expr + " = ANY(" + bind(array_literal(list)) + "::text[])");
+      where.push_back(expr + " = ANY(" + bind(detail::array_literal(list)) + "::text[])");
     }
   }
 
@@ -339,7 +326,7 @@ struct Builder {
         exact.push_back(v);
       }
     }
-    if (!exact.empty()) alternatives.push_back(expr + " && " + bind(array_literal(exact)) + "::text[]");
+    if (!exact.empty()) alternatives.push_back(expr + " && " + bind(detail::array_literal(exact)) + "::text[]");
     std::string any;
     for (const auto& a : alternatives) any += (any.empty() ? "(" : " OR ") + a;
     where.push_back(any + ")");

@@ -109,23 +109,5 @@ std::optional<std::string> time_column(std::string_view tm, std::string_view tag
   return value;
 }
 
-std::string array_literal(const std::vector<std::optional<std::string>>& elements) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < elements.size(); ++i) {
-    if (i > 0) out += ',';
-    if (!elements[i]) {
-      out += "NULL";
-      continue;
-    }
-    out += '"';
-    for (char c : *elements[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
 
 }  // namespace pacsnode::db::detail

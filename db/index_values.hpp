@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/json.hpp"
+#include "db/array_literal.hpp"
 
 namespace pacsnode::db::detail {
 
@@ -28,9 +29,6 @@ std::string with_raw_attribute(std::string_view object, std::string_view tag, st
 // was present but unparseable) the raw value added to `attributes` under `tag`.
 std::optional<std::string> date_column(std::string_view da, std::string_view tag, std::string& attributes);
 std::optional<std::string> time_column(std::string_view tm, std::string_view tag, std::string& attributes);
-
-// A PostgreSQL array literal ({"a","b",NULL}) for a parameter cast to text[], date[], ….
-std::string array_literal(const std::vector<std::optional<std::string>>& elements);
 
 // JSON string literals: base/json.hpp.
 using pacsnode::json_string;

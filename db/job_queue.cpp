@@ -1,4 +1,5 @@
 #include "db/job_queue.hpp"
+#include "db/array_literal.hpp"
 
 #include <fmt/format.h>
 
@@ -127,19 +128,6 @@ std::string claim_sql(JobEvent event) {
          " SELECT " + kJobColumns + " FROM claimed";
 }
 
-std::string array_of(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (const char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
 
 // Runs fn(tx) in one transaction on a pooled connection and commits; a connection that
 // broke is not given back.
@@ -202,7 +190,7 @@ std::optional<JobRow> JobQueue::claim(const ClaimRequest& request) {
     busy_kinds.push_back(kind);
     busy_targets.push_back(target);
   }
-  const std::string kinds = array_of(request.kinds), bk = array_of(busy_kinds), bt = array_of(busy_targets);
+  const std::string kinds = detail::array_literal(request.kinds), bk = detail::array_literal(busy_kinds), bt = detail::array_literal(busy_targets);
   const auto lease_ms = static_cast<std::int64_t>(request.lease.count());
   return in_transaction(pool_, "claim job", [&](pqxx::work& tx) -> std::optional<JobRow> {
     tx.exec0(expire_sql());
@@ -338,7 +326,7 @@ int JobQueue::note_unhandled(const std::vector<std::string>& kinds, const std::s
         tx.exec_params("UPDATE job SET note = 'no handler for kind \"' || kind || '\" on ' || $2 ||"
                        " ': waits for a pacsnode that has one' WHERE state = 'queued' AND NOT (kind = ANY($1::text[]))"
                        " AND note = ''",
-                       array_of(kinds), owner)
+                       detail::array_literal(kinds), owner)
             .affected_rows());
   });
 }
@@ -421,7 +409,7 @@ void unblock_targets(pqxx::work& tx, const pqxx::result& retried) {
   if (ids.empty()) return;
   tx.exec_params0("UPDATE job_target t SET blocked_until = NULL FROM job j WHERE j.id = ANY($1::bigint[])"
                   " AND t.kind = j.kind AND t.target = j.target AND t.blocked_until IS NOT NULL",
-                  array_of(ids));
+                  detail::array_literal(ids));
 }
 
 AdminOutcome JobQueue::retry(std::int64_t id) {

@@ -1,4 +1,5 @@
 #include "db/retrieve_query.hpp"
+#include "db/array_literal.hpp"
 
 #include <optional>
 
@@ -38,12 +39,7 @@ std::string array_literal(const std::string& list, const char* name) {
     const std::string uid = trimmed(std::string_view(list).substr(start, end == std::string::npos ? std::string::npos : end - start));
     if (uid.empty()) refuse(std::string("empty value in the list of ") + name);
     if (!first) out += ',';
-    out += '"';
-    for (char c : uid) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
+    detail::append_array_element(out, uid);
     first = false;
     if (end == std::string::npos) break;
     start = end + 1;

@@ -2,54 +2,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include <charconv>
-
 #include "db/stability.hpp"
+#include "dicom/json_values.hpp"
 
 namespace pacsnode::routing {
 namespace {
 
-// "GGGGEEEE" (DICOM JSON's keys) → tag; nullopt for anything else.
-std::optional<std::uint32_t> parse_tag(const std::string& key) {
-  if (key.size() != 8) return std::nullopt;
-  std::uint32_t tag = 0;
-  const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), tag, 16);
-  if (ec != std::errc() || end != key.data() + key.size()) return std::nullopt;
-  return tag;
-}
-
-// One DICOM JSON value as text; nullopt for values without a text form (sequence items).
-std::optional<std::string> value_text(const nlohmann::json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_integer()) return std::to_string(value.get<long long>());
-  if (value.is_number_unsigned()) return std::to_string(value.get<unsigned long long>());
-  if (value.is_number_float()) return value.dump();
-  if (value.is_null()) return std::string();
-  if (value.is_object()) {  // PN
-    std::string name;
-    for (const char* group : {"Alphabetic", "Ideographic", "Phonetic"}) {
-      if (group != std::string_view("Alphabetic")) name += '=';
-      const auto it = value.find(group);
-      if (it != value.end() && it->is_string()) name += it->get<std::string>();
-    }
-    while (!name.empty() && name.back() == '=') name.pop_back();
-    return name;
-  }
-  return std::nullopt;
-}
-
 // A key field's `\`-separated values; "" is absent.
 void set_text(Attributes& attributes, std::uint32_t tag, const std::string& text) {
-  if (text.empty()) return;
-  Attributes::Values values;
-  std::size_t start = 0;
-  for (;;) {
-    const auto end = text.find('\\', start);
-    values.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  attributes.set(tag, std::move(values));
+  if (!text.empty()) attributes.set(tag, dicom::split_multi_value(text));
 }
 
 void set_number(Attributes& attributes, std::uint32_t tag, const std::optional<int>& number) {
@@ -75,7 +36,7 @@ void Attributes::add_dicom_json(std::string_view json) {
   const auto object = nlohmann::json::parse(json, nullptr, false);
   if (!object.is_object()) return;
   for (const auto& [key, element] : object.items()) {
-    const auto tag = parse_tag(key);
+    const auto tag = dicom::parse_json_tag(key);
     if (!tag || values_.count(*tag) || !element.is_object()) continue;
     Values values;
     const auto vr = element.find("vr");
@@ -83,7 +44,7 @@ void Attributes::add_dicom_json(std::string_view json) {
     const auto list = element.find("Value");
     if (!sequence && list != element.end() && list->is_array()) {
       for (const auto& value : *list) {
-        auto text = value_text(value);
+        auto text = dicom::json_value_text(value);
         if (!text) {  // no text form: present, without values
           values.clear();
           break;

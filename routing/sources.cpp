@@ -6,57 +6,13 @@
 
 #include "base/error.hpp"
 #include "dicom/attribute_text.hpp"
+#include "dicom/json_values.hpp"
 
 namespace pacsnode::routing {
 namespace {
 
-std::uint32_t parse_tag_key(const std::string& key, bool& ok) {
-  ok = key.size() == 8;
-  std::uint32_t tag = 0;
-  for (const char c : key) {
-    const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (v < 0) ok = false;
-    tag = tag << 4 | static_cast<std::uint32_t>(v < 0 ? 0 : v);
-  }
-  return tag;
-}
-
-// One DICOM JSON value as text (an object is a PN's groups); nullopt for what has none.
-std::optional<std::string> value_text(const nlohmann::json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_integer()) return std::to_string(value.get<long long>());
-  if (value.is_number_unsigned()) return std::to_string(value.get<unsigned long long>());
-  if (value.is_number_float()) return value.dump();
-  if (value.is_null()) return std::string();
-  if (value.is_object()) {  // PN: {"Alphabetic": ..., "Ideographic": ..., "Phonetic": ...}
-    std::string name;
-    for (const char* group : {"Alphabetic", "Ideographic", "Phonetic"}) {
-      if (group != std::string_view("Alphabetic")) name += '=';
-      const auto it = value.find(group);
-      if (it != value.end() && it->is_string()) name += it->get<std::string>();
-    }
-    while (!name.empty() && name.back() == '=') name.pop_back();
-    return name;
-  }
-  return std::nullopt;
-}
-
-// "A\B" → A, B (the record's fields hold every value joined by `\`); "" → no value.
-std::vector<std::string> split_values(const std::string& joined) {
-  std::vector<std::string> values;
-  if (joined.empty()) return values;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= joined.size(); ++i) {
-    if (i == joined.size() || joined[i] == '\\') {
-      values.push_back(joined.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return values;
-}
-
 void set_field(AttributeSet& set, std::uint32_t tag, const char* vr, const std::string& joined) {
-  if (!joined.empty()) set.set(tag, vr, split_values(joined));
+  if (!joined.empty()) set.set(tag, vr, dicom::split_multi_value(joined));
 }
 
 void set_number(AttributeSet& set, std::uint32_t tag, const std::optional<int>& value) {
@@ -77,11 +33,10 @@ void add_dicom_json(AttributeSet& attributes, std::string_view json) {
   const auto parsed = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
   if (!parsed.is_object()) throw Error(ErrorCode::InvalidArgument, "DICOM JSON attributes: not a JSON object");
   for (const auto& [key, element] : parsed.items()) {
-    bool ok = false;
-    const std::uint32_t tag = parse_tag_key(key, ok);
-    if (!ok || !element.is_object()) continue;
+    const auto tag = dicom::parse_json_tag(key);
+    if (!tag || !element.is_object()) continue;
     Attribute a;
-    a.tag = tag;
+    a.tag = *tag;
     if (const auto vr = element.find("vr"); vr != element.end() && vr->is_string()) a.vr = vr->get<std::string>();
     const auto values = element.find("Value");
     if (a.vr == "SQ") {
@@ -89,7 +44,7 @@ void add_dicom_json(AttributeSet& attributes, std::string_view json) {
     } else if (values != element.end() && values->is_array()) {
       bool any = false;
       for (const auto& v : *values) {
-        auto text = value_text(v);
+        auto text = dicom::json_value_text(v);
         if (!text) {  // no text form
           a.values.clear();
           a.opaque = true;

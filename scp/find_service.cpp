@@ -13,6 +13,7 @@
 #include "db/find_cursor.hpp"
 #include "db/find_query.hpp"
 #include "dicom/find_identifier.hpp"
+#include "dicom/json_values.hpp"
 #include "net/blocking.hpp"
 #include "net/uids.hpp"
 #include "scp/qr_common.hpp"
@@ -68,26 +69,6 @@ std::string tag_key(std::uint32_t tag) {
   return buffer;
 }
 
-// One DICOM JSON value as DICOM text: strings as they are, numbers in decimal, PN groups
-// joined with `=`; nullopt for what has no text form (sequences' items, binary).
-std::optional<std::string> json_value_text(const nlohmann::json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_number_integer()) return std::to_string(value.get<long long>());
-  if (value.is_number_unsigned()) return std::to_string(value.get<unsigned long long>());
-  if (value.is_number_float()) return value.dump();
-  if (value.is_object()) {
-    std::string name;
-    for (const char* group : {"Alphabetic", "Ideographic", "Phonetic"}) {
-      if (group != std::string_view("Alphabetic")) name += '=';
-      const auto it = value.find(group);
-      if (it != value.end() && it->is_string()) name += it->get<std::string>();
-    }
-    while (!name.empty() && name.back() == '=') name.pop_back();
-    return name;
-  }
-  if (value.is_null()) return std::string();
-  return std::nullopt;
-}
 
 // The attribute's values, `\`-joined, from a level's DICOM JSON object; nullopt when absent.
 std::optional<std::string> json_attribute(const nlohmann::json& attributes, std::uint32_t tag) {
@@ -99,7 +80,7 @@ std::optional<std::string> json_attribute(const nlohmann::json& attributes, std:
   std::string joined;
   bool first = true;
   for (const auto& v : *values) {
-    auto text = json_value_text(v);
+    auto text = dicom::json_value_text(v);
     if (!text) return std::string();
     if (!first) joined += '\\';
     joined += *text;

@@ -15,6 +15,7 @@
 #include "net/association.hpp"
 #include "net/uids.hpp"
 #include "tests/support/node.hpp"
+#include "tests/support/storescp.hpp"
 
 using namespace pacsnode;
 using namespace pacsnode::test;
@@ -22,40 +23,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A DCMTK storescp on a free port, writing what it receives into its own folder.
-class StoreScp {
+// DCMTK's storescp (tests/support/storescp.hpp) as these tests need it: the command sets in
+// its log (-d), each data set written as it arrived (+B), so that its bytes can be compared
+// with ours.
+class RetrieveScp : public StoreScp {
  public:
-  explicit StoreScp(std::vector<std::string> options = {}) : dir_("storescp"), port_(free_port()) {
-    fs::create_directories(dir_.path() / "in");
-    // +B: the data set written as it arrived, so that its bytes can be compared with ours.
-    std::vector<std::string> argv = {"storescp", "-d", "+B", "-od", (dir_.path() / "in").string()};
-    argv.insert(argv.end(), options.begin(), options.end());
-    argv.push_back(std::to_string(port_));
-    ProcessOptions po;
-    po.env = {{"TCP_NODELAY", "1"}};
-    po.output_file = dir_.path() / "storescp.log";
-    process_.emplace(Process::spawn(argv, po));
-    for (int i = 0; i < 100; ++i) {
-      auto [code, out] = run({"echoscu", "127.0.0.1", std::to_string(port_)}, std::chrono::seconds(5));
-      if (code == 0) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    FAIL("storescp did not start: " << log());
-  }
-  ~StoreScp() { process_->stop(); }
-  std::uint16_t port() const { return port_; }
-  fs::path received() const { return dir_.path() / "in"; }
-  std::string log() const {
-    std::ifstream in(dir_.path() / "storescp.log");
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  explicit RetrieveScp(std::vector<std::string> options = {}) : StoreScp(with_ours(std::move(options))) {}
 
  private:
-  TempDir dir_;
-  std::uint16_t port_;
-  std::optional<Process> process_;
+  static std::vector<std::string> with_ours(std::vector<std::string> options) {
+    options.insert(options.begin(), {"-d", "+B"});
+    return options;
+  }
 };
 
 // Orthanc (Debian package) as a remote PACS: DICOM on one free port, REST on another.
@@ -252,7 +231,7 @@ void load(const Node& node, int per_study) {
 }  // namespace
 
 TEST_CASE("C-MOVE with movescu to DCMTK storescp: every level, counts, statuses") {
-  StoreScp scp;
+  RetrieveScp scp;
   const std::uint16_t down = free_port();  // configured, nothing listens
   Node node(tables(peers_toml(scp.port(), free_port(), down)));
   load(node, 12);
@@ -382,7 +361,7 @@ TEST_CASE("C-MOVE with movescu to DCMTK storescp: every level, counts, statuses"
 }
 
 TEST_CASE("C-MOVE: C-CANCEL during the sub-operations → 0xFE00 with the counts so far") {
-  StoreScp scp;
+  RetrieveScp scp;
   Node node(tables(peers_toml(scp.port(), free_port(), free_port())));
   load(node, 150);
   const std::string study = *lines(node.sql("SELECT study_instance_uid FROM study ORDER BY 1")).begin();
@@ -420,7 +399,7 @@ TEST_CASE("C-MOVE: C-CANCEL during the sub-operations → 0xFE00 with the counts
 }
 
 TEST_CASE("C-MOVE and C-GET: more matches than query.max_retrieve → 0xA701, nothing sent") {
-  StoreScp scp;
+  RetrieveScp scp;
   NodeOptions options = tables(peers_toml(scp.port(), free_port(), free_port()) + "[query]\nmax_retrieve = 5\n");
   Node node(options);
   load(node, 3);  // 6 instances
@@ -608,7 +587,7 @@ TEST_CASE("C-GET: C-CANCEL during the sub-operations → 0xFE00 with the counts 
 }
 
 TEST_CASE("pacsnode move (C-MOVE SCU): pull a study from Orthanc into the node, and from the node to storescp") {
-  StoreScp scp;
+  RetrieveScp scp;
   const std::uint16_t node_port = free_port();
   Orthanc orthanc("\"node\": [\"PACSNODE\", \"127.0.0.1\", " + std::to_string(node_port) + "]");
   NodeOptions options = tables(peers_toml(scp.port(), orthanc.port(), free_port()));
@@ -733,7 +712,7 @@ std::string elements_but_pixels(const fs::path& file) {
 }  // namespace
 
 TEST_CASE("C-MOVE transcodes for a destination that accepts only Little Endian: pixels equal the reference decoder's") {
-  StoreScp scp;  // storescp's default: uncompressed transfer syntaxes only
+  RetrieveScp scp;  // storescp's default: uncompressed transfer syntaxes only
   Node node(tables(peers_toml(scp.port(), free_port(), free_port())));
   TempDir work("transcode");
   struct Case {
@@ -820,7 +799,7 @@ TEST_CASE("C-MOVE compresses losslessly for a destination that takes only JPEG-L
                           << "PresentationContext1 = VerificationSOPClass\\Uncompressed\n"
                           << "PresentationContext2 = MRImageStorage\\Only\n"
                           << "[[Profiles]]\n[Only]\nPresentationContexts = P\n";
-    StoreScp scp({"-xf", config.string(), "Only"});
+    RetrieveScp scp({"-xf", config.string(), "Only"});
     Node node(tables(peers_toml(scp.port(), free_port(), free_port())));
     auto [code, out] = run({PACSNODE_BINARY, "store", node.target(), source.string()});
     REQUIRE_MESSAGE(code == 0, out);

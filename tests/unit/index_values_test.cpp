@@ -56,7 +56,8 @@ TEST_CASE("index values: raw values kept in DICOM JSON attributes") {
 }
 
 TEST_CASE("index values: array literals") {
-  CHECK(array_literal({}) == "{}");
+  CHECK(array_literal(std::vector<std::optional<std::string>>{}) == "{}");
+  CHECK(array_literal(std::vector<std::string>{"a", "x\"y\\z"}) == R"({"a","x\"y\\z"})");
   CHECK(array_literal({std::string("a"), std::nullopt, std::string("x\"y\\z"), std::string("")}) ==
         R"({"a",NULL,"x\"y\\z",""})");
 }
