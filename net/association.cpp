@@ -209,6 +209,7 @@ void Association::release_read_buffer() {
 
 asio::awaitable<Association::ReadResult> Association::read_pdu() {
   ReadResult result;
+  std::size_t pdu_size = 0;
   std::array<std::uint8_t, kPduHeaderSize> header{};
   error_code ec;
   co_await asio::async_read(socket_, asio::buffer(header), asio::redirect_error(use_awaitable, ec));
@@ -226,13 +227,21 @@ asio::awaitable<Association::ReadResult> Association::read_pdu() {
                                   std::to_string(pdata_limit()) + " bytes we advertised"};
       co_return result;
     }
-    read_buffer_.resize(kPduHeaderSize);
+    // The buffer only grows here (release_read_buffer() shrinks it after the PDU): the bytes
+    // of a PDU like the last one are not zero-filled again.
+    if (read_buffer_.size() < kPduHeaderSize) read_buffer_.resize(kPduHeaderSize);
     std::copy(header.begin(), header.end(), read_buffer_.begin());
+    pdu_size = kPduHeaderSize + h.length;
     // Grow with what arrives: a peer that announces 16 MiB and sends nothing costs 64 KiB.
+    // A P-DATA-TF within the max PDU length we advertised is read in one piece: that much
+    // per association is already the bound, and it keeps the hot path at one read per PDU.
+    const bool within_advertised = h.type == static_cast<std::uint8_t>(PduType::PDataTf) &&
+                                   settings_.max_pdu_length != 0 && h.length <= settings_.max_pdu_length;
     std::size_t have = 0;
     while (have < h.length && !ec) {
-      const std::size_t piece = std::min<std::size_t>(h.length - have, std::max(kReadChunk, have));
-      read_buffer_.resize(kPduHeaderSize + have + piece);
+      const std::size_t piece =
+          within_advertised ? h.length : std::min<std::size_t>(h.length - have, std::max(kReadChunk, have));
+      if (read_buffer_.size() < kPduHeaderSize + have + piece) read_buffer_.resize(kPduHeaderSize + have + piece);
       co_await asio::async_read(socket_, asio::buffer(read_buffer_.data() + kPduHeaderSize + have, piece),
                                 asio::redirect_error(use_awaitable, ec));
       have += piece;
@@ -243,7 +252,7 @@ asio::awaitable<Association::ReadResult> Association::read_pdu() {
     timeout_fired_ = false;
     co_return result;
   }
-  DecodeResult decoded = decode_pdu(read_buffer_);
+  DecodeResult decoded = decode_pdu(std::span<const std::uint8_t>(read_buffer_.data(), pdu_size));
   if (!decoded.pdu) {
     result.kind = ReadResult::Kind::Invalid;
     result.error = std::move(decoded.error);
