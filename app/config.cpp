@@ -25,6 +25,7 @@
 #include <toml++/toml.h>
 
 #include "base/duration.hpp"
+#include "base/edit_distance.hpp"
 #include "base/log.hpp"
 #include "base/password.hpp"
 
@@ -103,25 +104,6 @@ std::string got(const toml::node& node) {
   if (const auto* f = node.as_floating_point()) return fmt::format("got a floating-point number: {}", f->get());
   if (const auto* b = node.as_boolean()) return fmt::format("got a boolean: {}", b->get());
   return fmt::format("got {}", type_name(node));
-}
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// Case-insensitive Levenshtein distance; keys are short, so the quadratic cost is nothing.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      const std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 std::optional<std::string_view> closest(std::string_view word, Keys candidates) {

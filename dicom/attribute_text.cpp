@@ -17,6 +17,7 @@
 #include "dcmtk/dcmdata/dcsequen.h"
 #include "dcmtk/dcmdata/dcvr.h"
 
+#include "base/edit_distance.hpp"
 #include "base/error.hpp"
 #include "dicom/text_decoding.hpp"
 #include "dicom/utf8.hpp"
@@ -188,28 +189,6 @@ std::string dictionary_vr(std::uint32_t tag) {
   if (vr == EVR_UNKNOWN || vr == EVR_UNKNOWN2B || vr == EVR_UN) return {};
   return DcmVR(DcmVR(vr).getValidEVR()).getValidVRName();
 }
-
-namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      const std::size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-}  // namespace
 
 std::vector<std::string> similar_keywords(std::string_view word, std::size_t count) {
   std::vector<std::pair<std::size_t, std::string>> found;
