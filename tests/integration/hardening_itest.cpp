@@ -166,9 +166,11 @@ TEST_CASE("a peer that pipelines big identifiers while the node is busy: data se
 
   TempDir data("pipeline");
   generate_instances(data.path(), 1, 1);
-  Node node(NodeOptions{.extra_node = "artim_timeout = 8\n",
-                        .extra = "[[peers]]\nname = \"silent\"\nae_title = \"SILENT\"\nhost = \"127.0.0.1\"\nport = " +
-                                 std::to_string(silent_port) + "\n"});
+  NodeOptions options;
+  options.extra_node = "artim_timeout = 8\n";
+  options.extra = "[[peers]]\nname = \"silent\"\nae_title = \"SILENT\"\nhost = \"127.0.0.1\"\nport = " +
+                  std::to_string(silent_port) + "\n";
+  Node node(options);
   auto [code, out] = run({"storescu", "-aec", "PACSNODE", "+sd", "127.0.0.1", std::to_string(node.port()), data.path().string()});
   REQUIRE_MESSAGE(code == 0, out);
   const std::string study = node.sql("SELECT study_instance_uid FROM study LIMIT 1");
