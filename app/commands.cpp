@@ -10,6 +10,7 @@
 #include "app/data_dir_lock.hpp"
 #include "app/database_runtime.hpp"
 #include "app/table.hpp"
+#include "db/findings.hpp"
 #include "app/settings.hpp"
 #include "app/version.hpp"
 #include "base/json.hpp"
@@ -140,7 +141,7 @@ int run_db(const Config& config, bool migrate) {
 
 // `history`: the studies of one patient (PatientID + IssuerOfPatientID) from the index.
 int run_history(const Config& config, const std::string& patient_id, const std::optional<std::string>& issuer,
-                bool json) {
+                bool json, const FindingsQuery& findings) {
   std::optional<DataDirLock> lock;
   if (config.database_url.empty()) lock = DataDirLock::try_acquire(config.data_dir);
   try {
@@ -167,6 +168,24 @@ int run_history(const Config& config, const std::string& patient_id, const std::
                 << quoted(chosen) << "; the index has it under issuer(s) " << issuer_list() << " (use --issuer)\n";
       return kExitFailure;
     }
+    if (findings.over_time()) {
+      // One finding's values over time.
+      std::string values_json;
+      const auto n = print_findings(runtime.conninfo(), patient_id, chosen, findings, json, &values_json);
+      const std::string what = !findings.name.empty() ? quoted(findings.name) : "tracking UID " + findings.tracking_uid;
+      if (json) {
+        std::cout << "{\"PatientID\":" << json_string(patient_id) << ",\"IssuerOfPatientID\":" << json_string(chosen)
+                  << ",\"values\":" << values_json << "}\n";
+      } else {
+        std::cout << n << " value(s) of " << what << " for PatientID " << quoted(patient_id) << ", issuer "
+                  << quoted(chosen) << "\n";
+      }
+      if (n == 0) {
+        std::cerr << "pacsnode history: no finding " << what << " for this patient\n";
+        return kExitFailure;
+      }
+      return 0;
+    }
     const auto studies = db::patient_history(runtime.conninfo(), patient_id, chosen);
     if (json) {
       std::string out = "{\"PatientID\":" + json_string(patient_id) + ",\"IssuerOfPatientID\":" + json_string(chosen) +
@@ -182,7 +201,10 @@ int run_history(const Config& config, const std::string& patient_id, const std::
                ",\"NumberOfStudyRelatedInstances\":" + std::to_string(s.number_of_instances) +
                ",\"StudyInstanceUID\":" + json_string(s.study_instance_uid) + "}";
       }
-      out += studies.empty() ? "]}" : "\n]}";
+      std::string values_json;
+      print_findings(runtime.conninfo(), patient_id, chosen, findings, true, &values_json);
+      out += studies.empty() ? "]" : "\n]";
+      out += ",\"findings\":" + values_json + "}";
       std::cout << out << "\n";
       return 0;
     }
@@ -195,6 +217,10 @@ int run_history(const Config& config, const std::string& patient_id, const std::
     print_table({"DATE", "TIME", "ACCESSION", "MODALITIES", "DESCRIPTION", "SERIES", "IMAGES", "STUDY UID"}, rows);
     std::cout << studies.size() << " stud" << (studies.size() == 1 ? "y" : "ies") << " for PatientID "
               << quoted(patient_id) << ", issuer " << quoted(chosen) << "\n";
+    if (!db::patient_findings(runtime.conninfo(), patient_id, chosen, {}).empty()) {
+      std::cout << "\nFindings (analysis plug-ins), oldest study first:\n";
+      print_findings(runtime.conninfo(), patient_id, chosen, findings, false, nullptr);
+    }
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "pacsnode history: " << e.what() << "\n";

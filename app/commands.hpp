@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "app/config.hpp"
+#include "app/findings_cli.hpp"
 
 namespace pacsnode::app {
 
@@ -22,8 +23,10 @@ int run_find(const std::string& target, const std::string& level, const std::str
 int run_move(const std::string& target, const std::string& destination, const std::string& level,
              const std::string& root, const std::vector<std::string>& keys, const std::string& our_aet,
              int timeout_s);
+// The patient's studies and findings; with findings.name / tracking_uid, one finding's values
+// over time instead.
 int run_history(const Config& config, const std::string& patient_id, const std::optional<std::string>& issuer,
-                bool json);
+                bool json, const FindingsQuery& findings);
 int run_db(const Config& config, bool migrate);
 // Reads one line (the password; without echo on a terminal, and then twice) from standard
 // input and prints its hash_password hash for [[security.users]] password_hash.

@@ -59,7 +59,9 @@ namespace {
 using Keys = std::span<const std::string_view>;
 
 constexpr std::string_view kRootKeys[] = {"node",  "storage", "query",   "security", "database", "logging",
-                                          "jobs",  "peers",   "include", "routing",  "plugins",  "rules"};
+                                          "jobs",  "peers",   "include", "routing",  "plugins",  "rules",
+                                          "reports"};
+constexpr std::string_view kReportsKeys[] = {"send_to"};
 constexpr std::string_view kStorageKeys[] = {"path", "duplicates", "min_free_mb", "accept_any_sop_class"};
 constexpr std::string_view kNodeKeys[] = {"ae_title",       "bind",          "port",         "data_dir",
                                           "max_associations", "max_pdu_length", "artim_timeout", "idle_timeout",
@@ -76,7 +78,7 @@ constexpr std::string_view kJobsKeys[] = {"workers",          "per_peer_concurre
 // Where a misplaced top-level key most likely belongs (keys written above the first
 // [table] header land at the top level, a classic TOML slip).
 constexpr std::pair<std::string_view, Keys> kSections[] = {
-    {"node", kNodeKeys}, {"storage", kStorageKeys}, {"query", kQueryKeys}, {"security", kSecurityKeys}, {"database", kDatabaseKeys}, {"logging", kLoggingKeys}, {"jobs", kJobsKeys}};
+    {"node", kNodeKeys}, {"storage", kStorageKeys}, {"query", kQueryKeys}, {"security", kSecurityKeys}, {"database", kDatabaseKeys}, {"logging", kLoggingKeys}, {"jobs", kJobsKeys}, {"reports", kReportsKeys}};
 
 constexpr std::uint32_t kMinPduLength = 4096;
 constexpr std::uint32_t kMaxPduLength = 16 * 1024 * 1024;
@@ -769,6 +771,28 @@ void read_included_rules(const fs::path& path, const fs::path& display, const fs
   reader.read(root, display);
 }
 
+// [reports]: where the node sends the reports (and plug-in objects) it makes.
+void read_reports(const Section& reports, Config& config) {
+  reports.allow_only(kReportsKeys);
+  auto send_to = string_array(reports, "send_to", "the [[peers]] names the reports go to, as in [\"pacs\"]");
+  if (!send_to) return;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < send_to->size(); ++i) {
+    const std::string& name = (*send_to)[i];
+    if (!config.find_peer_by_name(name)) {
+      std::string defined;
+      for (const auto& peer : config.peers) defined += (defined.empty() ? "" : ", ") + peer.name;
+      reports.fail(fmt::format("send_to[{}]", i), fmt::format("no [[peers]] entry named \"{}\" (defined: {})", name,
+                                                               defined.empty() ? std::string("none") : defined));
+    }
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      reports.fail(fmt::format("send_to[{}]", i), fmt::format("\"{}\" is listed twice", name));
+    }
+    names.push_back(name);
+  }
+  config.report_peers = std::move(names);
+}
+
 void read_routing(const Section& root, const fs::path& file, const fs::path& base_dir, Config& config) {
   read_routing_table(root.table("routing"), config);
   read_plugins(root, base_dir, config);
@@ -836,6 +860,7 @@ Config parse_config(std::string_view toml_text, const fs::path& file) {
   read_jobs(root.table("jobs"), config);
   read_peers(root, config);
   read_routing(root, file, base_dir, config);
+  read_reports(root.table("reports"), config);
   return config;
 }
 

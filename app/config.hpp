@@ -103,6 +103,7 @@ struct Config {
   std::chrono::milliseconds stable_after{std::chrono::seconds(30)};  // [routing]: default quiet period of series/study rules
   std::optional<std::chrono::milliseconds> max_wait;  // [routing]: fire at the latest this long after the first instance
   std::vector<PluginConfig> plugins;
+  std::vector<std::string> report_peers;  // [reports] send_to: [[peers]] names
   routing::RuleSet rules;  // from this file and the included ones, in evaluation order
 
   // What is accepted but should change, one line each in ConfigError's form

@@ -126,13 +126,28 @@ int show(db::JobQueue& queue, std::int64_t id) {
     warnings += i.outcome == "warning";
     failed += i.outcome == "failed";
   }
-  std::cout << "instances: " << sent << " sent, " << warnings << " with a warning, " << failed << " failed\n";
+  if (!detail->instances.empty() || job.spec.kind != "analyze") {
+    std::cout << "instances: " << sent << " sent, " << warnings << " with a warning, " << failed << " failed\n";
+  }
   for (const auto& i : detail->instances) {
     if (i.outcome == "sent") continue;
     std::cout << "  " << i.outcome << "  " << i.sop_instance_uid << "  attempt " << i.attempt;
     if (i.status) std::cout << fmt::format("  status {:#06x}", *i.status);
     if (!i.error.empty()) std::cout << "  " << i.error;
     std::cout << "\n";
+  }
+  if (!detail->output_tail.empty()) {
+    // The plug-in's output on its last attempt: the last 40 lines.
+    std::string_view tail = detail->output_tail;
+    std::size_t start = tail.size(), lines = 0;
+    while (start > 0 && lines <= 40) {
+      --start;
+      if (tail[start] == '\n' && start + 1 < tail.size()) ++lines;
+    }
+    if (lines > 40) ++start;
+    std::cout << "plug-in output (last attempt" << (start > 0 ? ", tail" : "") << "):\n";
+    std::cout << tail.substr(start);
+    if (tail.back() != '\n') std::cout << "\n";
   }
   return 0;
 }

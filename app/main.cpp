@@ -105,6 +105,10 @@ int main(int argc, char** argv) {
                           "IssuerOfPatientID (default: the empty issuer, i.e. PatientID without an issuer)");
   history_cmd->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
   history_cmd->add_flag("--json", history_json, "Print JSON instead of a table");
+  app::FindingsQuery history_findings;
+  history_cmd->add_option("--finding", history_findings.name,
+                          "One finding's values over time (tracking identifier, e.g. \"right lung\", or finding name)");
+  history_cmd->add_option("--tracking", history_findings.tracking_uid, "One finding's values over time, by Tracking UID");
 
   auto* rules_cmd = cli.add_subcommand("rules", "Routing rules: validate and list them, or try them on files");
   rules_cmd->require_subcommand(1);
@@ -175,7 +179,7 @@ int main(int argc, char** argv) {
     log::init({log::Level::warn, {}});
     return app::run_history(*config, history_patient,
                        history_issuer_opt->count() ? std::optional<std::string>(history_issuer) : std::nullopt,
-                       history_json);
+                       history_json, history_findings);
   }
   if (*rules_cmd) {
     log::init({log::Level::warn, {}});

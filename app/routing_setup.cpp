@@ -6,6 +6,8 @@
 #include "app/settings.hpp"
 #include "dicom/attribute_text.hpp"
 #include "routing/attributes.hpp"
+#include "app/version.hpp"
+#include "routing/analyze.hpp"
 #include "routing/forward.hpp"
 #include "routing/rules.hpp"
 
@@ -85,16 +87,42 @@ routing::EngineSettings engine_settings(const Config& config, const std::string&
   s.dispatcher.retry.max = jobs.retry_max_delay;
   s.dispatcher.retry.max_age = jobs.max_age;
   s.sweeper.max_attempts = static_cast<int>(jobs.max_attempts);
+  for (const auto& plugin : config.plugins) {
+    s.dispatcher.target_limits[{routing::kAnalyzeKind, plugin.name}] = plugin.max_parallel;
+  }
+  // A plug-in run holds a blocking thread for as long as it runs: enough of them that the
+  // other jobs' database calls never wait behind analyses.
+  s.dispatcher.blocking_threads = jobs.workers + 4;
   return s;
 }
 
-std::map<std::string, routing::JobHandler> job_handlers(const Config& config,
-                                                        const std::filesystem::path& storage_root) {
+std::map<std::string, routing::JobHandler> job_handlers(const Config& config, const std::filesystem::path& storage_root,
+                                                        const std::string& conninfo, ingest::Ingest& ingest) {
   routing::ForwardSettings forward;
   forward.storage_root = storage_root;
   for (const auto& peer : config.peers) forward.peers[peer.name] = {peer.ae_title, peer.host, peer.port};
   forward.association = association_settings(config);
-  return {{routing::kForwardKind, routing::forward_handler(std::move(forward))}};
+
+  routing::AnalyzeSettings analyze;
+  analyze.conninfo = conninfo;
+  analyze.storage_root = storage_root;
+  analyze.work_root = storage_root / "plugin-runs";
+  for (const auto& plugin : config.plugins) {
+    plugins::PluginSpec spec;
+    spec.name = plugin.name;
+    spec.command = plugin.command;
+    spec.timeout = plugin.timeout;
+    spec.memory_mb = plugin.memory_mb;
+    analyze.plugins[plugin.name] = std::move(spec);
+  }
+  analyze.report_peers = config.report_peers;
+  analyze.forward_max_attempts = static_cast<int>(config.jobs.max_attempts);
+  analyze.ae_title = config.ae_title;
+  analyze.implementation_class_uid = kImplementationClassUid;
+  analyze.implementation_version_name = kImplementationVersionName;
+  analyze.ingest = &ingest;
+  return {{routing::kForwardKind, routing::forward_handler(std::move(forward))},
+          {routing::kAnalyzeKind, routing::analyze_handler(std::move(analyze))}};
 }
 
 }  // namespace pacsnode::app

@@ -9,6 +9,10 @@
 #include "app/config.hpp"
 #include "routing/engine.hpp"
 
+namespace pacsnode::ingest {
+class Ingest;
+}
+
 namespace pacsnode::app {
 
 // The configured rules as the sweeper takes them. The rules engine (routing/rules, the
@@ -17,9 +21,9 @@ namespace pacsnode::app {
 std::vector<routing::RuleSpec> rule_specs(const Config& config);
 
 routing::EngineSettings engine_settings(const Config& config, const std::string& conninfo);
-// kind → handler: forward now; analyze once the plug-in host exists (its jobs wait, queued,
-// with a note saying that no node here runs them).
-std::map<std::string, routing::JobHandler> job_handlers(const Config& config,
-                                                        const std::filesystem::path& storage_root);
+// kind → handler: forward and analyze. `ingest` (the node's one ingest path) stores the
+// reports analyses make; it outlives the handlers.
+std::map<std::string, routing::JobHandler> job_handlers(const Config& config, const std::filesystem::path& storage_root,
+                                                        const std::string& conninfo, ingest::Ingest& ingest);
 
 }  // namespace pacsnode::app

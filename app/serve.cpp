@@ -11,6 +11,7 @@
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "db/database.hpp"
+#include "ingest/ingest.hpp"
 #include "net/server.hpp"
 #include "scp/association_policy.hpp"
 #include "scp/find_service.hpp"
@@ -59,7 +60,8 @@ int serve(const Config& config) {
   asio::io_context io;
   // Blocking work of the services (fsync, parsing): I/O-bound, so more threads than cores.
   asio::thread_pool workers(8);
-  scp::StoreService store_service(*store, *index, workers, store_settings(config));
+  ingest::Ingest ingest(*store, *index, config.duplicates == DuplicatePolicy::Replace);
+  scp::StoreService store_service(ingest, workers, store_settings(config));
   scp::FindService find_service(workers, find_settings(config, database_runtime->conninfo()));
   scp::RetrieveService retrieve_service(workers, retrieve_settings(config, database_runtime->conninfo(), store->root()));
   const scp::ServiceSet services{&store_service, &find_service, &retrieve_service, {}};
@@ -93,7 +95,7 @@ int serve(const Config& config) {
             config.ae_title, config.max_associations);
 
   routing::Engine routing(engine_settings(config, database_runtime->conninfo()), rule_specs(config),
-                          job_handlers(config, store->root()));
+                          job_handlers(config, store->root(), database_runtime->conninfo(), ingest));
   routing.start();
   std::thread routing_stopper;  // running jobs get the same grace as associations, at the same time
 

@@ -84,7 +84,6 @@ scp::RetrieveSettings retrieve_settings(const Config& config, const std::string&
 
 scp::StoreSettings store_settings(const Config& config) {
   scp::StoreSettings s;
-  s.replace_duplicates = config.duplicates == DuplicatePolicy::Replace;
   s.implementation_class_uid = kImplementationClassUid;
   s.implementation_version_name = kImplementationVersionName;
   return s;

@@ -129,24 +129,6 @@ std::string claim_sql(JobEvent event) {
 }
 
 
-// Runs fn(tx) in one transaction on a pooled connection and commits; a connection that
-// broke is not given back.
-template <typename Fn>
-auto in_transaction(ConnectionPool& pool, const char* what, Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
-  auto lease = pool.acquire();
-  try {
-    return translate_errors(what, [&] {
-      pqxx::work tx((*lease).connection);
-      auto result = fn(tx);
-      tx.commit();
-      return result;
-    });
-  } catch (...) {
-    if (!(*lease).connection.is_open()) lease.mark_broken();
-    throw;
-  }
-}
-
 double unit_random() {
   thread_local std::mt19937_64 random(std::random_device{}());
   return std::uniform_real_distribution<double>(0.0, 1.0)(random);
@@ -211,11 +193,11 @@ bool JobQueue::renew(std::int64_t id, const std::string& owner, std::chrono::mil
   });
 }
 
-bool JobQueue::succeed(std::int64_t id, const std::string& owner) {
+bool JobQueue::succeed(std::int64_t id, const std::string& owner, const std::string& note) {
   static const std::string sql =
-      owner_transition(JobEvent::Succeed, "state = '" + name(JobState::Done) + "', finished_at = now(), note = ''");
+      owner_transition(JobEvent::Succeed, "state = '" + name(JobState::Done) + "', finished_at = now(), note = $4");
   return in_transaction(pool_, "job done", [&](pqxx::work& tx) {
-    return !tx.exec_params(sql, id, owner, std::string()).empty();
+    return !tx.exec_params(sql, id, owner, std::string(), note).empty();
   });
 }
 
@@ -270,6 +252,20 @@ std::vector<IndexedFile> JobQueue::instances_to_send(const JobRow& job) {
       files.push_back({r[0].c_str(), r[1].c_str()});
     }
     return files;
+  });
+}
+
+void JobQueue::record_output(std::int64_t id, const std::string& tail) {
+  in_transaction(pool_, "record job output", [&](pqxx::work& tx) {
+    tx.exec_params0("UPDATE job SET output_tail = $2 WHERE id = $1", id, tail);
+    return 0;
+  });
+}
+
+void JobQueue::note(std::int64_t id, const std::string& note) {
+  in_transaction(pool_, "note on job", [&](pqxx::work& tx) {
+    tx.exec_params0("UPDATE job SET note = $2 WHERE id = $1", id, note);
+    return 0;
   });
 }
 
@@ -365,6 +361,7 @@ std::optional<JobDetail> JobQueue::show(std::int64_t id) {
       if (!r[4].is_null()) row.status = r[4].as<int>();
       detail.instances.push_back(std::move(row));
     }
+    detail.output_tail = tx.exec_params1("SELECT output_tail FROM job WHERE id = $1", id)[0].c_str();
     return detail;
   });
 }

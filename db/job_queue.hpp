@@ -59,6 +59,7 @@ struct JobDetail {
   JobRow job;
   std::vector<JobEventRow> events;        // oldest first
   std::vector<JobInstanceRow> instances;  // by SOP Instance UID
+  std::string output_tail;                // an analysis plug-in's last output (stdout + stderr)
 };
 
 // An instance of a job's resource, from the index.
@@ -104,7 +105,8 @@ class JobQueue {
   // Extends the lease; false when the job is no longer running under `owner` (cancelled,
   // or taken over after the lease expired): the worker must stop.
   bool renew(std::int64_t id, const std::string& owner, std::chrono::milliseconds lease);
-  bool succeed(std::int64_t id, const std::string& owner);
+  // Done; `note` (may be empty) says how, e.g. "not applicable".
+  bool succeed(std::int64_t id, const std::string& owner, const std::string& note = {});
   // Failed (claimable again after `retry_in`), or Dead when the job has used its attempts
   // or is older than `max_age` (0 = no limit); nullopt when not running under `owner`.
   std::optional<JobState> fail(std::int64_t id, const std::string& owner, const std::string& error,
@@ -116,6 +118,10 @@ class JobQueue {
   // The job's resource's instances in the index that the job has not had acknowledged yet,
   // in study, series number, instance number order.
   std::vector<IndexedFile> instances_to_send(const JobRow& job);
+  // The tail of an analysis plug-in's output on the last attempt (shown by `jobs show`).
+  void record_output(std::int64_t id, const std::string& tail);
+  // Replaces the job's note (e.g. "not applicable", "already reported in SR …").
+  void note(std::int64_t id, const std::string& note);
   // How many of the job's instances were acknowledged (sent or warning).
   std::size_t acknowledged_count(std::int64_t id);
   // One instance's outcome for the job (replacing an earlier attempt's).

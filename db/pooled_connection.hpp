@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "db/connection_pool.hpp"
+#include "db/pq_errors.hpp"
 
 namespace pacsnode::db {
 
@@ -25,5 +26,23 @@ struct PooledConnection {
   explicit PooledConnection(const std::string& conninfo) : connection(conninfo) {}
   pqxx::connection connection;
 };
+
+// Runs fn(tx) in one transaction on a pooled connection and commits; a connection that
+// broke is not given back. Errors are translated as detail::translate_errors does.
+template <typename Fn>
+auto in_transaction(ConnectionPool& pool, const char* what, Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
+  auto lease = pool.acquire();
+  try {
+    return detail::translate_errors(what, [&] {
+      pqxx::work tx((*lease).connection);
+      auto result = fn(tx);
+      tx.commit();
+      return result;
+    });
+  } catch (...) {
+    if (!(*lease).connection.is_open()) lease.mark_broken();
+    throw;
+  }
+}
 
 }  // namespace pacsnode::db

@@ -76,7 +76,8 @@ struct Dispatcher::Impl {
   std::vector<Target> busy() const {
     std::vector<Target> out;
     for (const auto& [target, n] : per_target) {
-      if (n >= settings.per_target) out.push_back(target);
+      const auto limit = settings.target_limits.find(target);
+      if (n >= (limit != settings.target_limits.end() ? limit->second : settings.per_target)) out.push_back(target);
     }
     return out;
   }
@@ -233,7 +234,9 @@ struct Dispatcher::Impl {
     const auto& target = job.spec.target;
     switch (verdict.kind) {
       case JobVerdict::Kind::Done:
-        if (queue.succeed(job.id, settings.owner)) log::info("{}: done in {} ms", describe(job), elapsed);
+        if (queue.succeed(job.id, settings.owner, verdict.note)) {
+          log::info("{}: done in {} ms{}", describe(job), elapsed, verdict.note.empty() ? "" : ": " + verdict.note);
+        }
         queue.target_ok(kind, target);
         break;
       case JobVerdict::Kind::GiveUp:

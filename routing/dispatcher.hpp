@@ -31,6 +31,8 @@ struct DispatcherSettings {
   std::string owner;  // this node's lease owner id (unique per process)
   unsigned workers = 4;
   unsigned per_target = 2;
+  // (kind, target) → its own bound instead of per_target (a plug-in's max_parallel).
+  std::map<std::pair<std::string, std::string>, unsigned> target_limits;
   std::chrono::milliseconds lease{60'000};
   std::chrono::milliseconds poll{1'000};  // look for due retries and expired leases this often
   RetryPolicy retry;
@@ -44,10 +46,17 @@ struct JobVerdict {
   std::string error;  // Retry, GiveUp: why, one line
   // Retry: the destination could not be reached at all (backs the target off).
   bool unreachable = false;
+  std::string note;  // Done: how it ended, when worth saying ("not applicable: …")
 
-  static JobVerdict done() { return {}; }
-  static JobVerdict retry(std::string why, bool unreachable = false) { return {Kind::Retry, std::move(why), unreachable}; }
-  static JobVerdict give_up(std::string why) { return {Kind::GiveUp, std::move(why), false}; }
+  static JobVerdict done(std::string note = {}) {
+    JobVerdict v;
+    v.note = std::move(note);
+    return v;
+  }
+  static JobVerdict retry(std::string why, bool unreachable = false) {
+    return {Kind::Retry, std::move(why), unreachable, {}};
+  }
+  static JobVerdict give_up(std::string why) { return {Kind::GiveUp, std::move(why), false, {}}; }
 };
 
 // What a handler gets for one attempt.
@@ -62,6 +71,7 @@ class JobRun {
   // over (its lease could not be renewed), or the node is shutting down. Its verdict is
   // then not recorded.
   bool stopped() const { return stopped_.load(); }
+  const std::atomic<bool>& stop_flag() const { return stopped_; }
   void stop() { stopped_ = true; }
 
  private:

@@ -9,7 +9,7 @@
 #include "base/log.hpp"
 #include "db/index_reader.hpp"
 #include "db/index_writer.hpp"
-#include "scp/stored_record.hpp"
+#include "ingest/stored_record.hpp"
 #include "storage/store.hpp"
 
 namespace pacsnode::scp {
@@ -34,7 +34,7 @@ ReconcileReport reconcile(storage::Store& store, db::IndexWriter& index, const s
     on_disk.insert(key);
     if (indexed.count(key)) return;
     try {
-      IndexRecord record = stored_file_record(store, relative);
+      IndexRecord record = ingest::stored_file_record(store, relative);
       {
         std::lock_guard lock(mutex);
         ++pending;

@@ -2,13 +2,11 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
-#include "db/index_writer.hpp"
-#include "dicom/extract.hpp"
+#include "ingest/ingest.hpp"
 #include "dicom/file_meta.hpp"
 #include "dicom/uid.hpp"
 #include "net/blocking.hpp"
 #include "scp/services.hpp"
-#include "scp/stored_record.hpp"
 #include "storage/store.hpp"
 
 namespace pacsnode::scp {
@@ -78,17 +76,17 @@ struct Finished {
   storage::CommitOutcome outcome = storage::CommitOutcome::Stored;
 };
 
-// Completion of IndexWriter::submit as an awaitable: the callback runs on a writer thread,
-// the coroutine resumes on its own strand.
-asio::awaitable<db::IndexResult> index_async(db::IndexWriter& writer, IndexRecord record) {
-  auto initiate = [&writer](auto handler, IndexRecord r) {
+// Completion of Ingest::index as an awaitable: the callback runs on a writer thread, the
+// coroutine resumes on its own strand.
+asio::awaitable<ingest::Indexed> index_async(ingest::Ingest& ingest, IndexRecord record) {
+  auto initiate = [&ingest](auto handler, IndexRecord r) {
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    writer.submit(std::move(r), [shared](db::IndexResult result) {
+    ingest.index(std::move(r), [shared](ingest::Indexed result) {
       auto executor = asio::get_associated_executor(*shared);
       asio::post(executor, [shared, result = std::move(result)]() mutable { (*shared)(std::move(result)); });
     });
   };
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(db::IndexResult)>(
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(ingest::Indexed)>(
       initiate, asio::use_awaitable, std::move(record));
 }
 
@@ -99,9 +97,8 @@ std::string short_text(std::string text) {
 
 }  // namespace
 
-StoreService::StoreService(storage::Store& store, db::IndexWriter& index, asio::thread_pool& workers,
-                           StoreSettings settings)
-    : store_(store), index_(index), workers_(workers), settings_(std::move(settings)) {}
+StoreService::StoreService(ingest::Ingest& ingest, asio::thread_pool& workers, StoreSettings settings)
+    : ingest_(ingest), store_(ingest.store()), workers_(workers), settings_(std::move(settings)) {}
 
 net::SinkFactory StoreService::sink_factory() {
   return [this](const net::Association& association, std::uint8_t pc_id,
@@ -149,54 +146,31 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
     finished = {sink->write_status(), request.sink_error, {}, {}};
   } else {
     const auto* context = association.context(request.pc_id);
-    const std::string transfer_syntax = context ? context->transfer_syntax : std::string();
-    const std::string calling_ae = association.peer_ae();
-    const bool replace = settings_.replace_duplicates;
+    const ingest::Origin origin{association.peer_ae(), association.called_ae(),
+                                context ? context->transfer_syntax : std::string()};
     storage::TempFile& temp = sink->temp();
     finished = co_await net::run_blocking(workers_, [&]() -> Finished {
       try {
-        temp.flush();
-        IndexRecord record = dicom::extract_index_record(temp.path());
-        if (record.instance.sop_instance_uid != instance_uid || record.instance.sop_class_uid != class_uid) {
-          temp.discard();
-          return {net::status::DataSetDoesNotMatchSopClass,
-                  "data set SOP Instance/Class UID " + record.instance.sop_instance_uid + " / " +
-                      record.instance.sop_class_uid + " differs from the command's",
-                  {}, {}};
-        }
-        const auto relative = store_.relative_path_for(instance_uid);
-        record.instance.calling_ae_title = calling_ae;
-        record.instance.transfer_syntax_uid = transfer_syntax;
-        record.instance.file_path = relative.string();
-        record.instance.file_size = static_cast<std::int64_t>(temp.size());
-        record.instance.checksum = temp.checksum();
-        const auto outcome = store_.commit(temp, relative, replace);
-        if (outcome == storage::CommitOutcome::AlreadyExists) {
-          // The first copy stays (keep). Whether it is safe is the index's to say, not the
-          // file system's: an earlier commit may have failed after the file was placed. The
-          // writer (keep) inserts the stored copy's row only if there is none.
-          return {net::status::Success, {}, stored_file_record(store_, relative), outcome};
-        }
-        return {net::status::Success, {}, std::move(record), outcome};
+        ingest::Placed placed = ingest_.place(temp, {instance_uid, class_uid}, origin);
+        if (!placed.mismatch.empty()) return {net::status::DataSetDoesNotMatchSopClass, placed.mismatch, {}, {}};
+        const auto outcome = placed.already_existed ? storage::CommitOutcome::AlreadyExists
+                             : placed.replaced      ? storage::CommitOutcome::Replaced
+                                                    : storage::CommitOutcome::Stored;
+        return {net::status::Success, {}, std::move(placed.record), outcome};
       } catch (const Error& e) {
-        temp.discard();
         return {status_for(e), e.what(), {}, {}};
       } catch (const std::exception& e) {
-        temp.discard();
         return {net::status::ProcessingFailure, e.what(), {}, {}};
       }
     });
     if (finished.record) {
-      const db::IndexResult result = co_await index_async(index_, std::move(*finished.record));
-      if (result.outcome == db::IndexOutcome::Failed) {
+      const ingest::Indexed result = co_await index_async(ingest_, std::move(*finished.record));
+      if (!result.ok) {
         // The file is in place but not indexed: it is picked up by the next start's
         // reconciliation, but the modality must not be told it is safe now.
         finished.status = net::status::ProcessingFailure;
-        finished.error = "index: " + result.error;
-      } else if (!result.replaced_file_path.empty()) {
-        store_.remove(result.replaced_file_path);
-      } else if (finished.outcome == storage::CommitOutcome::AlreadyExists &&
-                 result.outcome == db::IndexOutcome::Inserted) {
+        finished.error = result.error;
+      } else if (finished.outcome == storage::CommitOutcome::AlreadyExists && result.indexed_late) {
         log::info("{} {} was stored without an index row: indexed now", association.tag(), instance_uid);
       }
     }

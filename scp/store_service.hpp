@@ -1,7 +1,8 @@
 #pragma once
 // C-STORE SCP: each data set streams into a temp file in the storage root (behind our Part-10
-// File Meta Information); once complete it is parsed, checked against the command, synced,
-// renamed into place and indexed. C-STORE-RSP Success goes out only after all of that.
+// File Meta Information); once complete it takes the one ingest path (ingest/ingest.hpp):
+// parsed, checked against the command, synced, renamed into place and indexed. C-STORE-RSP
+// Success goes out only after all of that.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,22 +13,21 @@ namespace pacsnode {
 namespace storage {
 class Store;
 }
-namespace db {
-class IndexWriter;
+namespace ingest {
+class Ingest;
 }
 }  // namespace pacsnode
 
 namespace pacsnode::scp {
 
 struct StoreSettings {
-  bool replace_duplicates = false;  // false: keep the first copy of a SOP Instance UID
   std::string implementation_class_uid;
   std::string implementation_version_name;
 };
 
 class StoreService {
  public:
-  StoreService(storage::Store& store, db::IndexWriter& index, asio::thread_pool& workers, StoreSettings settings);
+  StoreService(ingest::Ingest& ingest, asio::thread_pool& workers, StoreSettings settings);
 
   // For Association::accept: C-STORE-RQ data sets go to a StoreSink, others to memory.
   net::SinkFactory sink_factory();
@@ -35,8 +35,8 @@ class StoreService {
   asio::awaitable<void> handle(net::Association& association, net::Message& request);
 
  private:
+  ingest::Ingest& ingest_;
   storage::Store& store_;
-  db::IndexWriter& index_;
   asio::thread_pool& workers_;
   StoreSettings settings_;
 };

@@ -98,8 +98,9 @@ TEST_CASE("embedded postgres: initdb, start, migrate, stop, restart") {
     const std::string tables = pacsnode::test::psql(
         postgres, postgres.conninfo(),
         "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'");
-    CHECK(tables == "instance,job,job_event,job_instance,job_target,patient,routing_instance_event,routing_resource,"
-                    "routing_rule_state,schema_migrations,series,study");
+    CHECK(tables == "analysis_report,finding,instance,job,job_event,job_instance,job_target,patient,"
+                    "routing_instance_event,routing_resource,routing_rule_state,schema_migrations,series,study,"
+                    "tracking_identity");
     CHECK(pacsnode::test::psql(postgres, postgres.conninfo(), "SHOW fsync") == "on");
     CHECK(pacsnode::test::psql(postgres, postgres.conninfo(), "SHOW listen_addresses").empty());
 

@@ -441,3 +441,14 @@ TEST_CASE("rules config: the sample configuration's commented rule and plug-in l
   CHECK(c.plugins[0].name == "lung-density");
   CHECK(c.max_wait == 30min);
 }
+
+TEST_CASE("reports config: send_to names peers; unknown and repeated names are refused") {
+  const Config config = parse_config(std::string(kPeersAndPlugins) + "[reports]\nsend_to = [\"archive\"]\n", kFile);
+  CHECK(config.report_peers == std::vector<std::string>{"archive"});
+  CHECK(parse_config(std::string(kPeersAndPlugins), kFile).report_peers.empty());
+  check_error(std::string(kPeersAndPlugins) + "[reports]\nsend_to = [\"pacs\"]\n", "reports.send_to[0]",
+              {"no [[peers]] entry named \"pacs\" (defined: archive)"});
+  check_error(std::string(kPeersAndPlugins) + "[reports]\nsend_to = [\"archive\", \"archive\"]\n", "reports.send_to[1]",
+              {"listed twice"});
+  CHECK(contains(error_of(std::string(kPeersAndPlugins) + "[reports]\nsendto = [\"archive\"]\n").what(), "sendto"));
+}

@@ -10,11 +10,11 @@ namespace pacsnode::storage {
 class Store;
 }
 
-namespace pacsnode::scp {
+namespace pacsnode::ingest {
 
 // Parses the stored file at `relative` (headers only), checks that its name matches its SOP
 // Instance UID, and fills what ingest took from the association from our File Meta
 // Information (Source AE Title), plus path, size and checksum. Throws pacsnode::Error.
 IndexRecord stored_file_record(const storage::Store& store, const std::filesystem::path& relative);
 
-}  // namespace pacsnode::scp
+}  // namespace pacsnode::ingest

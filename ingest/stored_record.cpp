@@ -1,11 +1,11 @@
-#include "scp/stored_record.hpp"
+#include "ingest/stored_record.hpp"
 
 #include "base/error.hpp"
 #include "dicom/extract.hpp"
 #include "dicom/part10.hpp"
 #include "storage/store.hpp"
 
-namespace pacsnode::scp {
+namespace pacsnode::ingest {
 
 IndexRecord stored_file_record(const storage::Store& store, const std::filesystem::path& relative) {
   const auto file = store.absolute(relative);
@@ -21,4 +21,4 @@ IndexRecord stored_file_record(const storage::Store& store, const std::filesyste
   return record;
 }
 
-}  // namespace pacsnode::scp
+}  // namespace pacsnode::ingest

@@ -1,0 +1,103 @@
+#include "ingest/ingest.hpp"
+
+#include <fstream>
+#include <future>
+#include <vector>
+
+#include "base/error.hpp"
+#include "base/log.hpp"
+#include "db/index_writer.hpp"
+#include "dicom/extract.hpp"
+#include "ingest/stored_record.hpp"
+#include "storage/store.hpp"
+
+namespace pacsnode::ingest {
+
+Ingest::Ingest(storage::Store& store, db::IndexWriter& index, bool replace_duplicates)
+    : store_(store), index_(index), replace_(replace_duplicates) {}
+
+Placed Ingest::place(storage::TempFile& temp, const Announced& announced, const Origin& origin) {
+  try {
+    temp.flush();
+    IndexRecord record = dicom::extract_index_record(temp.path());
+    if ((!announced.sop_instance_uid.empty() && record.instance.sop_instance_uid != announced.sop_instance_uid) ||
+        (!announced.sop_class_uid.empty() && record.instance.sop_class_uid != announced.sop_class_uid)) {
+      temp.discard();
+      Placed placed;
+      placed.mismatch = "data set SOP Instance/Class UID " + record.instance.sop_instance_uid + " / " +
+                        record.instance.sop_class_uid + " differs from the command's";
+      return placed;
+    }
+    const auto relative = store_.relative_path_for(record.instance.sop_instance_uid);
+    record.instance.calling_ae_title = origin.calling_ae;
+    if (!origin.transfer_syntax.empty()) record.instance.transfer_syntax_uid = origin.transfer_syntax;
+    record.instance.file_path = relative.string();
+    record.instance.file_size = static_cast<std::int64_t>(temp.size());
+    record.instance.checksum = temp.checksum();
+    const auto outcome = store_.commit(temp, relative, replace_);
+    Placed placed;
+    if (outcome == storage::CommitOutcome::AlreadyExists) {
+      // The first copy stays (keep). Whether it is safe is the index's to say, not the file
+      // system's: an earlier commit may have failed after the file was placed. The writer
+      // (keep) inserts the stored copy's row only if there is none.
+      placed.already_existed = true;
+      placed.record = stored_file_record(store_, relative);
+    } else {
+      placed.replaced = outcome == storage::CommitOutcome::Replaced;
+      placed.record = std::move(record);
+    }
+    return placed;
+  } catch (...) {
+    temp.discard();
+    throw;
+  }
+}
+
+void Ingest::index(IndexRecord record, std::function<void(Indexed)> done) {
+  index_.submit(std::move(record), [this, done = std::move(done)](db::IndexResult result) {
+    Indexed indexed;
+    if (result.outcome == db::IndexOutcome::Failed) {
+      indexed.error = "index: " + result.error;
+    } else {
+      indexed.ok = true;
+      if (!result.replaced_file_path.empty()) {
+        try {
+          store_.remove(result.replaced_file_path);
+        } catch (const std::exception& e) {
+          log::warn("ingest: cannot remove the replaced file {}: {}", result.replaced_file_path, e.what());
+        }
+      }
+      indexed.indexed_late = result.outcome == db::IndexOutcome::Inserted;
+    }
+    done(std::move(indexed));
+  });
+}
+
+IndexRecord Ingest::store_part10(std::span<const std::uint8_t> part10, const std::string& sop_instance_uid,
+                                 const Origin& origin) {
+  if (store_.below_watermark()) {
+    throw Error(ErrorCode::OutOfResources, "storage has only " + std::to_string(store_.free_bytes() >> 20) + " MB free");
+  }
+  storage::TempFile temp = store_.create_temp(sop_instance_uid);
+  temp.write(part10);
+  Placed placed = place(temp, {sop_instance_uid, {}}, origin);
+  if (!placed.mismatch.empty()) throw Error(ErrorCode::InvalidArgument, placed.mismatch);
+  std::promise<Indexed> promise;
+  auto future = promise.get_future();
+  IndexRecord record = *placed.record;
+  index(std::move(*placed.record), [&promise](Indexed indexed) { promise.set_value(std::move(indexed)); });
+  const Indexed indexed = future.get();
+  if (!indexed.ok) throw Error(ErrorCode::Unavailable, indexed.error);
+  return record;
+}
+
+IndexRecord Ingest::store_file(const std::filesystem::path& file, const Origin& origin) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(ErrorCode::NotFound, "cannot open " + file.string());
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The UID names the temp file only; the data set's own is checked and used.
+  const IndexRecord header = dicom::extract_index_record(file);
+  return store_part10(bytes, header.instance.sop_instance_uid, origin);
+}
+
+}  // namespace pacsnode::ingest

@@ -1,0 +1,86 @@
+#pragma once
+// The one path an instance takes into the node, from any door: a complete Part-10 file in
+// a temp file of the store is parsed, checked against what its sender announced, synced,
+// renamed into place and indexed (db/IndexWriter: committed before anyone is told the
+// instance is safe; routing hears of it in the same transaction). The C-STORE SCP uses it
+// for what peers send; the analyze worker for the reports and objects the node makes
+// itself (and STOW-RS will). Outcomes are reported; failures are pacsnode::Error, whose
+// code says the cause (InvalidArgument: the data; OutOfResources: the disk; else I/O or the
+// database).
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "base/index_record.hpp"
+
+namespace pacsnode {
+namespace storage {
+class Store;
+class TempFile;
+enum class CommitOutcome;
+}  // namespace storage
+namespace db {
+class IndexWriter;
+struct IndexResult;
+}  // namespace db
+}  // namespace pacsnode
+
+namespace pacsnode::ingest {
+
+// Where an instance came from, as the index records it.
+struct Origin {
+  std::string calling_ae;       // the sender's AE title; "" for what the node made itself
+  std::string called_ae;        // the AE title it was sent to
+  std::string transfer_syntax;  // as stored (the file's own when empty)
+};
+
+// What the sender announced (empty: not checked).
+struct Announced {
+  std::string sop_instance_uid, sop_class_uid;
+};
+
+// A placed file, ready to be indexed.
+struct Placed {
+  // Set when the data set contradicts what was announced: nothing was stored.
+  std::string mismatch;
+  std::optional<IndexRecord> record;  // what to index (the kept copy's, for a kept duplicate)
+  bool already_existed = false;       // a copy of this SOP Instance UID was there (kept)
+  bool replaced = false;              // it replaced an earlier copy's file
+};
+
+// The index's verdict on a placed file.
+struct Indexed {
+  bool ok = false;
+  std::string error;          // !ok: why (the file is in place; the next start's reconciliation indexes it)
+  bool indexed_late = false;  // a kept duplicate had no index row: it has one now
+};
+
+class Ingest {
+ public:
+  Ingest(storage::Store& store, db::IndexWriter& index, bool replace_duplicates);
+
+  storage::Store& store() { return store_; }
+
+  // Blocking (parsing, fsync): parse the complete temp file, check it, commit it under its
+  // SOP Instance UID. The temp file is discarded on any failure or mismatch.
+  Placed place(storage::TempFile& temp, const Announced& announced, const Origin& origin);
+  // Hands a placed record to the index writer; `done` runs on a writer thread with the
+  // outcome, after the replaced file (if any) was removed.
+  void index(IndexRecord record, std::function<void(Indexed)> done);
+  // The two in one, blocking until the index has committed: for what the node writes
+  // itself. Returns the stored instance's record; throws pacsnode::Error when it could not
+  // be stored or indexed.
+  IndexRecord store_part10(std::span<const std::uint8_t> part10, const std::string& sop_instance_uid,
+                           const Origin& origin);
+  IndexRecord store_file(const std::filesystem::path& file, const Origin& origin);
+
+ private:
+  storage::Store& store_;
+  db::IndexWriter& index_;
+  bool replace_;
+};
+
+}  // namespace pacsnode::ingest
