@@ -4,18 +4,21 @@
 usage: gen_chest_phantom.py chest OUT_DIR [options]   (lung-density)
        gen_chest_phantom.py water OUT_DIR [options]   (series-stats)
 
-One file per slice (CT Image Storage, Explicit VR Little Endian), written in shuffled
-order under random names so that a reader must sort by Image Position Patient. Axial
+One file per slice (CT Image Storage, Explicit VR Little Endian; MR Image Storage with
+--modality MR), named <SeriesInstanceUID>#<SOPInstanceUID>.dcm as the plug-in contract
+names its inputs, written in shuffled order (Instance Number counts from the head down)
+so that a reader must sort by Image Position Patient. Axial
 slices, Image Orientation (1,0,0,0,1,0) (LPS: +x patient left, +y posterior, +z head).
 Voxel membership is decided at voxel centres (no partial volume), so every truth below
 is a count over the generated voxels, never an estimate.
 
 chest: a body (soft tissue 40 HU inside a fat ring of -100 HU), a spine (700 HU), two
 lungs (ellipsoids of parenchyma, -850 HU; the right one at lower x), a trachea (air,
--1000 HU) entering at the top slice, and, unless --no-bronchi, two main bronchi that join
+-1000 HU, radius 2 % of the field width) entering at the top slice, and, unless --no-bronchi, two main bronchi that join
 the trachea at the carina to each lung's medial surface (so airway and lungs form one
 air component). --emphysema-fraction F (with --emphysema-lung right|left) sets that
-fraction of the chosen lung's voxels (random voxels) to -980 HU. Gaussian noise of
+fraction of the chosen lung's voxels (random voxels) to -980 HU. --bridge joins the lungs
+by a tube of parenchyma (one air component: the plug-in must split it). Gaussian noise of
 --sigma HU is added everywhere, then values are quantised to stored integers through
 Rescale Slope/Intercept. Truth (per lung and both): voxel-count volume (cm3), mean HU,
 percent of voxels < -950 HU, and the 15th percentile (nearest rank: the smallest value v
@@ -64,7 +67,9 @@ def parse_args():
     p.add_argument("--left-scale", type=float, default=0.85, help="left lung semi-axes relative to the right")
     p.add_argument("--emphysema-fraction", type=float, default=0.0)
     p.add_argument("--emphysema-lung", choices=["right", "left"], default="right")
-    p.add_argument("--no-bronchi", action="store_true", help="trachea ends blind above the lungs")
+    p.add_argument("--no-bronchi", action="store_true", help="trachea ends blind between the lungs")
+    p.add_argument("--bridge", action="store_true",
+                   help="a tube of parenchyma joins the lungs in front of the mediastinum (its voxels at x < 0 count as right lung)")
     # water
     p.add_argument("--gradient", type=float, default=0.0, help="water: HU per mm along +x")
     return p.parse_args()
@@ -117,6 +122,11 @@ def chest(a, rng):
         lungs[name] = np.broadcast_to(lungs[name], shape).copy()
     if (lungs["right"] & lungs["left"]).any():
         raise SystemExit("lungs overlap: lower --lung-scale")
+    if a.bridge:
+        yb = yc - 0.6 * ry
+        bridge = tube(zz, yy, xx, (-0.2 * width, yb, zc), (0.2 * width, yb, zc), 0.015 * width)
+        lungs["right"] |= bridge & (np.broadcast_to(xx, shape) < 0)
+        lungs["left"] |= bridge & (np.broadcast_to(xx, shape) >= 0)
     airway = np.zeros(shape, dtype=bool)
     rt = max(3.0 * max(a.pixel_spacing), 0.02 * width)
     xt, yt = 0.0, -0.06 * height
@@ -244,7 +254,8 @@ def write_series(a, stored, rng):
         ds.WindowCenter = -600 if a.kind == "chest" else 0
         ds.WindowWidth = 1500 if a.kind == "chest" else 400
         ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
-        ds.save_as(os.path.join(a.out_dir, "%s.dcm" % ds.SOPInstanceUID), write_like_original=False)
+        name = "%s#%s.dcm" % (series_uid, ds.SOPInstanceUID)  # as the plug-in contract names inputs
+        ds.save_as(os.path.join(a.out_dir, name), write_like_original=False)
     return study_uid, series_uid
 
 
