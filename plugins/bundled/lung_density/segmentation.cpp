@@ -207,9 +207,16 @@ Segmentation segment_lungs(const Volume& v) {
   while (per_column[lo] == 0) ++lo;
   while (per_column[hi] == 0) --hi;
   const std::size_t from = lo + (hi - lo) * 3 / 10, to = lo + (hi - lo) * 7 / 10;
-  std::size_t cut = from;
+  std::size_t least = from;
   for (std::size_t i = from; i <= to; ++i)
-    if (per_column[i] < per_column[cut]) cut = i;
+    if (per_column[i] < per_column[least]) least = i;
+  // A bridge between the lungs crosses many columns with about the same count: cut in the
+  // middle of the run of columns within 25 % of the least count, not at its first column.
+  const double near = 1.25 * double(per_column[least]);
+  std::size_t run_lo = least, run_hi = least;
+  while (run_lo > from && double(per_column[run_lo - 1]) <= near) --run_lo;
+  while (run_hi < to && double(per_column[run_hi + 1]) <= near) ++run_hi;
+  const std::size_t cut = (run_lo + run_hi + 1) / 2;
   seg.split_at_midline = true;
   seg.notes = "the lungs formed one component and were split at column " + std::to_string(cut);
   for (std::size_t p = 0; p < total; ++p) {
