@@ -116,7 +116,10 @@ const json& group(const json& result, const std::string& tracking) {
 constexpr double kVolumeRel = 0.02;    // lung volume within 2 %
 constexpr double kLaaPoints = 0.5;     // LAA-950 within 0.5 percentage points
 constexpr double kMeanHu = 5.0;        // mean lung density within 5 HU
-constexpr double kP15Hu = 3.0;         // 15th percentile within 3 HU
+// 15th percentile: within 3 HU, or within the truth's 14.5th-15.5th percentile range (the
+// same rank give or take 0.5 % of the voxels) where the histogram is sparse there, as when
+// LAA-950 is near 15 % and PD15 falls between emphysema and parenchyma.
+constexpr double kP15Hu = 3.0;
 
 void check_lungs(const std::string& phantom, const std::vector<std::string>& options, bool by_env = false) {
   Job job;
@@ -149,11 +152,14 @@ void check_lungs(const std::string& phantom, const std::vector<std::string>& opt
     // The measured-error table of the README comes from these lines.
     MESSAGE(phantom << " | " << std::string(lung.tracking) << " | volume " << t.at("volume_cm3").get<double>() << " cm3, error "
                     << 100 * volume_err << " % | mean error " << mean_err << " HU | LAA-950 truth "
-                    << t.at("laa950_percent").get<double>() << " %, error " << laa_err << " pp | PD15 error " << p15_err << " HU");
+                    << t.at("laa950_percent").get<double>() << " %, error " << laa_err << " pp | PD15 error " << p15_err << " HU (truth " << t.at("p15_hu")
+                    << ", 14.5-15.5 % window " << t.at("p14_5_hu") << " to " << t.at("p15_5_hu") << ")");
     CHECK(std::abs(volume_err) <= kVolumeRel);
     CHECK(std::abs(mean_err) <= kMeanHu);
     CHECK(std::abs(laa_err) <= kLaaPoints);
-    CHECK(std::abs(p15_err) <= kP15Hu);
+    const bool p15_in_rank_window = p15 >= t.at("p14_5_hu").get<double>() && p15 <= t.at("p15_5_hu").get<double>();
+    CHECK_MESSAGE((std::abs(p15_err) <= kP15Hu || p15_in_rank_window),
+                  "PD15 " << p15 << ", truth " << t.at("p15_hu") << " [" << t.at("p14_5_hu") << ", " << t.at("p15_5_hu") << "]");
   }
 }
 
@@ -184,6 +190,15 @@ TEST_CASE("lung-density, phantom D: lungs joined by a bridge (one component, spl
   check_lungs("D", {"--rows", "288", "--cols", "288", "--slices", "80", "--pixel-spacing", "0.8", "0.8",
                     "--slice-spacing", "2.5", "--sigma", "25", "--seed", "14", "--bridge",
                     "--emphysema-fraction", "0.02", "--emphysema-lung", "right"});
+}
+
+TEST_CASE("lung-density, phantom E: large lungs cut by the bottom of the scan, bronchi short enough to join both lungs in one slice") {
+  // The airway tracking stops where a bronchus meets a lung; here both meet theirs in the
+  // slice below the carina, so what is left of the bronchi joins the lungs and the midline
+  // cut separates them.
+  check_lungs("E", {"--rows", "192", "--cols", "224", "--slices", "60", "--pixel-spacing", "1.8", "1.6",
+                    "--slice-spacing", "3", "--sigma", "20", "--seed", "15", "--lung-scale", "1.3",
+                    "--emphysema-fraction", "0.15", "--emphysema-lung", "left"});
 }
 
 TEST_CASE("lung-density: a non-CT series and a CT without lungs are not applicable (exit 3); bad input fails") {

@@ -22,7 +22,8 @@ by a tube of parenchyma (one air component: the plug-in must split it). Gaussian
 --sigma HU is added everywhere, then values are quantised to stored integers through
 Rescale Slope/Intercept. Truth (per lung and both): voxel-count volume (cm3), mean HU,
 percent of voxels < -950 HU, and the 15th percentile (nearest rank: the smallest value v
-with at least 15 % of voxels <= v), all from the stored values inside the lung masks.
+with at least 15 % of voxels <= v; also at 14.5 % and 15.5 %), all from the stored values
+inside the lung masks.
 
 water: a water cylinder (0 HU, radius 0.4 x field width) in air over all slices, noise
 --sigma, and an optional linear gradient --gradient G HU per mm along +x (patient left).
@@ -161,6 +162,10 @@ def chest(a, rng):
             "mean_hu": float(v.mean()),
             "laa950_percent": 100.0 * float((v < -950.0).sum()) / n,
             "p15_hu": float(v[math.ceil(0.15 * n) - 1]),
+            # The same nearest rank at 14.5 % and 15.5 %: how far PD15 may move when the
+            # segmentation is off by half a percent of the voxels.
+            "p14_5_hu": float(v[math.ceil(0.145 * n) - 1]),
+            "p15_5_hu": float(v[math.ceil(0.155 * n) - 1]),
             "centroid_x_mm": float(np.broadcast_to(xx, shape)[mask].mean()),
         }
     return stored, truth
