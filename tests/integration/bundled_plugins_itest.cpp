@@ -280,4 +280,28 @@ TEST_CASE("series-stats on an MR series reports intensities without a unit") {
   CHECK(centre.at("measurementItems")[0].at("quantity").at("CodingSchemeDesignator") == "99PACSNODE");
 }
 
+TEST_CASE("series-stats reads RLE and JPEG-LS like the uncompressed image; no JPEG 2000 decoder is not applicable") {
+  // pydicom's MR_small in three transfer syntaxes (lossless): the statistics must agree.
+  const fs::path files = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+  auto stats = [&](const std::string& file) -> std::pair<int, json> {
+    Job job;
+    const json task = {{"contract", 1}, {"level", "series"},
+                       {"files", {{{"path", (files / file).string()}, {"SOPInstanceUID", "1"}, {"SeriesInstanceUID", "S"}}}}};
+    std::ofstream(job.task()) << task.dump();
+    auto [code, out] = run_plugin(PACSNODE_SERIES_STATS, job);
+    INFO(out);
+    if (code != 0) return {code, json()};
+    return {code, read_json(job.out() / "result.json")};
+  };
+  const auto [code, plain] = stats("MR_small.dcm");
+  REQUIRE(code == 0);
+  for (const char* compressed : {"MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm"}) {
+    CAPTURE(compressed);
+    const auto [c, result] = stats(compressed);
+    REQUIRE(c == 0);
+    CHECK(result.at("Measurements") == plain.at("Measurements"));
+  }
+  CHECK(stats("JPEG2000.dcm").first == 3);
+}
+
 }  // TEST_SUITE

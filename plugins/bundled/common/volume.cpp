@@ -5,9 +5,11 @@
 #include <map>
 #include <memory>
 
+#include <dcmtk/dcmdata/dccodec.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
 
@@ -50,6 +52,12 @@ std::string get_string(DcmDataset& ds, const DcmTagKey& tag) {
   return {};
 }
 
+// DCMTK zeroes the output of a failed look-up: keep the default for an absent attribute.
+Uint16 get_u16(DcmDataset& ds, const DcmTagKey& tag, Uint16 fallback) {
+  Uint16 v = 0;
+  return ds.findAndGetUint16(tag, v).good() ? v : fallback;
+}
+
 bool get_doubles(DcmDataset& ds, const DcmTagKey& tag, double* out, unsigned count) {
   for (unsigned i = 0; i < count; ++i) {
     Float64 v = 0;
@@ -70,14 +78,11 @@ Slice read_slice(const TaskFile& file, Header& header, bool first) {
   if (OFCondition c = ff.loadFile(file.path.c_str()); c.bad())
     throw InputError(name + ": cannot read as DICOM: " + c.text());
   DcmDataset& ds = *ff.getDataset();
-  Uint16 rows = 0, cols = 0, samples = 1, bits_allocated = 0, bits_stored = 0, representation = 0;
   if (!ds.tagExists(DCM_PixelData)) throw NotApplicable(name + ": has no pixel data");
-  ds.findAndGetUint16(DCM_Rows, rows);
-  ds.findAndGetUint16(DCM_Columns, cols);
-  ds.findAndGetUint16(DCM_SamplesPerPixel, samples);
-  ds.findAndGetUint16(DCM_BitsAllocated, bits_allocated);
-  ds.findAndGetUint16(DCM_BitsStored, bits_stored);
-  ds.findAndGetUint16(DCM_PixelRepresentation, representation);
+  const Uint16 rows = get_u16(ds, DCM_Rows, 0), cols = get_u16(ds, DCM_Columns, 0);
+  const Uint16 samples = get_u16(ds, DCM_SamplesPerPixel, 1), bits_allocated = get_u16(ds, DCM_BitsAllocated, 0);
+  Uint16 bits_stored = get_u16(ds, DCM_BitsStored, bits_allocated);
+  const Uint16 representation = get_u16(ds, DCM_PixelRepresentation, 0);
   if (rows == 0 || cols == 0) throw InputError(name + ": Rows or Columns missing or zero");
   if (samples != 1) throw NotApplicable(name + ": colour images (Samples per Pixel " + std::to_string(samples) + ") are not analysed");
   long frames = 1;
@@ -86,9 +91,10 @@ Slice read_slice(const TaskFile& file, Header& header, bool first) {
   if (bits_allocated != 8 && bits_allocated != 16) throw NotApplicable(name + ": Bits Allocated " + std::to_string(bits_allocated) + " is not supported");
   if (bits_stored == 0 || bits_stored > bits_allocated) bits_stored = bits_allocated;
 
+  // Absent Rescale Slope/Intercept (MR, secondary capture) mean identity.
   double slope = 1, intercept = 0;
-  ds.findAndGetFloat64(DCM_RescaleSlope, slope);
-  ds.findAndGetFloat64(DCM_RescaleIntercept, intercept);
+  if (Float64 f = 0; ds.findAndGetFloat64(DCM_RescaleSlope, f).good()) slope = f;
+  if (Float64 f = 0; ds.findAndGetFloat64(DCM_RescaleIntercept, f).good()) intercept = f;
   if (!std::isfinite(slope) || slope == 0 || !std::isfinite(intercept)) throw InputError(name + ": bad Rescale Slope/Intercept");
 
   Header h;
@@ -101,7 +107,7 @@ Slice read_slice(const TaskFile& file, Header& header, bool first) {
     h.row_spacing = spacing[0];
     h.col_spacing = spacing[1];
   }
-  ds.findAndGetFloat64(DCM_SliceThickness, h.thickness);
+  if (Float64 f = 0; ds.findAndGetFloat64(DCM_SliceThickness, f).good()) h.thickness = f;
   Slice s;
   s.sop_instance_uid = get_string(ds, DCM_SOPInstanceUID);
   if (OFString n; ds.findAndGetOFString(DCM_InstanceNumber, n).good()) s.instance_number = std::atol(n.c_str());
@@ -124,6 +130,9 @@ Slice read_slice(const TaskFile& file, Header& header, bool first) {
   }
 
   register_decoders();
+  const E_TransferSyntax original = ds.getOriginalXfer();
+  if (DcmXfer(original).isEncapsulated() && !DcmCodecList::canChangeCoding(original, EXS_LittleEndianExplicit))
+    throw NotApplicable(name + ": no decoder for its transfer syntax (" + DcmXfer(original).getXferName() + ")");
   if (OFCondition c = ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr); c.bad() || !ds.canWriteXfer(EXS_LittleEndianExplicit))
     throw InputError(name + ": cannot decompress the pixel data: " + std::string(c.text()));
   const std::size_t n = std::size_t(rows) * cols;
