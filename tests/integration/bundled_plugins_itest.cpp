@@ -112,6 +112,35 @@ const json& group(const json& result, const std::string& tracking) {
   return none;
 }
 
+// The contract's rules for result.json (README, "What the plug-in gives back").
+void check_contract_shape(const json& result) {
+  CHECK(result.at("contract") == 1);
+  CHECK(result.at("algorithm").at("version") == "1.0.0");
+  CHECK(result.at("summary").get<std::string>().size() <= 1024);
+  // size() - 1 < N: between 1 and N characters (an empty string wraps around).
+  auto check_code = [](const json& code) {
+    CHECK_MESSAGE(code.at("CodeValue").get<std::string>().size() - 1 < 16, code.dump());
+    CHECK_MESSAGE(code.at("CodingSchemeDesignator").get<std::string>().size() - 1 < 16, code.dump());
+    CHECK_MESSAGE(code.at("CodeMeaning").get<std::string>().size() - 1 < 64, code.dump());
+  };
+  REQUIRE_FALSE(result.at("Measurements").empty());
+  for (const auto& g : result.at("Measurements")) {
+    CHECK(g.at("TrackingIdentifier").get<std::string>().size() - 1 < 64);
+    check_code(g.at("Finding"));
+    for (const char* key : {"FindingSite", "Laterality"})
+      if (g.contains(key)) check_code(g[key]);
+    REQUIRE_FALSE(g.at("measurementItems").empty());
+    for (const auto& m : g.at("measurementItems")) {
+      check_code(m.at("quantity"));
+      check_code(m.at("units"));
+      CHECK(m.at("units").at("CodingSchemeDesignator") == "UCUM");
+      CHECK(m.at("value").is_number());
+      for (const char* key : {"derivationModifier", "method"})
+        if (m.contains(key)) check_code(m[key]);
+    }
+  }
+}
+
 // Targets (README, "Bundled plug-ins").
 constexpr double kVolumeRel = 0.02;    // lung volume within 2 %
 constexpr double kLaaPoints = 0.5;     // LAA-950 within 0.5 percentage points
@@ -127,9 +156,8 @@ void check_lungs(const std::string& phantom, const std::vector<std::string>& opt
   auto [code, out] = run_plugin(PACSNODE_LUNG_DENSITY, job, by_env);
   REQUIRE_MESSAGE(code == 0, out);
   const json result = read_json(job.out() / "result.json");
-  CHECK(result.at("contract") == 1);
+  check_contract_shape(result);
   CHECK(result.at("algorithm").at("name") == "lung-density");
-  CHECK(result.at("algorithm").at("version") == "1.0.0");
   REQUIRE(result.at("Measurements").size() == 3);
   const struct {
     const char* tracking;
@@ -247,6 +275,7 @@ TEST_CASE("series-stats on a water cylinder: mean, noise, SNR and uniformity aga
     auto [code, out] = run_plugin(PACSNODE_SERIES_STATS, job, /*by_env=*/gradient > 0);
     REQUIRE_MESSAGE(code == 0, out);
     const json result = read_json(job.out() / "result.json");
+    check_contract_shape(result);
     CHECK(result.at("algorithm").at("name") == "series-stats");
     const json& centre = group(result, "central ROI");
     const double mean = item(centre, "112031", "373098007"), sd = item(centre, "112031", "386136009");
@@ -275,6 +304,7 @@ TEST_CASE("series-stats on an MR series reports intensities without a unit") {
   auto [code, out] = run_plugin(PACSNODE_SERIES_STATS, job);
   REQUIRE_MESSAGE(code == 0, out);
   const json result = read_json(job.out() / "result.json");
+  check_contract_shape(result);
   const json& centre = group(result, "central ROI");
   for (const auto& m : centre.at("measurementItems")) CHECK(m.at("units").at("CodeValue") == "1");
   CHECK(centre.at("measurementItems")[0].at("quantity").at("CodingSchemeDesignator") == "99PACSNODE");
