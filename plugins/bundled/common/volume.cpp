@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include <dcmtk/dcmdata/dccodec.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -71,14 +73,15 @@ std::array<double, 3> cross(const std::array<double, 3>& a, const std::array<dou
   return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
 }
 
-// Reads one file into a slice; fills `header` from the first file and checks later ones against it.
-Slice read_slice(const TaskFile& file, Header& header, bool first) {
+// Reads one file into a slice; fills `header` from the first image and checks later ones
+// against it. Nothing for a file without pixel data (a report or key object in the series).
+std::optional<Slice> read_slice(const TaskFile& file, Header& header, bool first) {
   const std::string name = file.path.filename().string();
   DcmFileFormat ff;
   if (OFCondition c = ff.loadFile(file.path.c_str()); c.bad())
     throw InputError(name + ": cannot read as DICOM: " + c.text());
   DcmDataset& ds = *ff.getDataset();
-  if (!ds.tagExists(DCM_PixelData)) throw NotApplicable(name + ": has no pixel data");
+  if (!ds.tagExists(DCM_PixelData)) return std::nullopt;
   const Uint16 rows = get_u16(ds, DCM_Rows, 0), cols = get_u16(ds, DCM_Columns, 0);
   const Uint16 samples = get_u16(ds, DCM_SamplesPerPixel, 1), bits_allocated = get_u16(ds, DCM_BitsAllocated, 0);
   Uint16 bits_stored = get_u16(ds, DCM_BitsStored, bits_allocated);
@@ -175,7 +178,9 @@ Volume load_volume(const Task& task, const LoadOptions& options) {
                                   [](const auto& a, const auto& b) { return a.second.size() < b.second.size(); });
   Header header;
   std::vector<Slice> slices;
-  for (const TaskFile* f : largest->second) slices.push_back(read_slice(*f, header, slices.empty()));
+  for (const TaskFile* f : largest->second)
+    if (auto slice = read_slice(*f, header, slices.empty())) slices.push_back(std::move(*slice));
+  if (slices.empty()) throw NotApplicable("no file of the series has pixel data");
   if (options.require_geometry && !header.has_geometry)
     throw NotApplicable("the images have no Image Position/Orientation Patient: no volume to measure");
 
