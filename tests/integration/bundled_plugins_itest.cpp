@@ -258,6 +258,21 @@ TEST_CASE("lung-density: a non-CT series and a CT without lungs are not applicab
       CHECK(out.find("garbage.dcm") != std::string::npos);
     }
   }
+  SUBCASE("two slices at one position") {
+    Job job;
+    generate(job, "water", {"--slices", "4", "--rows", "64", "--cols", "64"});
+    json task = read_json(job.task());
+    json copy = task["files"][0];
+    fs::copy_file(job.dir.path() / copy["path"].get<std::string>(), job.dir.path() / "in" / "copy.dcm");
+    copy["path"] = "in/copy.dcm";
+    task["files"].push_back(copy);
+    std::ofstream(job.task()) << task.dump();
+    for (const char* binary : {PACSNODE_LUNG_DENSITY, PACSNODE_SERIES_STATS}) {
+      auto [code, out] = run_plugin(binary, job);
+      CHECK_MESSAGE(code == 1, out);
+      CHECK(out.find("share one position") != std::string::npos);
+    }
+  }
   SUBCASE("no task") {
     auto [code, out] = run_process({PACSNODE_LUNG_DENSITY}, captured({{"PACSNODE_TASK", ""}}));
     CHECK(code == 1);

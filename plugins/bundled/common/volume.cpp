@@ -200,10 +200,13 @@ Volume load_volume(const Task& task, const LoadOptions& options) {
     for (auto& s : slices) s.along_normal = s.position[0] * v.normal[0] + s.position[1] * v.normal[1] + s.position[2] * v.normal[2];
     std::sort(slices.begin(), slices.end(), [](const Slice& a, const Slice& b) { return a.along_normal < b.along_normal; });
     std::vector<double> gaps;
-    for (std::size_t k = 1; k < slices.size(); ++k) gaps.push_back(slices[k].along_normal - slices[k - 1].along_normal);
+    for (std::size_t k = 1; k < slices.size(); ++k) {
+      gaps.push_back(slices[k].along_normal - slices[k - 1].along_normal);
+      if (gaps.back() < 1e-3)
+        throw InputError("instances " + slices[k - 1].sop_instance_uid + " and " + slices[k].sop_instance_uid +
+                         " share one position: a duplicate or a second stack in the series");
+    }
     if (!gaps.empty()) {
-      if (*std::min_element(gaps.begin(), gaps.end()) < 1e-3)
-        throw InputError("two slices share one position (" + slices[0].sop_instance_uid + "...): a duplicate or a second stack in the series");
       std::vector<double> sorted = gaps;
       std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
       v.dz = sorted[sorted.size() / 2];
