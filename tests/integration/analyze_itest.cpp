@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kLungDensity = PACSNODE_PLUGIN_BIN_DIR "/lung-density";
+const fs::path kLungDensity = PACSNODE_LUNG_DENSITY;
 
 struct Phantom {
   std::vector<fs::path> files;  // sorted by name (slice order)
