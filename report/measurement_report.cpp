@@ -234,10 +234,9 @@ Source load_source(const std::filesystem::path& path) {
   Source source;
   source.path = path;
   source.file = std::make_unique<DcmFileFormat>();
-  // The header is all a report needs (image library descriptors, references): stop before
-  // the pixels.
-  const OFCondition status = source.file->loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, 4096,
-                                                           ERM_autoDetect, DCM_PixelData);
+  // The header is all a report needs (image library descriptors, references): values longer
+  // than 4 KiB (the pixels) are left in the file, not read.
+  const OFCondition status = source.file->loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 4096);
   if (status.bad()) invalid("cannot read analysed file " + path.string() + ": " + status.text());
   DcmDataset& ds = source.data_set();
   source.sop_class_uid = string_of(ds, DCM_SOPClassUID);
@@ -410,6 +409,7 @@ BuiltReport build_measurement_report(const ReportInput& input) {
 
   // TID 1600 image library: one group per analysed series, an entry per instance.
   TID1600_ImageLibrary& library = report.getImageLibrary();
+  check(library.createNewImageLibrary(), "image library");
   std::vector<std::string> series_order;
   for (const Source& source : sources) {
     if (std::find(series_order.begin(), series_order.end(), source.series_instance_uid) == series_order.end()) {
