@@ -249,6 +249,11 @@ Source load_source(const std::filesystem::path& path) {
   check_uid(source.sop_instance_uid, name + ": SOP Instance UID");
   check_uid(source.study_instance_uid, name + ": Study Instance UID");
   check_uid(source.series_instance_uid, name + ": Series Instance UID");
+  // The image library and the measurements reference it in IMAGE content items, which DCMTK
+  // would write (with a warning) for any SOP class, making the SR invalid.
+  if (!dcmIsImageStorageSOPClassUID(source.sop_class_uid.c_str())) {
+    invalid(name + " is not an image (SOP Class " + source.sop_class_uid + "): a measurement report references images");
+  }
   // The report is written in UTF-8 whenever its source declares any character set: its
   // patient and study text are copied, and the plug-in's text is UTF-8 already.
   const std::string charset = string_of(ds, DCM_SpecificCharacterSet);

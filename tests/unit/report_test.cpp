@@ -95,11 +95,13 @@ const Code kHu{"[hnsf'U]", "UCUM", "Hounsfield unit"};
 const Code kMean{"373098007", "SCT", "Mean"};
 const Code kSd{"386136009", "SCT", "Standard Deviation"};
 const Code kPercent{"%", "UCUM", "percent"};
-const Code kLaa950{"LAA950", "99PACSNODE", "Low attenuation area below -950 HU"};
-const Code kPerc15{"PERC15", "99PACSNODE", "15th percentile of attenuation"};
+const Code kLaa950{"PN-LAA950", "99PACSNODE", "Lung volume below -950 HU (LAA-950)"};
+const Code kPerc15{"PN-PD15", "99PACSNODE", "15th percentile lung density (PD15)"};
 const Code kSnr{"113060", "DCM", "Signal to noise"};
 const Code kNoUnits{"1", "UCUM", "no units"};
-const Code kUniformity{"UNIFORMITY", "99PACSNODE", "Uniformity of mean attenuation"};
+const Code kUniformity{"PN-UNIFORMITY", "99PACSNODE", "Uniformity, max peripheral minus central ROI mean"};
+const Code kMinimum{"255605001", "SCT", "Minimum"};
+const Code kMaximum{"56851009", "SCT", "Maximum"};
 const Code kTissue{"85756007", "SCT", "Tissue"};
 
 MeasurementItem item(Code quantity, double value, Code unit, std::optional<Code> derivation = {},
@@ -137,17 +139,23 @@ AnalysisResult lung_density_result() {
   return r;
 }
 
-// Like the series-stats plug-in's result.
+// Like the series-stats plug-in's result: the whole series, and a central ROI on the
+// middle slice (its imageReferences name that slice).
 AnalysisResult series_stats_result() {
   AnalysisResult r;
   r.algorithm_name = "series-stats";
   r.algorithm_version = "0.3";
-  MeasurementGroup g;
-  g.tracking_identifier = "series";
-  g.finding = kTissue;
-  g.items = {item(kAttenuation, 1234.567890123456789, kHu, kMean), item(kAttenuation, 12.25, kHu, kSd),
-             item(kSnr, 100.78, kNoUnits), item(kUniformity, -3.0e-7, kHu)};
-  r.groups = {g};
+  MeasurementGroup whole;
+  whole.tracking_identifier = "whole series";
+  whole.finding = kTissue;
+  whole.items = {item(kAttenuation, -512.25, kHu, kMean), item(kAttenuation, 400.5, kHu, kSd),
+                 item(kAttenuation, -1024, kHu, kMinimum), item(kAttenuation, 3071, kHu, kMaximum)};
+  MeasurementGroup roi;
+  roi.tracking_identifier = "central ROI";
+  roi.finding = kTissue;
+  roi.items = {item(kAttenuation, 1234.567890123456789, kHu, kMean), item(kAttenuation, 12.25, kHu, kSd),
+               item(kSnr, 100.78, kNoUnits), item(kUniformity, -3.0e-7, kHu)};
+  r.groups = {whole, roi};
   return r;
 }
 
@@ -270,7 +278,7 @@ TEST_CASE("report: a lung-density report passes dciodvfy, renders in dsrdump and
     INFO("dsrdump:\n" << dump);
     CHECK(code == 0);
     for (const char* expected : {"right lung", "left lung", "both lungs", "2604.3", "-861.2", "-931.25",
-                                 "Low attenuation area below -950 HU", "Imaging Measurement Report"}) {
+                                 "Lung volume below -950 HU (LAA-950)", "Imaging Measurement Report"}) {
       CHECK_MESSAGE(dump.find(expected) != std::string::npos, expected);
     }
   }
@@ -345,7 +353,7 @@ TEST_CASE("report: a lung-density report passes dciodvfy, renders in dsrdump and
       DcmItem* mean = nullptr;
       REQUIRE(derivations[0]->findAndGetSequenceItem(DCM_ConceptCodeSequence, mean, 0).good());
       CHECK(text(*mean, DCM_CodeValue) == "373098007");
-      const auto laa = content_items(group, "LAA950");
+      const auto laa = content_items(group, "PN-LAA950");
       REQUIRE(laa.size() == 1);
       CHECK(unit_code(*laa[0]) == "%");
       const auto sites = content_items(group, "363698007");  // Finding Site
@@ -353,7 +361,7 @@ TEST_CASE("report: a lung-density report passes dciodvfy, renders in dsrdump and
       CHECK(content_items(*sites[0], "272741003").size() == 1);  // Laterality
     }
     CHECK(numeric_value(*content_items(*groups["right lung"], "118565006")[0]) == "2604.3");
-    CHECK(numeric_value(*content_items(*groups["left lung"], "PERC15")[0]) == "-931.25");
+    CHECK(numeric_value(*content_items(*groups["left lung"], "PN-PD15")[0]) == "-931.25");
   }
 
   SUBCASE("image library and evidence list every analysed instance") {
@@ -425,7 +433,7 @@ TEST_CASE("report: a series-stats report with image references passes dciodvfy")
   pacsnode::test::TempDir dir("report");
   const CtSeries ct = make_ct_series(dir.path());
   AnalysisResult result = series_stats_result();
-  result.groups[0].image_references = {ct.sop_instance_uids[0], ct.sop_instance_uids[1]};
+  result.groups[1].image_references = {ct.sop_instance_uids[0], ct.sop_instance_uids[1]};
   ReportInput in = input_for(result, ct);
   const auto file = write(build_measurement_report(in), dir.path() / "sr.dcm");
   check_dciodvfy(file);
@@ -435,8 +443,10 @@ TEST_CASE("report: a series-stats report with image references passes dciodvfy")
   DcmDataset& ds = *ff.getDataset();
   CHECK(!ff.getDataset()->tagExists(DCM_PredecessorDocumentsSequence));
   auto groups = groups_by_tracking_identifier(ds);
-  REQUIRE(groups.count("series") == 1);
-  DcmItem& group = *groups["series"];
+  REQUIRE(groups.count("whole series") == 1);
+  REQUIRE(groups.count("central ROI") == 1);
+  CHECK(content_items(*groups["whole series"], "121112").empty());  // all images: the library lists them
+  DcmItem& group = *groups["central ROI"];
   const auto attenuation = content_items(group, "112031");
   REQUIRE(attenuation.size() == 2);  // mean and standard deviation
   const std::string mean = numeric_value(*attenuation[0]);
@@ -446,7 +456,7 @@ TEST_CASE("report: a series-stats report with image references passes dciodvfy")
   REQUIRE(snr.size() == 1);
   CHECK(numeric_value(*snr[0]) == "100.78");
   CHECK(unit_code(*snr[0]) == "1");
-  const auto uniformity = content_items(group, "UNIFORMITY");
+  const auto uniformity = content_items(group, "PN-UNIFORMITY");
   REQUIRE(uniformity.size() == 1);
   CHECK(std::stod(numeric_value(*uniformity[0])) == doctest::Approx(-3.0e-7).epsilon(1e-9));
   // Each measurement names the two listed images as its source (TID 320), not the third.
@@ -675,4 +685,26 @@ TEST_CASE("report: the dciodvfy check catches a broken SR") {
   bool names_it = false;
   for (const auto& e : errors) names_it = names_it || e.find("CompletionFlag") != std::string::npos;
   CHECK_MESSAGE(names_it, errors.front());
+}
+
+TEST_CASE("report: other modalities get their own procedure code; a non-image input is refused") {
+  pacsnode::test::TempDir dir("report");
+  const AnalysisResult result = series_stats_result();
+  CtSeries mr;
+  mr.files = {"/usr/lib/python3/dist-packages/pydicom/data/test_files/MR_small.dcm"};
+  ReportInput in = input_for(result, mr);
+  const auto file = write(build_measurement_report(in), dir.path() / "mr-sr.dcm");
+  check_dciodvfy(file);
+  DcmFileFormat ff;
+  REQUIRE(ff.loadFile(file.c_str()).good());
+  const auto procedures = content_items(*ff.getDataset(), "121058");
+  REQUIRE(procedures.size() == 1);
+  DcmItem* procedure = nullptr;
+  REQUIRE(procedures[0]->findAndGetSequenceItem(DCM_ConceptCodeSequence, procedure, 0).good());
+  CHECK(text(*procedure, DCM_CodeValue) == "25056-3");  // MRI unspecified body region
+
+  SUBCASE("an SR as the analysed instance") {
+    in.analysed_files = {"/usr/lib/python3/dist-packages/pydicom/data/test_files/test-SR.dcm"};
+    check_invalid([&] { build_measurement_report(in); }, "test-SR.dcm");
+  }
 }
