@@ -572,6 +572,18 @@ TEST_CASE("report: bad input is an Invalid error naming the problem, never a cra
     result.groups[0].tracking_identifier = "right\x01lung";
     check_invalid([&] { build_measurement_report(in); }, "control character");
   }
+  SUBCASE("a summary over 1024 characters") {
+    result.summary = std::string(1025, 'x');
+    check_invalid([&] { build_measurement_report(in); }, "summary has 1025 characters, at most 1024");
+  }
+  SUBCASE("a tracking identifier over 64 characters") {
+    result.groups[2].tracking_identifier = std::string(65, 'a');
+    check_invalid([&] { build_measurement_report(in); }, "Measurements[2].TrackingIdentifier has 65 characters");
+  }
+  SUBCASE("the same tracking UID for two groups") {
+    in.tracking_uids[2] = in.tracking_uids[0];
+    check_invalid([&] { build_measurement_report(in); }, "is used by another group too");
+  }
   SUBCASE("laterality without a finding site") {
     result.groups[0].finding_site.reset();
     check_invalid([&] { build_measurement_report(in); }, "Laterality without a FindingSite");
