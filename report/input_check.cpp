@@ -95,6 +95,23 @@ bool is_ascii(std::string_view text) {
   return true;
 }
 
+bool input_is_ascii(const ReportInput& input) {
+  const plugins::AnalysisResult& r = *input.result;
+  auto code_ascii = [](const std::optional<Code>& c) {
+    return !c || (is_ascii(c->value) && is_ascii(c->scheme) && is_ascii(c->meaning));
+  };
+  bool ascii = is_ascii(r.algorithm_name) && is_ascii(r.algorithm_version) && is_ascii(r.summary) &&
+               is_ascii(input.manufacturer);
+  for (const auto& g : r.groups) {
+    ascii = ascii && is_ascii(g.tracking_identifier) && code_ascii(g.finding) && code_ascii(g.finding_site) &&
+            code_ascii(g.laterality);
+    for (const auto& i : g.items) {
+      ascii = ascii && code_ascii(i.quantity) && code_ascii(i.unit) && code_ascii(i.derivation) && code_ascii(i.method);
+    }
+  }
+  return ascii;
+}
+
 void check_uid(const std::string& uid, const std::string& what) {
   if (!dicom::is_valid_uid(uid)) invalid(what + " is not a valid UID: '" + uid + "'");
 }

@@ -16,6 +16,8 @@ inline constexpr std::size_t kMaxSummaryCharacters = 1024;
 
 void check_uid(const std::string& uid, const std::string& what);
 bool is_ascii(std::string_view text);
+// True when every text the report takes from the input (names, codes, summary) is ASCII.
+bool input_is_ascii(const ReportInput& input);
 
 // Everything that can be checked without reading the analysed files; throws invalid(…)
 // naming the field.

@@ -37,7 +37,6 @@ namespace {
 using plugins::Code;
 using detail::check_uid;
 using detail::invalid;
-using detail::is_ascii;
 
 constexpr const char* kExplicitVrLittleEndian = "1.2.840.10008.1.2.1";
 // Image references listed per measurement (TID 320) multiply: items × images. Beyond this
@@ -304,8 +303,7 @@ BuiltReport build_measurement_report(const ReportInput& input) {
   check(doc.setTreeFromRootTemplate(report, OFTrue /*expandTree*/), "SR document tree");
   bool utf8 = false;
   for (const Source& source : sources) utf8 = utf8 || source.had_character_set;
-  utf8 = utf8 || !is_ascii(result.summary) || !is_ascii(result.algorithm_name) || !is_ascii(input.manufacturer);
-  for (const auto& group : result.groups) utf8 = utf8 || !is_ascii(group.tracking_identifier);
+  utf8 = utf8 || !detail::input_is_ascii(input);
   if (utf8) check(doc.setSpecificCharacterSet("ISO_IR 192"), "Specific Character Set");
   check(doc.readStudyData(sources.front().data_set()), "patient and study of " + sources.front().path.string());
   doc.createNewSeries();  // its UIDs are replaced by the caller's below

@@ -470,6 +470,30 @@ TEST_CASE("report: a series-stats report with image references passes dciodvfy")
   CHECK(ds.tagExists(DCM_CodingSchemeIdentificationSequence));  // 99PACSNODE for uniformity
 }
 
+TEST_CASE("report: a non-ASCII code meaning alone makes the report UTF-8") {
+  pacsnode::test::TempDir dir("report");
+  CtSeries ct = make_ct_series(dir.path(), 1);
+  // Without the source's character set: only the plug-in's text can ask for UTF-8.
+  DcmFileFormat ff;
+  REQUIRE(ff.loadFile(ct.files[0].c_str()).good());
+  REQUIRE(ff.getDataset()->findAndDeleteElement(DCM_SpecificCharacterSet).good());
+  ct.files[0] = dir.path() / "ct0-ascii.dcm";  // not over the file DCMTK may still read pixels from
+  REQUIRE(ff.saveFile(ct.files[0].c_str(), EXS_LittleEndianExplicit).good());
+  AnalysisResult result = series_stats_result();
+  {
+    const auto file = write(build_measurement_report(input_for(result, ct)), dir.path() / "ascii.dcm");
+    DcmFileFormat back;
+    REQUIRE(back.loadFile(file.c_str()).good());
+    CHECK(text(*back.getDataset(), DCM_SpecificCharacterSet) == "<absent>");
+  }
+  result.groups[1].finding.meaning = "Gewebe (Röhrenmitte)";
+  const auto file = write(build_measurement_report(input_for(result, ct)), dir.path() / "utf8.dcm");
+  check_dciodvfy(file);
+  DcmFileFormat back;
+  REQUIRE(back.loadFile(file.c_str()).good());
+  CHECK(text(*back.getDataset(), DCM_SpecificCharacterSet) == "ISO_IR 192");
+}
+
 TEST_CASE("report: non-ASCII text from the plug-in is written as UTF-8 and passes dciodvfy") {
   pacsnode::test::TempDir dir("report");
   const CtSeries ct = make_ct_series(dir.path(), 1);
