@@ -744,3 +744,24 @@ TEST_CASE("report: other modalities get their own procedure code; a non-image in
     check_invalid([&] { build_measurement_report(in); }, "test-SR.dcm");
   }
 }
+
+TEST_CASE("report: a study-level report over two series has an image library group and evidence for each") {
+  pacsnode::test::TempDir dir("report");
+  std::filesystem::create_directory(dir.path() / "a");
+  std::filesystem::create_directory(dir.path() / "b");
+  const CtSeries a = make_ct_series(dir.path() / "a", 2);
+  const CtSeries b = make_ct_series(dir.path() / "b", 2);
+  CtSeries both = a;
+  both.files.insert(both.files.end(), b.files.begin(), b.files.end());
+  const AnalysisResult result = lung_density_result();
+  const auto file = write(build_measurement_report(input_for(result, both)), dir.path() / "sr.dcm");
+  check_dciodvfy(file);
+  DcmFileFormat ff;
+  REQUIRE(ff.loadFile(file.c_str()).good());
+  DcmItem* evidence = nullptr;
+  REQUIRE(ff.getDataset()->findAndGetSequenceItem(DCM_CurrentRequestedProcedureEvidenceSequence, evidence, 0).good());
+  DcmSequenceOfItems* series = nullptr;
+  REQUIRE(evidence->findAndGetSequence(DCM_ReferencedSeriesSequence, series).good());
+  CHECK(series->card() == 2);
+  CHECK(content_items(*ff.getDataset(), "126200").size() == 2);  // Image Library Group
+}
