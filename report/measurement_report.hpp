@@ -45,8 +45,9 @@ struct BuiltReport {
   std::string sop_instance_uid, series_instance_uid, study_instance_uid;
 };
 
-// Throws pacsnode::Error (Invalid) when the input cannot make a valid report (no analysed
-// file, a code DCMTK refuses, a value that does not fit a DS), naming what.
+// Throws pacsnode::Error (InvalidArgument) when the input cannot make a valid report (no
+// analysed file, a code DCMTK refuses, a value that does not fit a DS), naming what; checks
+// are listed in README, "Structured Reports". Safe to call from several threads at once.
 BuiltReport build_measurement_report(const ReportInput& input);
 
 }  // namespace pacsnode::report
