@@ -149,6 +149,11 @@ AnalysisResult parse_result(std::string_view json_text, const std::vector<std::s
   } catch (const json::parse_error& e) {
     // e.what() quotes what was read last; the byte offset is enough and quotes nothing.
     fail("result.json", fmt::format("not valid JSON (at byte {})", e.byte));
+  } catch (const json::out_of_range&) {
+    // 1e999: the parser refuses numbers a double cannot hold, before any field is known.
+    fail("result.json", "a number is too large to be finite");
+  } catch (const json::exception&) {
+    fail("result.json", "not valid JSON");
   }
   if (!doc.is_object()) fail("result.json", fmt::format("must be a JSON object (got {})", type_name(doc)));
 
