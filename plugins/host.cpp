@@ -347,7 +347,9 @@ void collect(const RunRequest& request, const fs::path& job_dir, RunOutcome& out
     try {
       outcome.result = parse_result(*text, uids);
     } catch (const Error& e) {
-      throw JobError{std::string("out/result.json: ") + e.what()};
+      std::string_view problem = e.what();
+      if (problem.starts_with("result.json: ")) problem.remove_prefix(13);  // a problem of the whole file
+      throw JobError{"out/result.json: " + std::string(problem)};
     }
     if (outcome.result->groups.empty() && dicom.empty()) {
       throw JobError{"out/result.json: Measurements: empty, and no DICOM objects in out/"};
