@@ -405,10 +405,9 @@ bool Process::running() {
     // Look without reaping: while the leader is a zombie, its pid (the group's id) stays
     // taken, so the group signal below cannot reach an unrelated process.
     siginfo_t info{};
-    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0) {
-      return true;
-    }
-    ::kill(-pid_, SIGKILL);
+    const int rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+    if (rc == 0 && info.si_pid == 0) return true;
+    if (rc == 0) ::kill(-pid_, SIGKILL);  // not after an error: the pid may be gone and reused
   }
   int status = 0;
   const pid_t rc = ::waitpid(pid_, &status, WNOHANG);

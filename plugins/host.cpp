@@ -397,6 +397,7 @@ void check_request(const RunRequest& request) {
 
 void run(const RunRequest& request, const std::atomic<bool>* stop, RunOutcome& outcome) {
   check_request(request);
+  if (stop != nullptr && stop->load()) throw JobError{"stopped"};
   const Identity who = identity_for(request);
 
   const fs::path work_root = fs::absolute(request.work_root);
