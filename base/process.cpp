@@ -5,12 +5,15 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <grp.h>
 #include <linux/close_range.h>
 #include <pwd.h>
 #include <sstream>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,6 +22,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "base/user.hpp"
 
 extern char** environ;
 
@@ -26,7 +30,7 @@ namespace pacsnode {
 namespace {
 
 // What the child reports through the CLOEXEC pipe when it fails before exec succeeds.
-enum class ChildStage : int { Cwd = 1, Stdio, Groups, Gid, Uid, Exec };
+enum class ChildStage : int { Cwd = 1, Stdio, Groups, Gid, Uid, Exec, Limits, Parent };
 
 struct ChildFailure {
   int stage = 0;
@@ -62,36 +66,7 @@ std::string resolve_program(const std::string& program, const ProcessOptions& op
               "cannot run " + program + ": " + errno_text(last_error));
 }
 
-struct UserIdentity {
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::vector<gid_t> groups;
-  std::string home;
-};
-
-UserIdentity lookup_user(const std::string& name) {
-  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-  std::vector<char> buffer(size > 0 ? static_cast<std::size_t>(size) : 16384);
-  passwd entry{};
-  passwd* found = nullptr;
-  int rc;
-  while ((rc = ::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE) {
-    buffer.resize(buffer.size() * 2);
-  }
-  if (rc != 0 || found == nullptr) {
-    throw Error(ErrorCode::NotFound, "cannot run as user " + name + ": no such user");
-  }
-  UserIdentity user{entry.pw_uid, entry.pw_gid, {}, entry.pw_dir != nullptr ? entry.pw_dir : "/"};
-  // initgroups() reads /etc/group, which is not safe after fork(): compute the list here.
-  int count = 32;
-  user.groups.resize(static_cast<std::size_t>(count));
-  while (::getgrouplist(name.c_str(), user.gid, user.groups.data(), &count) < 0) {
-    user.groups.resize(static_cast<std::size_t>(count) * 2);
-    count = static_cast<int>(user.groups.size());
-  }
-  user.groups.resize(static_cast<std::size_t>(count));
-  return user;
-}
+using UserIdentity = UserAccount;
 
 std::vector<std::string> build_environment(const ProcessOptions& options, const UserIdentity* user,
                                            const std::string& user_name) {
@@ -105,7 +80,7 @@ std::vector<std::string> build_environment(const ProcessOptions& options, const 
   additions.insert(additions.end(), options.env.begin(), options.env.end());
 
   std::vector<std::string> result;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+  for (char** entry = options.clear_environment ? nullptr : environ; entry != nullptr && *entry != nullptr; ++entry) {
     std::string_view text(*entry);
     const std::string_view key = text.substr(0, text.find('='));
     const bool replaced = std::any_of(additions.begin(), additions.end(),
@@ -152,8 +127,66 @@ class Fd {
 }
 
 // Runs in the forked child: only async-signal-safe calls from here on.
-[[noreturn]] void child_main(const char* program, char* const* argv, char* const* envp, int pipe_fd, int output_fd,
-                             int null_fd, const char* cwd, const UserIdentity* user, bool new_group) {
+struct ChildLimit {
+  int resource = 0;
+  rlimit value{};
+};
+
+// Marks every descriptor from 3 up close-on-exec. close_range (Linux 5.11) does it in one
+// call; before that, the numbers are read from /proc/self/fd with getdents64, which, unlike
+// opendir(), allocates nothing; without /proc, every number below `max_fd` is tried.
+void close_on_exec_from_3(int max_fd) {
+  if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+  const int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    alignas(8) char buffer[4096];
+    long n;
+    while ((n = ::syscall(SYS_getdents64, dir, buffer, sizeof buffer)) > 0) {
+      for (long offset = 0; offset < n;) {
+        const auto* entry = reinterpret_cast<const struct dirent64*>(buffer + offset);
+        int fd = 0;
+        bool number = entry->d_name[0] != '\0';
+        for (const char* c = entry->d_name; *c != '\0'; ++c) {
+          if (*c < '0' || *c > '9') number = false;
+          else fd = fd * 10 + (*c - '0');
+        }
+        if (number && fd > 2 && fd != dir) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        offset += entry->d_reclen;
+      }
+    }
+    ::close(dir);
+    if (n == 0) return;
+  }
+  for (int fd = 3; fd < max_fd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+struct ChildPlan {
+  const char* program = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  int pipe_fd = -1;
+  int output_fd = -1;
+  int null_fd = -1;
+  const char* cwd = nullptr;
+  const UserIdentity* user = nullptr;
+  bool new_group = false;
+  bool die_with_parent = false;
+  pid_t parent = 0;
+  int max_fd = 1024;
+  const ChildLimit* limits = nullptr;
+  std::size_t limit_count = 0;
+};
+
+[[noreturn]] void child_main(const ChildPlan& plan) {
+  const char* program = plan.program;
+  char* const* argv = plan.argv;
+  char* const* envp = plan.envp;
+  const int pipe_fd = plan.pipe_fd;
+  const int output_fd = plan.output_fd;
+  const int null_fd = plan.null_fd;
+  const char* cwd = plan.cwd;
+  const UserIdentity* user = plan.user;
+  const bool new_group = plan.new_group;
   // The parent may block or ignore signals (a signal-handling thread); a child such as the
   // postmaster must start with the defaults or it could not be stopped with SIGTERM.
   struct sigaction default_action {};
@@ -172,14 +205,22 @@ class Fd {
       child_fail(pipe_fd, ChildStage::Stdio);
     }
   }
-  // Descriptors that someone opened without O_CLOEXEC (a lock file, a socket) must not
-  // leak into a long-lived child such as the postmaster. Best effort: needs Linux 5.11.
-  ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+  // Descriptors that someone opened without O_CLOEXEC (a lock file, a socket, a PostgreSQL
+  // connection) must not leak into the child.
+  close_on_exec_from_3(plan.max_fd);
+  for (std::size_t i = 0; i < plan.limit_count; ++i) {
+    if (::setrlimit(plan.limits[i].resource, &plan.limits[i].value) != 0) child_fail(pipe_fd, ChildStage::Limits);
+  }
 
   if (user != nullptr) {
     if (::setgroups(user->groups.size(), user->groups.data()) != 0) child_fail(pipe_fd, ChildStage::Groups);
     if (::setgid(user->gid) != 0) child_fail(pipe_fd, ChildStage::Gid);
     if (::setuid(user->uid) != 0) child_fail(pipe_fd, ChildStage::Uid);
+  }
+  // After the user switch, which clears the parent-death signal. A parent that died before
+  // the prctl would never send it: check.
+  if (plan.die_with_parent) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != plan.parent) child_fail(pipe_fd, ChildStage::Parent);
   }
   // After the user switch, so that the new user's permissions are the ones checked.
   if (cwd != nullptr && ::chdir(cwd) != 0) child_fail(pipe_fd, ChildStage::Cwd);
@@ -198,6 +239,10 @@ std::string describe_failure(const ChildFailure& failure, const std::string& pro
     case ChildStage::Gid:
     case ChildStage::Uid:
       return "cannot run " + program + " as user " + *options.run_as_user + ": " + reason;
+    case ChildStage::Limits:
+      return "cannot run " + program + ": cannot set its resource limits: " + reason;
+    case ChildStage::Parent:
+      return "cannot run " + program + ": its parent went away while it started";
     case ChildStage::Exec:
       break;
   }
@@ -235,7 +280,9 @@ Process Process::spawn(const std::vector<std::string>& argv, const ProcessOption
 
   Process process;
   Fd output;
-  if (options.output_file) {
+  if (options.output_fd >= 0) {
+    // The caller's descriptor; not ours to close.
+  } else if (options.output_file) {
     output.reset(::open(options.output_file->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (output.get() < 0) {
       throw Error(ErrorCode::Unavailable,
@@ -260,17 +307,44 @@ Process Process::spawn(const std::vector<std::string>& argv, const ProcessOption
   Fd pipe_read(pipe_fds[0]);
   Fd pipe_write(pipe_fds[1]);
 
+  std::vector<ChildLimit> limits;
+  const auto add_limit = [&](int resource, const std::optional<std::uint64_t>& value) {
+    if (!value) return;
+    const rlim_t limit = static_cast<rlim_t>(*value);
+    limits.push_back(ChildLimit{resource, rlimit{limit, limit}});
+  };
+  add_limit(RLIMIT_AS, options.limits.address_space_bytes);
+  add_limit(RLIMIT_NOFILE, options.limits.open_files);
+  add_limit(RLIMIT_CORE, options.limits.core_bytes);
+  add_limit(RLIMIT_FSIZE, options.limits.file_size_bytes);
+  rlimit open_files{};
+  ChildPlan plan;
+  plan.program = program.c_str();
+  plan.argv = arg_pointers.data();
+  plan.envp = env_pointers.data();
+  plan.pipe_fd = pipe_write.get();
+  plan.output_fd = options.output_fd >= 0 ? options.output_fd : output.get();
+  plan.null_fd = null_fd.get();
+  plan.cwd = options.cwd ? cwd.c_str() : nullptr;
+  plan.user = user ? &*user : nullptr;
+  plan.new_group = options.new_process_group;
+  plan.die_with_parent = options.die_with_parent;
+  plan.parent = ::getpid();
+  plan.max_fd = ::getrlimit(RLIMIT_NOFILE, &open_files) == 0 && open_files.rlim_cur != RLIM_INFINITY
+                    ? static_cast<int>(std::min<rlim_t>(open_files.rlim_cur, 1 << 20))
+                    : 1 << 20;
+  plan.limits = limits.data();
+  plan.limit_count = limits.size();
+
   const pid_t pid = ::fork();
   if (pid < 0) throw Error(ErrorCode::OutOfResources, "cannot run " + argv[0] + ": fork: " + errno_text(errno));
-  if (pid == 0) {
-    child_main(program.c_str(), arg_pointers.data(), env_pointers.data(), pipe_write.get(), output.get(),
-               null_fd.get(), options.cwd ? cwd.c_str() : nullptr, user ? &*user : nullptr, options.new_process_group);
-  }
+  if (pid == 0) child_main(plan);
   // Also set the group here: whichever of parent and child runs first, a stop() that
   // follows spawn() immediately must find the group.
   if (options.new_process_group) ::setpgid(pid, pid);
   process.pid_ = pid;
   process.group_ = options.new_process_group;
+  process.kill_group_on_exit_ = options.new_process_group && options.kill_group_on_exit;
 
   // The write end closes on a successful exec; anything read means the child failed.
   pipe_write.reset();
@@ -290,7 +364,9 @@ Process Process::spawn(const std::vector<std::string>& argv, const ProcessOption
 Process::Process(Process&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
       exit_code_(std::exchange(other.exit_code_, std::nullopt)),
+      term_signal_(std::exchange(other.term_signal_, std::nullopt)),
       group_(other.group_),
+      kill_group_on_exit_(other.kill_group_on_exit_),
       capture_path_(std::move(other.capture_path_)),
       owns_capture_(std::exchange(other.owns_capture_, false)) {}
 
@@ -299,7 +375,9 @@ Process& Process::operator=(Process&& other) noexcept {
     Process doomed(std::move(*this));
     pid_ = std::exchange(other.pid_, -1);
     exit_code_ = std::exchange(other.exit_code_, std::nullopt);
+    term_signal_ = std::exchange(other.term_signal_, std::nullopt);
     group_ = other.group_;
+    kill_group_on_exit_ = other.kill_group_on_exit_;
     capture_path_ = std::move(other.capture_path_);
     owns_capture_ = std::exchange(other.owns_capture_, false);
   }
@@ -323,11 +401,20 @@ Process::~Process() {
 
 bool Process::running() {
   if (pid_ <= 0 || exit_code_) return false;
+  if (kill_group_on_exit_) {
+    // Look without reaping: while the leader is a zombie, its pid (the group's id) stays
+    // taken, so the group signal below cannot reach an unrelated process.
+    siginfo_t info{};
+    const int rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT);
+    if (rc == 0 && info.si_pid == 0) return true;
+    if (rc == 0) ::kill(-pid_, SIGKILL);  // not after an error: the pid may be gone and reused
+  }
   int status = 0;
   const pid_t rc = ::waitpid(pid_, &status, WNOHANG);
   if (rc == 0) return true;
   if (rc == pid_) {
     exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (WIFSIGNALED(status)) term_signal_ = WTERMSIG(status);
   } else {
     // ECHILD: someone else reaped it (SIGCHLD ignored); the real code is lost.
     exit_code_ = 255;

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <fcntl.h>
+#include <sstream>
 #include <fstream>
 #include <thread>
 #include <unistd.h>
@@ -106,4 +108,55 @@ TEST_CASE("process: run_as_user switches user when root") {
   auto [code, output] = pacsnode::run_process({"id", "-un"}, options, 10s);
   CHECK(code == 0);
   CHECK(output == "nobody\n");
+}
+
+TEST_CASE("process: resource limits, a clean environment and the caller's output descriptor") {
+  pacsnode::test::TempDir dir;
+  const int out = ::open((dir.path() / "out.txt").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  REQUIRE(out >= 0);
+  ::setenv("PACSNODE_TEST_INHERITED", "yes", 1);
+  ProcessOptions options;
+  options.clear_environment = true;
+  options.env = {{"ONLY", "this"}};
+  options.output_fd = out;
+  options.limits.open_files = 77;
+  options.limits.core_bytes = 0;
+  options.limits.file_size_bytes = 1 << 20;
+  options.limits.address_space_bytes = std::uint64_t{512} << 20;
+  auto process = Process::spawn({"/bin/sh", "-c", "ulimit -n; ulimit -c; ulimit -f; ulimit -v; env | grep -v '^PWD=' | sort"}, options);
+  CHECK(process.wait(10s) == 0);
+  ::close(out);
+  ::unsetenv("PACSNODE_TEST_INHERITED");
+  std::ifstream in(dir.path() / "out.txt");
+  std::stringstream text;
+  text << in.rdbuf();
+  // dash: ulimit -f counts 512-byte blocks, -v KiB.
+  CHECK(text.str() == "77\n0\n2048\n524288\nONLY=this\n");
+}
+
+TEST_CASE("process: kill_group_on_exit ends what the leader left behind; term_signal") {
+  pacsnode::test::TempDir dir;
+  ProcessOptions options;
+  options.new_process_group = true;
+  options.kill_group_on_exit = true;
+  const auto pid_file = dir.path() / "child.pid";
+  auto process = Process::spawn({"/bin/sh", "-c", "sleep 1000 & echo $! > " + pid_file.string()}, options);
+  CHECK(process.wait(10s) == 0);
+  CHECK_FALSE(process.term_signal().has_value());
+  pid_t child = 0;
+  std::ifstream(pid_file) >> child;
+  REQUIRE(child > 0);
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    gone = !stat || line.find(") Z") != std::string::npos;
+    if (!gone) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(gone);
+
+  auto crashing = Process::spawn({"/bin/sh", "-c", "kill -SEGV $$"}, options);
+  CHECK(crashing.wait(10s) == 128 + SIGSEGV);
+  CHECK(crashing.term_signal() == SIGSEGV);
 }
