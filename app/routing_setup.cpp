@@ -1,9 +1,15 @@
 #include "app/routing_setup.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
 #include <map>
 #include <mutex>
 
 #include "app/settings.hpp"
+#include "base/log.hpp"
 #include "dicom/attribute_text.hpp"
 #include "routing/attributes.hpp"
 #include "app/version.hpp"
@@ -45,6 +51,27 @@ routing::Level level_of(routing::Trigger on) {
     case routing::Trigger::Study: return routing::Level::Study;
   }
   return routing::Level::Series;
+}
+
+// Where plug-in job folders go: <storage>/plugin-runs, on the storage file system so that
+// inputs can be hard links. A node running as root runs plug-ins as `nobody`, which must be
+// able to reach the folder: when a parent of the storage root is closed to others (0700),
+// the job folders go to a folder of the node's own under the system's temp directory.
+std::filesystem::path plugin_work_root(const std::filesystem::path& storage_root) {
+  const auto preferred = storage_root / "plugin-runs";
+  if (::geteuid() != 0) return preferred;
+  for (auto dir = std::filesystem::absolute(storage_root); ; dir = dir.parent_path()) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
+      const auto fallback = std::filesystem::temp_directory_path() /
+                            fmt::format("pacsnode-plugin-runs-{:016x}", std::hash<std::string>{}(storage_root.string()));
+      log::info("plug-in job folders in {}: {} is closed to the plug-ins' user (nobody)", fallback.string(),
+                dir.string());
+      return fallback;
+    }
+    if (dir == dir.root_path() || dir.empty()) break;
+  }
+  return preferred;
 }
 
 }  // namespace
@@ -106,7 +133,7 @@ std::map<std::string, routing::JobHandler> job_handlers(const Config& config, co
   routing::AnalyzeSettings analyze;
   analyze.conninfo = conninfo;
   analyze.storage_root = storage_root;
-  analyze.work_root = storage_root / "plugin-runs";
+  analyze.work_root = plugin_work_root(storage_root);
   for (const auto& plugin : config.plugins) {
     plugins::PluginSpec spec;
     spec.name = plugin.name;

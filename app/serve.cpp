@@ -61,7 +61,7 @@ int serve(const Config& config) {
   // Blocking work of the services (fsync, parsing): I/O-bound, so more threads than cores.
   asio::thread_pool workers(8);
   ingest::Ingest ingest(*store, *index, config.duplicates == DuplicatePolicy::Replace);
-  scp::StoreService store_service(ingest, workers, store_settings(config));
+  scp::StoreService store_service(ingest, workers, store_settings());
   scp::FindService find_service(workers, find_settings(config, database_runtime->conninfo()));
   scp::RetrieveService retrieve_service(workers, retrieve_settings(config, database_runtime->conninfo(), store->root()));
   const scp::ServiceSet services{&store_service, &find_service, &retrieve_service, {}};

@@ -82,7 +82,7 @@ scp::RetrieveSettings retrieve_settings(const Config& config, const std::string&
   return s;
 }
 
-scp::StoreSettings store_settings(const Config& config) {
+scp::StoreSettings store_settings() {
   scp::StoreSettings s;
   s.implementation_class_uid = kImplementationClassUid;
   s.implementation_version_name = kImplementationVersionName;

@@ -20,7 +20,7 @@ scp::PolicySettings policy_settings(const Config& config, unsigned io_threads);
 log::LogSettings log_settings(const Config& config);
 storage::StorageSettings storage_settings(const Config& config);
 db::IndexWriterSettings index_writer_settings(const Config& config, const std::string& conninfo);
-scp::StoreSettings store_settings(const Config& config);
+scp::StoreSettings store_settings();
 scp::FindSettings find_settings(const Config& config, const std::string& conninfo);
 // storage_root: the Store's (absolute) root, where the index's relative paths start.
 scp::RetrieveSettings retrieve_settings(const Config& config, const std::string& conninfo,
