@@ -299,3 +299,50 @@ TEST_CASE("analysis: plug-ins that crash, hang past their timeout leaving a chil
   CHECK(node.echo_ok());
   CHECK(node.running());
 }
+
+TEST_CASE("analysis: DICOM objects a plug-in writes are checked, stored, indexed and sent to the PACS; one of another "
+          "patient fails the attempt") {
+  TempDir scripts("plugins");
+  auto script = [&](const std::string& name, const std::string& body) {
+    const fs::path path = scripts.path() / name;
+    std::ofstream(path) << "#!/bin/sh\nset -e\n" << body << "\n";
+    fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+    return path.string();
+  };
+  // A derived object of the same patient and study (a new SOP Instance and Series UID), and
+  // one that claims another patient.
+  const std::string own = script("own.sh", R"(f=$(ls "$PACSNODE_IN_DIR" | head -n 1)
+cp "$PACSNODE_IN_DIR/$f" "$PACSNODE_OUT_DIR/derived.dcm"
+dcmodify -nb -gin -gse -m "SeriesDescription=derived by a plug-in" "$PACSNODE_OUT_DIR/derived.dcm")");
+  const std::string foreign = script("foreign.sh", R"(f=$(ls "$PACSNODE_IN_DIR" | head -n 1)
+cp "$PACSNODE_IN_DIR/$f" "$PACSNODE_OUT_DIR/other.dcm"
+dcmodify -nb -gin -m "PatientID=SOMEONE-ELSE" "$PACSNODE_OUT_DIR/other.dcm")");
+  Orthanc pacs;
+  Node node(tables(peer_toml("pacs", pacs.ae_title(), pacs.dicom_port()) +
+                   "[[plugins]]\nname = \"own\"\ncommand = [\"" + own + "\"]\n" +
+                   "[[plugins]]\nname = \"foreign\"\ncommand = [\"" + foreign + "\"]\n" +
+                   "[[rules]]\nname = \"ct\"\non = \"series\"\nwhen = 'Modality == \"CT\"'\n"
+                   "then = [\"analyze own\", \"analyze foreign\"]\nstable_after = \"1s\"\n"
+                   "[reports]\nsend_to = [\"pacs\"]\n"
+                   "[jobs]\nmax_attempts = 1\n"));
+  TempDir data("ct");
+  generate_instances(data.path(), 2, 1);
+  store(node, files_below(data.path()));
+  REQUIRE_MESSAGE(wait_for(
+                      [&] {
+                        return node.sql("SELECT state FROM job WHERE target = 'foreign'").find("dead") == 0 &&
+                               node.sql("SELECT state FROM job WHERE kind = 'forward'").find("done") == 0;
+                      },
+                      120s),
+                  node.sql("SELECT id, kind, target, state, last_error, note FROM job ORDER BY id") << node.log_tail());
+  CHECK(node.sql("SELECT last_error FROM job WHERE target = 'foreign'").find("SOMEONE-ELSE") != std::string::npos);
+  CHECK(node.sql("SELECT state FROM job WHERE target = 'own'").find("done") == 0);
+  const std::string derived =
+      one(node, "SELECT i.sop_instance_uid FROM instance i JOIN series se ON se.id = i.series_pk WHERE "
+                "se.series_description = 'derived by a plug-in'");
+  CHECK(count(node, "SELECT count(*) FROM instance i JOIN patient p ON true WHERE p.patient_id = 'SOMEONE-ELSE'") == 0);
+  CHECK(one(node, "SELECT sop_instance_uid FROM job WHERE kind = 'forward'") == derived);
+  CHECK(pacs.instance_id(derived).has_value());
+  CHECK(count(node, "SELECT count(*) FROM analysis_report") == 0);
+}
