@@ -210,7 +210,10 @@ int run_rules_test(const Config& config, const RulesTestOptions& options) {
   std::vector<std::string> errors;
   std::vector<std::filesystem::path> inputs(options.paths.begin(), options.paths.end());
   const auto files = scu::collect_files(inputs, errors);
-  routing::AssociationContext association{options.calling_ae, options.called_ae, options.calling_host};
+  routing::AssociationContext association;
+  if (options.calling_ae) routing::AssociationContext::add(association.calling_ae, *options.calling_ae);
+  if (options.called_ae) routing::AssociationContext::add(association.called_ae, *options.called_ae);
+  if (options.calling_host) routing::AssociationContext::add(association.calling_host, *options.calling_host);
 
   bool failed = !errors.empty();
   for (const auto& e : errors) std::cerr << "pacsnode rules test: " << e << "\n";

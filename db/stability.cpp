@@ -28,7 +28,7 @@ constexpr const char* kSeriesColumns =
     " " PN_DA("se.series_date") ", " PN_TM("se.series_time") ", se.number_of_instances, se.attributes::text";
 constexpr const char* kInstanceColumns =
     "i.sop_instance_uid, i.sop_class_uid, i.instance_number, " PN_DA("i.content_date") ", " PN_TM("i.content_time")
-    ", i.attributes::text, i.transfer_syntax_uid, i.calling_ae_title";
+    ", i.attributes::text, i.transfer_syntax_uid, i.calling_ae_title, i.called_ae_title";
 constexpr int kSeriesOffset = 18;
 constexpr int kInstanceOffset = kSeriesOffset + 9;
 
@@ -79,9 +79,21 @@ IndexedAttributes attributes_from(const pqxx::row& r, bool series, bool instance
     i.attributes_json = text(r[o + 5]);
     i.transfer_syntax_uid = text(r[o + 6]);
     i.calling_ae_title = text(r[o + 7]);
+    i.called_ae_title = text(r[o + 8]);
   }
+  // Every query ends with the resource's AE titles, '\'-joined (an AE title holds no '\').
+  a.calling_ae_titles = split(text(r[r.size() - 2]));
+  a.called_ae_titles = split(text(r[r.size() - 1]));
   return a;
 }
+
+// The distinct non-empty values of an instance column over `where`, '\'-joined, sorted.
+#define PN_AE_TITLES(column, from_where)                                                              \
+  "(SELECT array_to_string(array_agg(DISTINCT x." column " ORDER BY x." column "), '\\') " from_where \
+  " AND x." column " <> '')"
+#define PN_SERIES_AE(column) PN_AE_TITLES(column, "FROM instance x WHERE x.series_pk = se.id")
+#define PN_STUDY_AE(column) \
+  PN_AE_TITLES(column, "FROM instance x JOIN series y ON y.id = x.series_pk WHERE y.study_pk = st.id")
 
 }  // namespace
 
@@ -161,16 +173,18 @@ std::map<std::string, RuleProgress> RoutingTransaction::rule_progress(const Pend
 
 std::optional<IndexedAttributes> RoutingTransaction::attributes(const std::string& level, const std::string& uid) {
   static const std::string instance_sql = std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns +
-                                          ", " + kInstanceColumns +
+                                          ", " + kInstanceColumns + ", i.calling_ae_title, i.called_ae_title" +
                                           " FROM instance i JOIN series se ON se.id = i.series_pk"
                                           " JOIN study st ON st.id = se.study_pk JOIN patient p ON p.id = st.patient_pk"
                                           " WHERE i.sop_instance_uid = $1";
   static const std::string series_sql =
       std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns + ", " + kInstanceColumns +
+      ", " PN_SERIES_AE("calling_ae_title") ", " PN_SERIES_AE("called_ae_title") +
       " FROM series se JOIN study st ON st.id = se.study_pk JOIN patient p ON p.id = st.patient_pk"
       " LEFT JOIN LATERAL (SELECT * FROM instance WHERE series_pk = se.id"
       " ORDER BY instance_number NULLS LAST, id LIMIT 1) i ON true WHERE se.series_instance_uid = $1";
   static const std::string study_sql = std::string("SELECT ") + kPatientStudyColumns +
+                                       ", " PN_STUDY_AE("calling_ae_title") ", " PN_STUDY_AE("called_ae_title") +
                                        " FROM study st JOIN patient p ON p.id = st.patient_pk"
                                        " WHERE st.study_instance_uid = $1";
   const bool is_instance = level == "instance", is_series = level == "series";

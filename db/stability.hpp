@@ -58,6 +58,9 @@ struct IndexedAttributes {
   int number_of_study_related_series = 0;
   int number_of_study_related_instances = 0;
   int number_of_series_related_instances = 0;  // when has_series
+  // The distinct non-empty calling and called AE titles of the resource's instances (an
+  // instance: its own), sorted.
+  std::vector<std::string> calling_ae_titles, called_ae_titles;
 };
 
 class RoutingTransaction {

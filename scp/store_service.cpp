@@ -127,6 +127,7 @@ net::SinkFactory StoreService::sink_factory() {
       meta.implementation_class_uid = settings_.implementation_class_uid;
       meta.implementation_version_name = settings_.implementation_version_name;
       meta.source_ae_title = association.peer_ae();
+      meta.receiving_ae_title = association.called_ae();
       temp.write(dicom::encode_file_meta(meta));
       return std::make_unique<StoreSink>(std::move(temp));
     } catch (const Error& e) {
@@ -151,6 +152,7 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
     const auto* context = association.context(request.pc_id);
     const std::string transfer_syntax = context ? context->transfer_syntax : std::string();
     const std::string calling_ae = association.peer_ae();
+    const std::string called_ae = association.called_ae();
     const bool replace = settings_.replace_duplicates;
     storage::TempFile& temp = sink->temp();
     finished = co_await net::run_blocking(workers_, [&]() -> Finished {
@@ -166,6 +168,7 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
         }
         const auto relative = store_.relative_path_for(instance_uid);
         record.instance.calling_ae_title = calling_ae;
+        record.instance.called_ae_title = called_ae;
         record.instance.transfer_syntax_uid = transfer_syntax;
         record.instance.file_path = relative.string();
         record.instance.file_size = static_cast<std::int64_t>(temp.size());
