@@ -196,6 +196,21 @@ std::optional<IndexedAttributes> RoutingTransaction::attributes(const std::strin
   });
 }
 
+std::vector<RoutingTransaction::SeriesMembers> RoutingTransaction::study_members(const std::string& study_uid) {
+  return impl_->run("study members", [&](pqxx::work& tx) {
+    std::vector<SeriesMembers> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT se.series_instance_uid, i.sop_instance_uid FROM study st JOIN series se ON se.study_pk = st.id"
+             " LEFT JOIN instance i ON i.series_pk = se.id WHERE st.study_instance_uid = $1"
+             " ORDER BY se.series_number NULLS LAST, se.id, i.instance_number NULLS LAST, i.id",
+             study_uid)) {
+      if (out.empty() || out.back().series_uid != r[0].c_str()) out.push_back({r[0].c_str(), {}});
+      if (!r[1].is_null()) out.back().sop_instance_uids.push_back(r[1].c_str());
+    }
+    return out;
+  });
+}
+
 bool RoutingTransaction::enqueue(const JobSpec& spec) {
   return impl_->run("enqueue job", [&](pqxx::work& tx) { return detail::insert_job(tx, spec); });
 }

@@ -81,6 +81,14 @@ class RoutingTransaction {
   // The attributes of the resource at `level` ("instance", "series", "study"); nullopt when
   // it is no longer indexed.
   std::optional<IndexedAttributes> attributes(const std::string& level, const std::string& uid);
+  // The series of a study and the instances of each, as the index holds them: series by
+  // SeriesNumber, instances by InstanceNumber (then arrival). Empty when the study is not
+  // indexed (or has no series).
+  struct SeriesMembers {
+    std::string series_uid;
+    std::vector<std::string> sop_instance_uids;
+  };
+  std::vector<SeriesMembers> study_members(const std::string& study_uid);
   // Inserts a job unless its idempotency key exists (db/job_queue.hpp); whether it did.
   bool enqueue(const JobSpec& spec);
   // `rule` has looked at the resource's current version, and fired (made jobs) or not.
