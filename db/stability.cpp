@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "db/array_literal.hpp"
 #include "db/job_sql.hpp"
 #include "db/pooled_connection.hpp"
 #include "db/pq_errors.hpp"
@@ -171,12 +172,36 @@ std::map<std::string, RuleProgress> RoutingTransaction::rule_progress(const Pend
   });
 }
 
+namespace {
+
+const std::string& instance_select() {
+  static const std::string sql = std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns + ", " +
+                                 kInstanceColumns + ", i.calling_ae_title, i.called_ae_title" +
+                                 " FROM instance i JOIN series se ON se.id = i.series_pk"
+                                 " JOIN study st ON st.id = se.study_pk JOIN patient p ON p.id = st.patient_pk";
+  return sql;
+}
+
+}  // namespace
+
+std::map<std::string, IndexedAttributes> RoutingTransaction::instance_attributes(
+    const std::vector<std::string>& sop_instance_uids) {
+  static const std::string sql = instance_select() + " WHERE i.sop_instance_uid = ANY($1::text[])";
+  std::map<std::string, IndexedAttributes> out;
+  if (sop_instance_uids.empty()) return out;
+  impl_->run("routing attributes", [&](pqxx::work& tx) {
+    for (const auto& row : tx.exec_params(sql, detail::array_literal(sop_instance_uids))) {
+      auto a = attributes_from(row, true, true);
+      std::string uid = a.record.instance.sop_instance_uid;
+      out.emplace(std::move(uid), std::move(a));
+    }
+    return 0;
+  });
+  return out;
+}
+
 std::optional<IndexedAttributes> RoutingTransaction::attributes(const std::string& level, const std::string& uid) {
-  static const std::string instance_sql = std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns +
-                                          ", " + kInstanceColumns + ", i.calling_ae_title, i.called_ae_title" +
-                                          " FROM instance i JOIN series se ON se.id = i.series_pk"
-                                          " JOIN study st ON st.id = se.study_pk JOIN patient p ON p.id = st.patient_pk"
-                                          " WHERE i.sop_instance_uid = $1";
+  static const std::string instance_sql = instance_select() + " WHERE i.sop_instance_uid = $1";
   static const std::string series_sql =
       std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns + ", " + kInstanceColumns +
       ", " PN_SERIES_AE("calling_ae_title") ", " PN_SERIES_AE("called_ae_title") +

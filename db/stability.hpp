@@ -81,6 +81,9 @@ class RoutingTransaction {
   // The attributes of the resource at `level` ("instance", "series", "study"); nullopt when
   // it is no longer indexed.
   std::optional<IndexedAttributes> attributes(const std::string& level, const std::string& uid);
+  // attributes("instance", uid) of several instances in one query, by SOP Instance UID;
+  // those no longer indexed are missing.
+  std::map<std::string, IndexedAttributes> instance_attributes(const std::vector<std::string>& sop_instance_uids);
   // The series of a study and the instances of each, as the index holds them: series by
   // SeriesNumber, instances by InstanceNumber (then arrival). Empty when the study is not
   // indexed (or has no series).
