@@ -386,6 +386,16 @@ TEST_CASE("routing: extra_ae_titles — a series rule on CalledAE forwards what 
   CHECK(scp.received_uids() == expected);
   CHECK(scp.reception_count() == routed_files.size() + mixed_files.size());
 
+  // C-FIND answers the same under the extra title: the three studies.
+  auto [find_code, found] = run({"findscu", "-v", "-S", "-aec", "ROUTER", "-k", "QueryRetrieveLevel=STUDY", "-k",
+                                 "StudyInstanceUID", "127.0.0.1", std::to_string(node.port())},
+                                60s);
+  CHECK_MESSAGE(find_code == 0, found);
+  std::size_t pending = 0;
+  for (auto at = found.find("(Pending)"); at != std::string::npos; at = found.find("(Pending)", at + 1)) ++pending;
+  CHECK_MESSAGE(pending == 3, found);
+  CHECK(found.find("Final Find Response (Success)") != std::string::npos);
+
   // A title the node does not answer to is still refused.
   auto [code, out] = run({"echoscu", "-to", "5", "-aec", "ELSEWHERE", "127.0.0.1", std::to_string(node.port())}, 30s);
   CHECK(code != 0);
