@@ -65,7 +65,8 @@ constexpr std::string_view kReportsKeys[] = {"send_to"};
 constexpr std::string_view kStorageKeys[] = {"path", "duplicates", "min_free_mb", "accept_any_sop_class"};
 constexpr std::string_view kNodeKeys[] = {"ae_title",       "bind",          "port",         "data_dir",
                                           "max_associations", "max_pdu_length", "artim_timeout", "idle_timeout",
-                                          "shutdown_grace", "max_pending_connections", "max_pending_per_address"};
+                                          "shutdown_grace", "max_pending_connections", "max_pending_per_address",
+                                          "extra_ae_titles"};
 constexpr std::string_view kQueryKeys[] = {"max_results", "max_retrieve"};
 constexpr std::string_view kSecurityKeys[] = {"unknown_calling_ae", "user_identity", "users"};
 constexpr std::string_view kUserKeys[] = {"username", "password_hash", "password"};
@@ -320,9 +321,26 @@ bool has_space_or_control(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; });
 }
 
+std::optional<std::vector<std::string>> string_array(const Section& section, std::string_view name,
+                                                     std::string_view what);
+
 void read_node(const Section& node, const fs::path& base_dir, Config& config) {
   node.allow_only(kNodeKeys);
   if (auto v = node.string("ae_title")) config.ae_title = ae_title(node, "ae_title", *v);
+  if (auto v = string_array(node, "extra_ae_titles", "the other called AE titles the node answers to")) {
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      const std::string key = fmt::format("extra_ae_titles[{}]", i);
+      std::string title = ae_title(node, key, (*v)[i]);
+      if (title == config.ae_title) {
+        node.fail(key, fmt::format("\"{}\" is already node.ae_title", title));
+      }
+      if (std::find(config.extra_ae_titles.begin(), config.extra_ae_titles.end(), title) !=
+          config.extra_ae_titles.end()) {
+        node.fail(key, fmt::format("\"{}\" is listed twice", title));
+      }
+      config.extra_ae_titles.push_back(std::move(title));
+    }
+  }
   if (auto v = node.string("bind")) {
     // The acceptor takes a numeric address; catching a host name here gives a clearer message
     // than a failed bind at start-up.

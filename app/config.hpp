@@ -58,6 +58,9 @@ struct Config {
 
   // [node]
   std::string ae_title = "PACSNODE";  // leading/trailing spaces dropped on load
+  // Further called AE titles the node answers to (rules tell them apart by CalledAE);
+  // validated like ae_title, none equal to it, no duplicates.
+  std::vector<std::string> extra_ae_titles;
   std::string bind_address = "0.0.0.0";
   std::uint16_t port = 11112;
   std::filesystem::path data_dir;  // absolute, lexically normal; relative values are resolved against

@@ -118,13 +118,19 @@ int main(int argc, char** argv) {
   std::string rules_calling_ae, rules_called_ae, rules_calling_host;
   auto* rules_test_cmd = rules_cmd->add_subcommand(
       "test", "Evaluate every rule on DICOM files and say why each matched or not (nothing is sent or run)");
-  rules_test_cmd->add_option("paths", rules_test.paths, "DICOM files and folders (recursive)")->required();
+  std::string rules_study;
+  auto* paths_opt = rules_test_cmd->add_option("paths", rules_test.paths, "DICOM files and folders (recursive)");
+  auto* study_opt = rules_test_cmd->add_option(
+      "--study", rules_study, "Instead of files: a study in the index (its series and instances too), by StudyInstanceUID");
+  paths_opt->excludes(study_opt);
   rules_test_cmd->add_option("--config,-c", config_path, "Configuration file")->capture_default_str();
   auto* calling_ae_opt = rules_test_cmd->add_option("--calling-ae", rules_calling_ae, "CallingAE for the rules (default: absent)");
   auto* called_ae_opt = rules_test_cmd->add_option("--called-ae", rules_called_ae, "CalledAE for the rules (default: absent)");
   auto* calling_host_opt =
       rules_test_cmd->add_option("--calling-host", rules_calling_host, "CallingHost for the rules (default: absent)");
   rules_test_cmd->add_flag("--json", rules_test.json, "Print JSON instead of text");
+  // With --study the association fields come from the index.
+  for (auto* o : {calling_ae_opt, called_ae_opt, calling_host_opt}) o->excludes(study_opt);
 
   auto* db_cmd = cli.add_subcommand("db", "Database administration");
   db_cmd->require_subcommand(1);
@@ -184,6 +190,11 @@ int main(int argc, char** argv) {
   if (*rules_cmd) {
     log::init({log::Level::warn, {}});
     if (rules_check_cmd->parsed()) return app::run_rules_check(*config);
+    if (study_opt->count()) return app::run_rules_test_study(*config, rules_study, rules_test.json);
+    if (rules_test.paths.empty()) {
+      std::cerr << "pacsnode rules test: name DICOM files or folders, or --study UID\n";
+      return kExitConfig;
+    }
     if (calling_ae_opt->count()) rules_test.calling_ae = rules_calling_ae;
     if (called_ae_opt->count()) rules_test.called_ae = rules_called_ae;
     if (calling_host_opt->count()) rules_test.calling_host = rules_calling_host;

@@ -9,40 +9,15 @@
 #include <mutex>
 
 #include "app/settings.hpp"
-#include "base/log.hpp"
-#include "dicom/attribute_text.hpp"
-#include "routing/attributes.hpp"
 #include "app/version.hpp"
+#include "base/log.hpp"
 #include "routing/analyze.hpp"
+#include "routing/resource_attributes.hpp"
 #include "routing/forward.hpp"
 #include "routing/rules.hpp"
 
 namespace pacsnode::app {
 namespace {
-
-// The sweeper's view of a resource (tag → values, as the index holds them) as the rules
-// engine reads it: each attribute with its dictionary VR, built when a rule asks for it.
-class IndexedSource final : public routing::AttributeSource {
- public:
-  explicit IndexedSource(const routing::Attributes& attributes) : attributes_(attributes) {}
-  const routing::Attribute* find(std::uint32_t tag) const override {
-    auto it = built_.find(tag);
-    if (it != built_.end()) return &it->second;
-    const auto* values = attributes_.find(tag);
-    if (!values) return nullptr;
-    routing::Attribute a;
-    a.tag = tag;
-    a.vr = dicom::dictionary_vr(tag);
-    for (const auto& v : *values) {
-      if (!v.empty()) a.values.push_back(v);
-    }
-    return &built_.emplace(tag, std::move(a)).first->second;
-  }
-
- private:
-  const routing::Attributes& attributes_;
-  mutable std::map<std::uint32_t, routing::Attribute> built_;
-};
 
 routing::Level level_of(routing::Trigger on) {
   switch (on) {
@@ -90,13 +65,8 @@ std::vector<routing::RuleSpec> rule_specs(const Config& config) {
     spec.fallback = rule.fallback;  // the sweeper applies fallback across the rules of one level
     const routing::Rule* r = &rule;  // the configuration outlives the engine (serve owns both)
     spec.matches = [r](const routing::Attributes& attributes) {
-      IndexedSource source(attributes);
-      routing::AssociationContext association;
-      // What the index keeps of the association: the calling AE (File Meta's Source AE).
-      if (const auto* ae = attributes.find(0x00020016); ae && !ae->empty() && !ae->front().empty()) {
-        association.calling_ae = ae->front();
-      }
-      return r->when.evaluate(source, association);
+      const routing::IndexedSource source(attributes);
+      return r->when.evaluate(source, attributes.association());
     };
     specs.push_back(std::move(spec));
   }

@@ -7,6 +7,11 @@
 #include "app/commands.hpp"
 #include "base/duration.hpp"
 #include "base/json.hpp"
+#include "app/data_dir_lock.hpp"
+#include "app/database_runtime.hpp"
+#include "db/connection_pool.hpp"
+#include "db/stability.hpp"
+#include "routing/resource_attributes.hpp"
 #include "routing/sources.hpp"
 #include "scu/store.hpp"
 
@@ -74,10 +79,17 @@ std::string rule_summary(const routing::Rule& rule) {
 
 // ----- rules test -----
 
+// One resource's outcomes: a file (every rule, on its attributes), or a study, series or
+// instance of the index (the rules of its level).
 struct FileResult {
-  std::string file;
+  std::string file;   // the heading: a path, or "study 1.2.3"
   std::string error;  // unreadable: why
   std::vector<routing::RuleOutcome> outcomes;
+  bool own_level = false;  // the resource is what the rules are "on" (from the index), not a file
+  std::string no_rules = "no rules in the configuration";
+  // The attributes named under the heading, when present.
+  std::vector<std::pair<std::uint32_t, const char*>> facts = {
+      {0x00080060u, "Modality"}, {0x00080016u, "SOPClassUID"}, {0x00080018u, "SOPInstanceUID"}};
 };
 
 // Which rule of the same `on` made a fallback stand aside.
@@ -90,7 +102,7 @@ std::string first_ordinary_match(const std::vector<routing::RuleOutcome>& outcom
 
 std::string outcome_word(const routing::RuleOutcome& o) { return o.matched ? "matched" : "not matched"; }
 
-void print_text(const Config& config, const FileResult& result, const routing::AttributeSet* attributes) {
+void print_text(const Config& config, const FileResult& result, const routing::AttributeSource* attributes) {
   std::cout << "== " << result.file << "\n";
   if (!result.error.empty()) {
     std::cout << "  unreadable: " << result.error << "\n";
@@ -98,22 +110,21 @@ void print_text(const Config& config, const FileResult& result, const routing::A
   }
   if (attributes != nullptr) {
     std::vector<std::string> facts;
-    for (const auto& [tag, name] : {std::pair{0x00080060u, "Modality"}, std::pair{0x00080016u, "SOPClassUID"},
-                                    std::pair{0x00080018u, "SOPInstanceUID"}}) {
+    for (const auto& [tag, name] : result.facts) {
       if (const auto* a = attributes->find(tag); a != nullptr && !a->values.empty()) {
-        facts.push_back(fmt::format("{} {}", name, a->values.front()));
+        facts.push_back(fmt::format("{} {}", name, join_words(a->values, "\\")));
       }
     }
     if (!facts.empty()) std::cout << "  " << join_words(facts, ", ") << "\n";
   }
-  if (result.outcomes.empty()) std::cout << "  no rules in the configuration\n";
+  if (result.outcomes.empty()) std::cout << "  " << result.no_rules << "\n";
   std::size_t matched = 0;
   std::vector<std::string> plans;
   for (const auto& o : result.outcomes) {
     const routing::Rule& rule = *o.rule;
     std::string heading = fmt::format("  rule {} (on {}", rule.name, to_string(rule.on));
     if (rule.fallback) heading += ", fallback";
-    if (rule.on != routing::Trigger::Instance) heading += ": evaluated on this instance's attributes";
+    if (rule.on != routing::Trigger::Instance && !result.own_level) heading += ": evaluated on this instance's attributes";
     heading += fmt::format("): {}", outcome_word(o));
     if (o.suppressed) {
       heading += fmt::format(" (a fallback: its condition holds, but rule {} on {} matched)",
@@ -154,8 +165,9 @@ void append_trace_json(std::string& out, const routing::TraceStep& step) {
   out += '}';
 }
 
-std::string json_of(const Config& config, const FileResult& result) {
-  std::string out = "{\"file\":" + json_string(result.file);
+// `head`: the object's first member(s), e.g. "\"file\":\"a.dcm\"".
+std::string json_of(const Config& config, const FileResult& result, const std::string& head) {
+  std::string out = "{" + head;
   if (!result.error.empty()) return out + ",\"error\":" + json_string(result.error) + "}";
   out += ",\"rules\":[";
   std::vector<std::string> plans;
@@ -210,7 +222,10 @@ int run_rules_test(const Config& config, const RulesTestOptions& options) {
   std::vector<std::string> errors;
   std::vector<std::filesystem::path> inputs(options.paths.begin(), options.paths.end());
   const auto files = scu::collect_files(inputs, errors);
-  routing::AssociationContext association{options.calling_ae, options.called_ae, options.calling_host};
+  routing::AssociationContext association;
+  if (options.calling_ae) routing::AssociationContext::add(association.calling_ae, *options.calling_ae);
+  if (options.called_ae) routing::AssociationContext::add(association.called_ae, *options.called_ae);
+  if (options.calling_host) routing::AssociationContext::add(association.calling_host, *options.calling_host);
 
   bool failed = !errors.empty();
   for (const auto& e : errors) std::cerr << "pacsnode rules test: " << e << "\n";
@@ -232,7 +247,7 @@ int run_rules_test(const Config& config, const RulesTestOptions& options) {
       std::cerr << "pacsnode rules test: " << e.what() << "\n";
     }
     if (options.json) {
-      std::cout << (first ? "\n" : ",\n") << json_of(config, result);
+      std::cout << (first ? "\n" : ",\n") << json_of(config, result, "\"file\":" + json_string(result.file));
     } else {
       print_text(config, result, attributes ? &*attributes : nullptr);
     }
@@ -240,6 +255,78 @@ int run_rules_test(const Config& config, const RulesTestOptions& options) {
   }
   if (options.json) std::cout << (first ? "]\n" : "\n]\n");
   return failed ? kExitFailure : 0;
+}
+
+int run_rules_test_study(const Config& config, const std::string& study_uid, bool json) {
+  std::optional<DataDirLock> lock;  // held only when no serve runs: then the embedded cluster is ours to start
+  if (config.database_url.empty()) lock = DataDirLock::try_acquire(config.data_dir);
+  try {
+    DatabaseRuntime runtime(config);
+    db::ConnectionPool pool(runtime.conninfo(), 1);
+    db::RoutingTransaction tx(pool);  // read only; rolled back
+    const auto study = tx.attributes("study", study_uid);
+    if (!study) {
+      std::cerr << "pacsnode rules test: study " << study_uid << " is not in the index\n";
+      return kExitFailure;
+    }
+    const auto members = tx.study_members(study_uid);
+    if (json) std::cout << "[";
+    bool first = true;
+    std::size_t matched = 0, evaluated = 0;
+    // Evaluates the rules of `on` on one indexed resource and prints them.
+    using Facts = std::vector<std::pair<std::uint32_t, const char*>>;
+    const Facts study_facts = {{0x00100020u, "PatientID"}, {0x00080020u, "StudyDate"}, {0x00080061u, "ModalitiesInStudy"}};
+    const Facts series_facts = {{0x00080060u, "Modality"}, {0x00200011u, "SeriesNumber"},
+                                {0x0008103Eu, "SeriesDescription"}};
+    const Facts instance_facts = {{0x00080060u, "Modality"}, {0x00080016u, "SOPClassUID"},
+                                  {0x00080018u, "SOPInstanceUID"}, {0x00200013u, "InstanceNumber"}};
+    auto one = [&](routing::Trigger on, const std::string& level, const std::string& uid,
+                   const db::IndexedAttributes& indexed, std::string heading) {
+      const routing::Attributes attributes = routing::attributes_of(indexed);
+      const routing::IndexedSource source(attributes);
+      FileResult result;
+      result.file = std::move(heading);
+      result.own_level = true;
+      result.no_rules = fmt::format("no rules on {}", level);
+      result.facts = on == routing::Trigger::Study ? study_facts : on == routing::Trigger::Series ? series_facts : instance_facts;
+      result.outcomes = config.rules.explain(on, source, attributes.association());
+      for (const auto& o : result.outcomes) matched += o.matched ? 1 : 0;
+      evaluated += result.outcomes.size();
+      if (json) {
+        std::cout << (first ? "\n" : ",\n")
+                  << json_of(config, result,
+                             fmt::format("\"level\":\"{}\",\"uid\":{}", level, json_string(uid)));
+      } else {
+        print_text(config, result, &source);
+      }
+      first = false;
+    };
+    std::size_t instances = 0;
+    for (const auto& s : members) instances += s.sop_instance_uids.size();
+    one(routing::Trigger::Study, "study", study_uid, *study,
+        fmt::format("study {} ({} series, {} instance(s))", study_uid, members.size(), instances));
+    for (const auto& series : members) {
+      if (const auto indexed = tx.attributes("series", series.series_uid)) {
+        one(routing::Trigger::Series, "series", series.series_uid, *indexed,
+            fmt::format("series {} ({} instance(s))", series.series_uid, series.sop_instance_uids.size()));
+      }
+      for (const auto& uid : series.sop_instance_uids) {
+        if (const auto indexed = tx.attributes("instance", uid)) {
+          one(routing::Trigger::Instance, "instance", uid, *indexed, fmt::format("instance {}", uid));
+        }
+      }
+    }
+    if (json) {
+      std::cout << "\n]\n";
+    } else {
+      std::cout << fmt::format("study {}: {} of {} rule evaluation(s) matched (nothing was done)\n", study_uid,
+                               matched, evaluated);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "pacsnode rules test: " << e.what() << "\n";
+    return kExitFailure;
+  }
 }
 
 }  // namespace pacsnode::app

@@ -27,4 +27,11 @@ struct RulesTestOptions {
 // be (the others are still printed).
 int run_rules_test(const Config& config, const RulesTestOptions& options);
 
+// The same against a study already in the node's index (embedded or configured database,
+// like `pacsnode jobs`; serve may be running or not): study rules on the study, series
+// rules on each of its series, instance rules on each instance, with the calling and called
+// AE titles the index kept (CallingHost absent). Exit 0; kExitFailure when the study is
+// not indexed or the database cannot be read.
+int run_rules_test_study(const Config& config, const std::string& study_uid, bool json);
+
 }  // namespace pacsnode::app

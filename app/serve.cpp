@@ -91,8 +91,10 @@ int serve(const Config& config) {
     log::critical("{}", e.what());
     return 1;
   }
-  log::info("listening for DICOM on {}:{} as {} (max {} associations)", config.bind_address, server.port(),
-            config.ae_title, config.max_associations);
+  std::string titles = config.ae_title;
+  for (const auto& extra : config.extra_ae_titles) titles += ", " + extra;
+  log::info("listening for DICOM on {}:{} as {} (max {} associations)", config.bind_address, server.port(), titles,
+            config.max_associations);
 
   routing::Engine routing(engine_settings(config, database_runtime->conninfo()), rule_specs(config),
                           job_handlers(config, store->root(), database_runtime->conninfo(), ingest));

@@ -25,6 +25,7 @@ net::ServerSettings server_settings(const Config& config) {
 scp::PolicySettings policy_settings(const Config& config, unsigned io_threads) {
   scp::PolicySettings s;
   s.ae_title = config.ae_title;
+  s.extra_ae_titles = config.extra_ae_titles;
   for (const auto& peer : config.peers) s.known_ae_titles.push_back(peer.ae_title);
   s.reject_unknown_calling_ae = config.unknown_calling_ae == UnknownCallingAePolicy::Reject;
   s.require_user_identity = config.user_identity == UserIdentityPolicy::Require;

@@ -49,6 +49,7 @@ struct InstanceRecord {
   std::string attributes_json;
   // Filled by the ingest path, not from the data set:
   std::string calling_ae_title;
+  std::string called_ae_title;      // the title it was sent to ([node] ae_title or an extra one); "" when not by DIMSE
   std::string transfer_syntax_uid;
   std::string file_path;            // relative to the storage root
   std::int64_t file_size = 0;

@@ -29,7 +29,14 @@ import servers  # noqa: E402
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 PYTHON = "/usr/bin/python3"  # Debian's, which has pydicom (a pyenv shim may come first in PATH)
-SERVER_KEYS = ["pacsnode", "storescp", "orthanc", "orthanc-pg"]
+SERVER_KEYS = ["pacsnode", "pacsnode-rules", "storescp", "orthanc", "orthanc-pg"]
+DEFAULT_SERVERS = ["pacsnode", "storescp", "orthanc", "orthanc-pg"]  # pacsnode-rules: with --rules
+RULES_FILE = os.path.join(BENCH_DIR, "rules20.toml")
+# pacsnode's CPU is also read this long after the last storescu (or when routing caught up, if
+# later): the same window for pacsnode with and without rules, so that both include the same
+# background work (the sweeper, PostgreSQL's writer and autovacuum), and the rules' series and
+# study firings (stable_after 20 s) fall inside it.
+SETTLE_S = 25
 REFERENCES = ["storescp", "orthanc", "orthanc-pg"]
 MB = 1e6
 
@@ -132,6 +139,19 @@ def run_once(server, scenario, groups, info, run_dir, env, sample_memory):
             vm_hwm=procstat.vm_hwm_bytes(server.main_pid()), tree_rss_peak=sampler.peak)
         # CPU that neither the server nor the clients used: other programs (and us).
         result["foreign_cpu"] = max(0.0, (busy1 - busy0) - result["server_cpu"] - result["client_cpu"])
+        if hasattr(server, "routing_backlog"):
+            # pacsnode routes in the background: also measure until its sweeper has looked at
+            # every arrival (instance rules) and every series and study (their rules, after
+            # stable_after), so that the rules' cost is counted wherever it falls.
+            try:
+                caught_up = procstat.wait_until(lambda: server.routing_backlog() == 0, 600, 0.5)
+                routed_wall = time.monotonic() - t0
+                time.sleep(max(0.0, t0 + wall + SETTLE_S - time.monotonic()))
+                result.update(routed=caught_up, routed_wall=routed_wall, settled_wall=time.monotonic() - t0,
+                              routed_cpu=procstat.tree_cpu_seconds(roots) - cpu0, jobs=server.routing_jobs())
+            except Exception as e:
+                result["reason"] = f"could not read the routing backlog: {e}"
+                return result
         try:
             stored = server.stored()
         except Exception as e:  # e.g. Orthanc's REST API not answering
@@ -164,6 +184,10 @@ def describe(r):
     text = (f"{n} in {r['wall']:.2f} s = {n / r['wall']:.0f} inst/s, {r['bytes'] / MB / r['wall']:.1f} MB/s, "
             f"server CPU {1000 * r['server_cpu'] / n:.2f} ms/inst")
     text += f", unattributed CPU {foreign_pct(r):.0f}%"
+    if "routed_cpu" in r:
+        text += (f"; routed after {r['routed_wall']:.2f} s{'' if r['routed'] else ' (TIMED OUT)'}, "
+                 f"server CPU to {r['settled_wall']:.1f} s {1000 * r['routed_cpu'] / n:.2f} ms/inst, "
+                 f"{r['jobs']} job(s)")
     if r.get("tree_rss_peak"):
         text += f", VmHWM {r['vm_hwm'] / 2**20:.0f} MiB, tree RSS peak {r['tree_rss_peak'] / 2**20:.0f} MiB"
     return text
@@ -186,7 +210,12 @@ def summarize(runs):
         bad = next((r for r in runs if not r["ok"]), None)
         return {"ok": False, "reason": bad["reason"] if bad else "no runs"}
     ips = [r["instances"] / r["wall"] for r in ok]
-    return {
+    routed = {}
+    if all("routed_cpu" in r for r in ok):
+        routed = {"routed_cpu_ms": statistics.median(1000 * r["routed_cpu"] / r["instances"] for r in ok),
+                  "routed_wall": statistics.median(r["routed_wall"] for r in ok),
+                  "jobs": statistics.median(r["jobs"] for r in ok)}
+    return routed | {
         "ok": True, "rounds": len(ok),
         "ips": statistics.median(ips), "ips_min": min(ips), "ips_max": max(ips),
         "mbs": statistics.median(r["bytes"] / MB / r["wall"] for r in ok),
@@ -206,6 +235,9 @@ def table(scenario, server_objs, unavailable, summaries, memory):
     else:
         head = ["server", "inst/s (median)", "min–max", "MB/s", "server CPU ms/inst", "client CPU ms/inst",
                 "unattributed CPU %"]
+    routed = any("routed_cpu_ms" in s for s in summaries.values() if s.get("ok"))
+    if routed:
+        head += [f"server CPU ms/inst, transfer + {SETTLE_S} s (routed after, jobs)"]
     head += [f"× {server_objs[k].label}" for k in refs]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for key, server in server_objs.items():
@@ -224,6 +256,9 @@ def table(scenario, server_objs, unavailable, summaries, memory):
             cells += [f"{s['cpu_ms']:.2f}", f"{s['client_cpu_ms']:.2f}", f"{s['foreign_pct']:.0f}"]
             if memory:
                 cells += [f"{s['vm_hwm'] / 2**20:.0f}", f"{s['tree_rss_peak'] / 2**20:.0f}"]
+            if routed:
+                cells += [f"{s['routed_cpu_ms']:.2f} ({s['routed_wall']:.1f} s, {s['jobs']:.0f} jobs)"
+                          if "routed_cpu_ms" in s else "—"]
             cells += [f"{s['ips'] / summaries[k]['ips']:.2f}" for k in refs]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -264,7 +299,9 @@ def main():
     p.add_argument("--quick", action="store_true",
                    help="200 small + 20 large instances, 1 round (checks the set-up, not a measurement)")
     p.add_argument("--rounds", type=int, help="rounds (default 3, --quick 1)")
-    p.add_argument("--servers", default=",".join(SERVER_KEYS), help=f"comma-separated subset of {SERVER_KEYS}")
+    p.add_argument("--servers", default=",".join(DEFAULT_SERVERS), help=f"comma-separated subset of {SERVER_KEYS}")
+    p.add_argument("--rules", action="store_true",
+                   help="also run pacsnode with the 20 rules of bench/rules20.toml (server pacsnode-rules)")
     p.add_argument("--scenarios", help="comma-separated subset of small-1,small-4,small-8,large-4,memory-8 "
                                        "(memory-8 implies --memory)")
     p.add_argument("--memory", action="store_true",
@@ -285,6 +322,8 @@ def main():
     small_n, small_studies = (200, 10) if args.quick else (2000, 100)
     large_n, large_studies = (20, 5) if args.quick else (200, 50)
     wanted = [k.strip() for k in args.servers.split(",") if k.strip()]
+    if args.rules and "pacsnode-rules" not in wanted:
+        wanted.append("pacsnode-rules")
     for k in wanted:
         if k not in SERVER_KEYS:
             p.error(f"unknown server {k}")
@@ -324,6 +363,7 @@ def main():
     os.makedirs(os.path.join(workdir, "runs"), mode=0o755)
     all_servers = {
         "pacsnode": servers.PacsNode(procs, env, args.pacsnode),
+        "pacsnode-rules": servers.PacsNode(procs, env, args.pacsnode, RULES_FILE),
         "storescp": servers.StoreScp(procs, env),
         "orthanc": servers.Orthanc(procs, env),
         "orthanc-pg": servers.OrthancPg(procs, env, workdir),
@@ -340,7 +380,7 @@ def main():
         for key, server in server_objs.items():
             try:
                 server.check()
-                if key == "pacsnode":
+                if key in ("pacsnode", "pacsnode-rules"):
                     probe = generate(dataset_dir, "probe", 1, 1, gen_kind="small")
                     probe_pacsnode(server, probe, split_groups(dataset_dir, "probe", 1), workdir, env)
             except servers.Unavailable as e:
@@ -413,7 +453,10 @@ def render(args, rounds, scenarios, server_objs, unavailable, results, infos, st
                "CPU ms/inst: user+system CPU of the server's process tree (for pacsnode and Orthanc+PostgreSQL "
                "including the PostgreSQL server), per instance. Unattributed CPU: share of all CPUs busy with "
                "neither server nor clients during the run (kernel writeback, other programs: high = noisy run). "
-               "× columns: inst/s ratio to that server.")
+               "× columns: inst/s ratio to that server. pacsnode routes in the background: 'transfer + "
+               f"{SETTLE_S} s' is its server CPU from the first storescu to {SETTLE_S} s after the last one (later "
+               "if its sweeper had not yet looked at every arrival, series and study by then), per instance; "
+               "'routed after': when it had (series and study rules after their stable_after); jobs: made.")
     out.append(f"- Load average at the end: {open('/proc/loadavg').read().split()[:3]}")
     out.append("")
     for scenario in scenarios:

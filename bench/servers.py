@@ -296,9 +296,15 @@ class PacsNode(Server):
     label = "pacsnode"
     ae = "PACSNODE"
 
-    def __init__(self, procs, env, binary):
+    def __init__(self, procs, env, binary, rules_file=None):
+        """With rules_file: the same node with those [[rules]] (bench/rules20.toml), a peer
+        "archive" declared on a port where nothing listens, and one attempt per job."""
         super().__init__(procs, env)
         self.binary = binary
+        self.rules_file = rules_file
+        if rules_file:
+            self.key = "pacsnode-rules"
+            self.label = "pacsnode + 20 rules"
 
     def check(self):
         if not os.access(self.binary, os.X_OK):
@@ -311,6 +317,31 @@ class PacsNode(Server):
             f.write(f'[node]\nae_title = "{self.ae}"\nbind = "127.0.0.1"\nport = {self.port}\n'
                     f'data_dir = "{self.data_dir}"\nmax_pdu_length = {MAX_PDU}\n\n'
                     f'[logging]\nlevel = "warn"\n')
+            if self.rules_file:
+                with open(self.rules_file) as rules:
+                    f.write("\n[jobs]\nmax_attempts = 1\n\n[[peers]]\nname = \"archive\"\nae_title = \"ARCHIVE\"\n"
+                            f"host = \"127.0.0.1\"\nport = {procstat.free_port()}\n\n" + rules.read())
+
+    def _psql(self, query):
+        """One value from the node's embedded database (its socket is in the cluster dir)."""
+        for dirpath, _, filenames in os.walk(self.data_dir):
+            if "postmaster.pid" in filenames:
+                r = subprocess.run(as_postgres(["psql", "-h", dirpath, "-p", "5432", "-U", "pacsnode", "-d", "pacsnode",
+                                                "-tAc", query]),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+                if r.returncode != 0:
+                    raise Unavailable(f"psql: {r.stderr.strip()}")
+                return r.stdout.strip()
+        raise Unavailable("no embedded PostgreSQL running")
+
+    def routing_backlog(self):
+        """Arrivals routing has not finished with: instance events not yet consumed, series and
+        studies with a version some rule has not looked at (0 once the sweeper caught up)."""
+        return int(self._psql("SELECT (SELECT count(*) FROM routing_instance_event)"
+                              " + (SELECT count(*) FROM routing_resource WHERE version > evaluated_version)"))
+
+    def routing_jobs(self):
+        return int(self._psql("SELECT count(*) FROM job"))
 
     def argv(self):
         return [self.binary, "serve", "--config", self.config_path]

@@ -25,7 +25,7 @@ SELECT format(
   'series_instance_uid=%L modality=%L series_number=%L series_description=%L body_part_examined=%L '
   'series_date=%L series_time=%L series_number_of_instances=%L series_attributes=%L '
   'sop_instance_uid=%L sop_class_uid=%L instance_number=%L content_date=%L content_time=%L calling_ae_title=%L '
-  'transfer_syntax_uid=%L file_path=%L file_size=%L checksum=%L instance_attributes=%L',
+  'called_ae_title=%L transfer_syntax_uid=%L file_path=%L file_size=%L checksum=%L instance_attributes=%L',
   p.patient_id, p.issuer_of_patient_id, p.patient_name, p.patient_birth_date, p.patient_sex, p.attributes,
   st.study_instance_uid, st.study_date, st.study_time, st.accession_number, st.study_id, st.study_description,
   st.referring_physician_name, st.modalities_in_study, st.sop_classes_in_study, st.number_of_series,
@@ -33,7 +33,7 @@ SELECT format(
   se.series_instance_uid, se.modality, se.series_number, se.series_description, se.body_part_examined,
   se.series_date, se.series_time, se.number_of_instances, se.attributes,
   i.sop_instance_uid, i.sop_class_uid, i.instance_number, i.content_date, i.content_time, i.calling_ae_title,
-  i.transfer_syntax_uid, i.file_path, i.file_size, i.checksum, i.attributes)
+  i.called_ae_title, i.transfer_syntax_uid, i.file_path, i.file_size, i.checksum, i.attributes)
 FROM instance i
 JOIN series se ON se.id = i.series_pk
 JOIN study st ON st.id = se.study_pk

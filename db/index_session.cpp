@@ -169,15 +169,15 @@ class BatchWriter {
   // Inserts the instances (distinct SOP Instance UIDs) in one statement, so the count
   // triggers run once for all of them; under Replace, deletes their old rows first.
   void instances(const std::vector<std::pair<const Row*, std::int64_t>>& items) {
-    Column columns[12];
+    Column columns[13];
     for (const auto& [row, series_pk] : items) {
       const auto& i = row->rec->instance;
       auto number = i.instance_number ? std::optional<std::string>(std::to_string(*i.instance_number)) : std::nullopt;
-      const std::optional<std::string> values[12] = {
+      const std::optional<std::string> values[13] = {
           std::to_string(series_pk), i.sop_instance_uid, i.sop_class_uid, number, row->content_date,
           row->content_time, i.calling_ae_title, i.transfer_syntax_uid, i.file_path, std::to_string(i.file_size),
-          i.checksum, row->instance_attrs};
-      for (int c = 0; c < 12; ++c) columns[c].push_back(values[c]);
+          i.checksum, row->instance_attrs, i.called_ae_title};
+      for (int c = 0; c < 13; ++c) columns[c].push_back(values[c]);
     }
     std::map<std::string, std::string> old_paths;
     if (duplicates_ == DuplicatePolicy::Replace) {
@@ -190,7 +190,7 @@ class BatchWriter {
         kInsertInstancesName, array_literal(columns[0]), array_literal(columns[1]), array_literal(columns[2]),
         array_literal(columns[3]), array_literal(columns[4]), array_literal(columns[5]), array_literal(columns[6]),
         array_literal(columns[7]), array_literal(columns[8]), array_literal(columns[9]), array_literal(columns[10]),
-        array_literal(columns[11]));
+        array_literal(columns[11]), array_literal(columns[12]));
     for (const auto& r : result) inserted.insert(r[0].c_str());
     for (const auto& [row, series_pk] : items) {
       const auto& i = row->rec->instance;

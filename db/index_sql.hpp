@@ -124,13 +124,14 @@ inline constexpr const char* kSeriesIds = R"sql(
 SELECT id, series_instance_uid FROM series WHERE series_instance_uid = ANY($1::text[])
 )sql";
 
-// Twelve parallel arrays, one element per instance → the SOP Instance UIDs inserted.
+// Thirteen parallel arrays, one element per instance → the SOP Instance UIDs inserted.
 inline constexpr const char* kInsertInstancesName = "index_insert_instances";
 inline constexpr const char* kInsertInstances = R"sql(
 INSERT INTO instance (series_pk, sop_instance_uid, sop_class_uid, instance_number, content_date, content_time,
-                      calling_ae_title, transfer_syntax_uid, file_path, file_size, checksum, attributes)
+                      calling_ae_title, transfer_syntax_uid, file_path, file_size, checksum, attributes,
+                      called_ae_title)
 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[], $5::date[], $6::time[], $7::text[],
-                     $8::text[], $9::text[], $10::bigint[], $11::text[], $12::jsonb[])
+                     $8::text[], $9::text[], $10::bigint[], $11::text[], $12::jsonb[], $13::text[])
 ON CONFLICT (sop_instance_uid) DO NOTHING
 RETURNING sop_instance_uid
 )sql";

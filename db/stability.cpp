@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "db/array_literal.hpp"
 #include "db/job_sql.hpp"
 #include "db/pooled_connection.hpp"
 #include "db/pq_errors.hpp"
@@ -28,7 +29,7 @@ constexpr const char* kSeriesColumns =
     " " PN_DA("se.series_date") ", " PN_TM("se.series_time") ", se.number_of_instances, se.attributes::text";
 constexpr const char* kInstanceColumns =
     "i.sop_instance_uid, i.sop_class_uid, i.instance_number, " PN_DA("i.content_date") ", " PN_TM("i.content_time")
-    ", i.attributes::text, i.transfer_syntax_uid, i.calling_ae_title";
+    ", i.attributes::text, i.transfer_syntax_uid, i.calling_ae_title, i.called_ae_title";
 constexpr int kSeriesOffset = 18;
 constexpr int kInstanceOffset = kSeriesOffset + 9;
 
@@ -79,9 +80,21 @@ IndexedAttributes attributes_from(const pqxx::row& r, bool series, bool instance
     i.attributes_json = text(r[o + 5]);
     i.transfer_syntax_uid = text(r[o + 6]);
     i.calling_ae_title = text(r[o + 7]);
+    i.called_ae_title = text(r[o + 8]);
   }
+  // Every query ends with the resource's AE titles, '\'-joined (an AE title holds no '\').
+  a.calling_ae_titles = split(text(r[r.size() - 2]));
+  a.called_ae_titles = split(text(r[r.size() - 1]));
   return a;
 }
+
+// The distinct non-empty values of an instance column over `where`, '\'-joined, sorted.
+#define PN_AE_TITLES(column, from_where)                                                              \
+  "(SELECT array_to_string(array_agg(DISTINCT x." column " ORDER BY x." column "), '\\') " from_where \
+  " AND x." column " <> '')"
+#define PN_SERIES_AE(column) PN_AE_TITLES(column, "FROM instance x WHERE x.series_pk = se.id")
+#define PN_STUDY_AE(column) \
+  PN_AE_TITLES(column, "FROM instance x JOIN series y ON y.id = x.series_pk WHERE y.study_pk = st.id")
 
 }  // namespace
 
@@ -159,18 +172,44 @@ std::map<std::string, RuleProgress> RoutingTransaction::rule_progress(const Pend
   });
 }
 
+namespace {
+
+const std::string& instance_select() {
+  static const std::string sql = std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns + ", " +
+                                 kInstanceColumns + ", i.calling_ae_title, i.called_ae_title" +
+                                 " FROM instance i JOIN series se ON se.id = i.series_pk"
+                                 " JOIN study st ON st.id = se.study_pk JOIN patient p ON p.id = st.patient_pk";
+  return sql;
+}
+
+}  // namespace
+
+std::map<std::string, IndexedAttributes> RoutingTransaction::instance_attributes(
+    const std::vector<std::string>& sop_instance_uids) {
+  static const std::string sql = instance_select() + " WHERE i.sop_instance_uid = ANY($1::text[])";
+  std::map<std::string, IndexedAttributes> out;
+  if (sop_instance_uids.empty()) return out;
+  impl_->run("routing attributes", [&](pqxx::work& tx) {
+    for (const auto& row : tx.exec_params(sql, detail::array_literal(sop_instance_uids))) {
+      auto a = attributes_from(row, true, true);
+      std::string uid = a.record.instance.sop_instance_uid;
+      out.emplace(std::move(uid), std::move(a));
+    }
+    return 0;
+  });
+  return out;
+}
+
 std::optional<IndexedAttributes> RoutingTransaction::attributes(const std::string& level, const std::string& uid) {
-  static const std::string instance_sql = std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns +
-                                          ", " + kInstanceColumns +
-                                          " FROM instance i JOIN series se ON se.id = i.series_pk"
-                                          " JOIN study st ON st.id = se.study_pk JOIN patient p ON p.id = st.patient_pk"
-                                          " WHERE i.sop_instance_uid = $1";
+  static const std::string instance_sql = instance_select() + " WHERE i.sop_instance_uid = $1";
   static const std::string series_sql =
       std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns + ", " + kInstanceColumns +
+      ", " PN_SERIES_AE("calling_ae_title") ", " PN_SERIES_AE("called_ae_title") +
       " FROM series se JOIN study st ON st.id = se.study_pk JOIN patient p ON p.id = st.patient_pk"
       " LEFT JOIN LATERAL (SELECT * FROM instance WHERE series_pk = se.id"
       " ORDER BY instance_number NULLS LAST, id LIMIT 1) i ON true WHERE se.series_instance_uid = $1";
   static const std::string study_sql = std::string("SELECT ") + kPatientStudyColumns +
+                                       ", " PN_STUDY_AE("calling_ae_title") ", " PN_STUDY_AE("called_ae_title") +
                                        " FROM study st JOIN patient p ON p.id = st.patient_pk"
                                        " WHERE st.study_instance_uid = $1";
   const bool is_instance = level == "instance", is_series = level == "series";
@@ -179,6 +218,21 @@ std::optional<IndexedAttributes> RoutingTransaction::attributes(const std::strin
     const auto rows = tx.exec_params(sql, uid);
     if (rows.empty()) return std::nullopt;
     return attributes_from(rows[0], is_instance || is_series, is_instance || is_series);
+  });
+}
+
+std::vector<RoutingTransaction::SeriesMembers> RoutingTransaction::study_members(const std::string& study_uid) {
+  return impl_->run("study members", [&](pqxx::work& tx) {
+    std::vector<SeriesMembers> out;
+    for (const auto& r : tx.exec_params(
+             "SELECT se.series_instance_uid, i.sop_instance_uid FROM study st JOIN series se ON se.study_pk = st.id"
+             " LEFT JOIN instance i ON i.series_pk = se.id WHERE st.study_instance_uid = $1"
+             " ORDER BY se.series_number NULLS LAST, se.id, i.instance_number NULLS LAST, i.id",
+             study_uid)) {
+      if (out.empty() || out.back().series_uid != r[0].c_str()) out.push_back({r[0].c_str(), {}});
+      if (!r[1].is_null()) out.back().sop_instance_uids.push_back(r[1].c_str());
+    }
+    return out;
   });
 }
 

@@ -58,6 +58,9 @@ struct IndexedAttributes {
   int number_of_study_related_series = 0;
   int number_of_study_related_instances = 0;
   int number_of_series_related_instances = 0;  // when has_series
+  // The distinct non-empty calling and called AE titles of the resource's instances (an
+  // instance: its own), sorted.
+  std::vector<std::string> calling_ae_titles, called_ae_titles;
 };
 
 class RoutingTransaction {
@@ -78,6 +81,17 @@ class RoutingTransaction {
   // The attributes of the resource at `level` ("instance", "series", "study"); nullopt when
   // it is no longer indexed.
   std::optional<IndexedAttributes> attributes(const std::string& level, const std::string& uid);
+  // attributes("instance", uid) of several instances in one query, by SOP Instance UID;
+  // those no longer indexed are missing.
+  std::map<std::string, IndexedAttributes> instance_attributes(const std::vector<std::string>& sop_instance_uids);
+  // The series of a study and the instances of each, as the index holds them: series by
+  // SeriesNumber, instances by InstanceNumber (then arrival). Empty when the study is not
+  // indexed (or has no series).
+  struct SeriesMembers {
+    std::string series_uid;
+    std::vector<std::string> sop_instance_uids;
+  };
+  std::vector<SeriesMembers> study_members(const std::string& study_uid);
   // Inserts a job unless its idempotency key exists (db/job_queue.hpp); whether it did.
   bool enqueue(const JobSpec& spec);
   // `rule` has looked at the resource's current version, and fired (made jobs) or not.

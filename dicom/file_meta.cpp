@@ -71,6 +71,7 @@ std::vector<std::uint8_t> encode_file_meta(const FileMeta& meta) {
   check_uid("ImplementationClassUID", meta.implementation_class_uid);
   check_short_text("ImplementationVersionName", meta.implementation_version_name);
   check_short_text("SourceApplicationEntityTitle", meta.source_ae_title);
+  check_short_text("ReceivingApplicationEntityTitle", meta.receiving_ae_title);
 
   std::vector<std::uint8_t> out;
   out.reserve(kPrefixLength + kGroupLengthElementLength + 6 * 8 + 4 * 64 + 2 * 16 + 2);
@@ -99,6 +100,9 @@ std::vector<std::uint8_t> encode_file_meta(const FileMeta& meta) {
   }
   if (!meta.source_ae_title.empty()) {
     put_string(out, 0x0016, "AE", meta.source_ae_title, ' ');
+  }
+  if (!meta.receiving_ae_title.empty()) {
+    put_string(out, 0x0018, "AE", meta.receiving_ae_title, ' ');
   }
 
   const auto group_length =

@@ -18,6 +18,7 @@ struct FileMeta {
   std::string implementation_class_uid;        // (0002,0012)
   std::string implementation_version_name;     // (0002,0013), omitted when empty
   std::string source_ae_title;                 // (0002,0016) the calling AE, omitted when empty
+  std::string receiving_ae_title;              // (0002,0018) the called AE (ours), omitted when empty
 };
 
 // Preamble + "DICM" + group 0002 with a correct (0002,0000) group length. Throws

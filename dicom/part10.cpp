@@ -71,6 +71,7 @@ Part10Header read_part10_header(const std::filesystem::path& file) {
       case 0x0003: header.sop_instance_uid = trim_value(value); break;
       case 0x0010: header.transfer_syntax_uid = trim_value(value); break;
       case 0x0016: header.source_ae_title = trim_value(value); break;
+      case 0x0018: header.receiving_ae_title = trim_value(value); break;
       default: break;
     }
   }

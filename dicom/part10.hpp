@@ -15,6 +15,7 @@ struct Part10Header {
   std::string sop_instance_uid;
   std::string transfer_syntax_uid;
   std::string source_ae_title;       // (0002,0016), may be empty
+  std::string receiving_ae_title;    // (0002,0018), may be empty
   std::uint64_t data_set_offset = 0;  // first byte after the meta group
   std::uint64_t file_size = 0;
 };

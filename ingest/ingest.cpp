@@ -30,6 +30,7 @@ Placed Ingest::place(storage::TempFile& temp, const Announced& announced, const 
     }
     const auto relative = store_.relative_path_for(record.instance.sop_instance_uid);
     record.instance.calling_ae_title = origin.calling_ae;
+    record.instance.called_ae_title = origin.called_ae;
     if (!origin.transfer_syntax.empty()) record.instance.transfer_syntax_uid = origin.transfer_syntax;
     record.instance.file_path = relative.string();
     record.instance.file_size = static_cast<std::int64_t>(temp.size());

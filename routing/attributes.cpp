@@ -36,3 +36,12 @@ const Attribute* AttributeSet::find(std::uint32_t tag) const {
 }
 
 }  // namespace pacsnode::routing
+
+namespace pacsnode::routing {
+
+void AssociationContext::add(std::vector<std::string>& field, std::string value) {
+  if (value.empty() || std::find(field.begin(), field.end(), value) != field.end()) return;
+  field.push_back(std::move(value));
+}
+
+}  // namespace pacsnode::routing

@@ -43,13 +43,18 @@ class AttributeSet final : public AttributeSource {
   std::vector<Attribute> sorted_;
 };
 
-// The association a resource came over: CallingAE, CalledAE and CallingHost in rules.
-// A field without a value is absent for rules (e.g. CalledAE for an instance from
-// STOW-RS, or all three in `pacsnode rules test` without options).
+// The association(s) a resource came over: CallingAE, CalledAE and CallingHost in rules.
+// One value for an instance; for a series or study, every distinct value of its instances
+// (a rule matches when any does, like a multi-valued attribute). A field without a value is
+// absent for rules (e.g. CalledAE for an instance from STOW-RS, or all three in `pacsnode
+// rules test FILE` without options). Holds no empty strings: add values with add().
 struct AssociationContext {
-  std::optional<std::string> calling_ae;    // trimmed
-  std::optional<std::string> called_ae;     // trimmed
-  std::optional<std::string> calling_host;  // numeric address or host name
+  // Appends `value` to `field` unless it is empty or already there.
+  static void add(std::vector<std::string>& field, std::string value);
+
+  std::vector<std::string> calling_ae;    // trimmed
+  std::vector<std::string> called_ae;     // trimmed
+  std::vector<std::string> calling_host;  // numeric address or host name
 };
 
 }  // namespace pacsnode::routing

@@ -23,7 +23,7 @@ struct Seen {
 
 Seen look_up(const AttributeRef& ref, const AttributeSource& attributes, const AssociationContext& association) {
   Seen seen;
-  const std::optional<std::string>* field = nullptr;
+  const std::vector<std::string>* field = nullptr;
   switch (ref.field) {
     case Field::CallingAE: field = &association.calling_ae; break;
     case Field::CalledAE: field = &association.called_ae; break;
@@ -38,9 +38,9 @@ Seen look_up(const AttributeRef& ref, const AttributeSource& attributes, const A
       return seen;
     }
   }
-  if (field->has_value() && !(*field)->empty()) {
+  if (!field->empty()) {
     seen.present = true;
-    seen.values = std::span<const std::string>(&**field, 1);
+    seen.values = std::span<const std::string>(*field);
   }
   return seen;
 }

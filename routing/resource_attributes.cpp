@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "db/stability.hpp"
+#include "dicom/attribute_text.hpp"
 #include "dicom/json_values.hpp"
 
 namespace pacsnode::routing {
@@ -84,6 +85,8 @@ Attributes attributes_of(const IndexRecord& r) {
   set_text(a, 0x00080033, r.instance.content_time);
   set_text(a, 0x00020016, r.instance.calling_ae_title);
   set_text(a, 0x00020010, r.instance.transfer_syntax_uid);
+  AssociationContext::add(a.association().calling_ae, r.instance.calling_ae_title);
+  AssociationContext::add(a.association().called_ae, r.instance.called_ae_title);
   // A key field wins over a copy in the JSON; a lower level over a higher one.
   a.add_dicom_json(r.instance.attributes_json);
   a.add_dicom_json(r.series.attributes_json);
@@ -99,7 +102,25 @@ Attributes attributes_of(const db::IndexedAttributes& indexed) {
   a.set(0x00201206, {std::to_string(indexed.number_of_study_related_series)});
   a.set(0x00201208, {std::to_string(indexed.number_of_study_related_instances)});
   if (indexed.has_series) a.set(0x00201209, {std::to_string(indexed.number_of_series_related_instances)});
+  AssociationContext association;
+  for (const auto& ae : indexed.calling_ae_titles) AssociationContext::add(association.calling_ae, ae);
+  for (const auto& ae : indexed.called_ae_titles) AssociationContext::add(association.called_ae, ae);
+  a.association() = std::move(association);
   return a;
+}
+
+const Attribute* IndexedSource::find(std::uint32_t tag) const {
+  auto it = built_.find(tag);
+  if (it != built_.end()) return &it->second;
+  const auto* values = attributes_.find(tag);
+  if (!values) return nullptr;
+  Attribute a;
+  a.tag = tag;
+  a.vr = dicom::dictionary_vr(tag);
+  for (const auto& v : *values) {
+    if (!v.empty()) a.values.push_back(v);
+  }
+  return &built_.emplace(tag, std::move(a)).first->second;
 }
 
 }  // namespace pacsnode::routing

@@ -1,6 +1,7 @@
 #include "routing/sweeper.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 
 #include "base/log.hpp"
@@ -125,12 +126,19 @@ std::size_t Sweeper::sweep_events(SweepPass& pass) {
   if (events.empty()) return 0;
   const bool any = std::any_of(rules_.begin(), rules_.end(), [](const RuleSpec& r) { return r.on == Level::Instance; });
   std::vector<std::int64_t> consumed;
+  // One query for the whole batch: a round trip per instance was most of the rules' cost.
+  std::map<std::string, db::IndexedAttributes> batch;
+  if (any) {
+    std::vector<std::string> uids;
+    for (const auto& event : events) uids.push_back(event.sop_instance_uid);
+    batch = tx.instance_attributes(uids);
+  }
   for (const auto& event : events) {
     consumed.push_back(event.id);
     if (!any) continue;
-    const auto indexed = tx.attributes("instance", event.sop_instance_uid);
-    if (!indexed) continue;  // deleted (or replaced: its new row has an event of its own)
-    const Attributes attributes = attributes_of(*indexed);
+    const auto indexed = batch.find(event.sop_instance_uid);
+    if (indexed == batch.end()) continue;  // deleted (or replaced: its new row has an event of its own)
+    const Attributes attributes = attributes_of(indexed->second);
     for (const auto& rule : rules_) {
       if (rule.on != Level::Instance || !fires(rule, rules_, attributes, event.sop_instance_uid)) continue;
       std::size_t created = 0;

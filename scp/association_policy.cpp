@@ -59,8 +59,12 @@ net::AcceptDecision AssociationPolicy::decide(const net::AAssociateRq& rq, std::
   if (active >= settings_.max_associations) {
     return reject(2, 3, 2, "association limit of " + std::to_string(settings_.max_associations) + " reached");
   }
-  if (rq.called_ae != settings_.ae_title) {
-    return reject(1, 1, 7, "called AE title '" + rq.called_ae + "' is not ours ('" + settings_.ae_title + "')");
+  if (rq.called_ae != settings_.ae_title &&
+      std::find(settings_.extra_ae_titles.begin(), settings_.extra_ae_titles.end(), rq.called_ae) ==
+          settings_.extra_ae_titles.end()) {
+    std::string ours = "'" + settings_.ae_title + "'";
+    for (const auto& extra : settings_.extra_ae_titles) ours += ", '" + extra + "'";
+    return reject(1, 1, 7, "called AE title '" + rq.called_ae + "' is not ours (" + ours + ")");
   }
   if (blank(rq.calling_ae)) return reject(1, 1, 3, "calling AE title is empty");
   if (settings_.reject_unknown_calling_ae &&

@@ -12,6 +12,7 @@ namespace pacsnode::scp {
 
 struct PolicySettings {
   std::string ae_title;                    // called AE title we answer to
+  std::vector<std::string> extra_ae_titles;  // further called AE titles accepted the same way
   std::vector<std::string> known_ae_titles;  // the configured peers
   bool reject_unknown_calling_ae = false;
   bool require_user_identity = false;

@@ -124,6 +124,7 @@ net::SinkFactory StoreService::sink_factory() {
       meta.implementation_class_uid = settings_.implementation_class_uid;
       meta.implementation_version_name = settings_.implementation_version_name;
       meta.source_ae_title = association.peer_ae();
+      meta.receiving_ae_title = association.called_ae();
       temp.write(dicom::encode_file_meta(meta));
       return std::make_unique<StoreSink>(std::move(temp));
     } catch (const Error& e) {

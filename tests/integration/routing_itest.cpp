@@ -344,3 +344,61 @@ TEST_CASE("routing: instances after the firing make exactly one more firing, an 
   CHECK(code == 0);
   CHECK(show.find("firing 2 (an amendment)") != std::string::npos);
 }
+
+TEST_CASE("routing: extra_ae_titles — a series rule on CalledAE forwards what was sent to that title only") {
+  StoreScp scp;
+  NodeOptions options = tables(peer_toml("pacs", "STORESCP", scp.port()) +
+                               "[[rules]]\nname = \"router\"\non = \"series\"\nwhen = 'CalledAE == \"ROUTER\"'\n"
+                               "then = [\"forward pacs\"]\nstable_after = \"2s\"\n");
+  options.extra_node = "extra_ae_titles = [\"ROUTER\"]\n";
+  Node node(options);
+  TempDir routed("routed"), plain("plain"), mixed("mixed");
+  generate_instances(routed.path(), 3, 1, 16);
+  generate_instances(plain.path(), 3, 1, 16);
+  generate_instances(mixed.path(), 4, 1, 16);
+  const auto routed_files = files_below(routed.path()), plain_files = files_below(plain.path()),
+             mixed_files = files_below(mixed.path());
+  store(node.port(), "ROUTER", routed_files);
+  store(node.port(), node.ae_title(), plain_files);
+  // Half of this series to the main title, half to ROUTER: CalledAE holds both values.
+  store(node.port(), node.ae_title(), {mixed_files.begin(), mixed_files.begin() + 2});
+  store(node.port(), "ROUTER", {mixed_files.begin() + 2, mixed_files.end()});
+
+  // The called AE title is kept per instance (and in the file's meta header, for reindex).
+  CHECK(node.sql("SELECT called_ae_title || ':' || count(*) FROM instance GROUP BY called_ae_title ORDER BY called_ae_title") ==
+        "PACSNODE:5\nROUTER:5");
+  for (const auto& f : routed_files) {
+    const auto uid = dicom::read_part10_header(f).sop_instance_uid;
+    const auto stored = node.storage() / node.sql("SELECT file_path FROM instance WHERE sop_instance_uid = '" + uid + "'");
+    CHECK(dicom::read_part10_header(stored).receiving_ae_title == "ROUTER");
+  }
+
+  REQUIRE_MESSAGE(wait_for([&] { return node.sql("SELECT count(*) FROM job WHERE state = 'done'") == "2"; }, 40s),
+                  node.log_tail(40));
+  // The rule has looked at all three series (the plain one did not match).
+  REQUIRE(wait_for([&] { return node.sql("SELECT count(*) FROM routing_rule_state WHERE rule = 'router'") == "3"; },
+                   30s));
+  CHECK(node.sql("SELECT firings FROM routing_rule_state WHERE rule = 'router' ORDER BY firings") == "0\n1\n1");
+  std::this_thread::sleep_for(3s);
+  CHECK(node.sql("SELECT count(*) FROM job") == "2");
+  std::set<std::string> expected = uids_of(routed_files);
+  for (const auto& uid : uids_of(mixed_files)) expected.insert(uid);
+  CHECK(scp.received_uids() == expected);
+  CHECK(scp.reception_count() == routed_files.size() + mixed_files.size());
+
+  // C-FIND answers the same under the extra title: the three studies.
+  auto [find_code, found] = run({"findscu", "-v", "-S", "-aec", "ROUTER", "-k", "QueryRetrieveLevel=STUDY", "-k",
+                                 "StudyInstanceUID", "127.0.0.1", std::to_string(node.port())},
+                                60s);
+  CHECK_MESSAGE(find_code == 0, found);
+  std::size_t pending = 0;
+  for (auto at = found.find("(Pending)"); at != std::string::npos; at = found.find("(Pending)", at + 1)) ++pending;
+  CHECK_MESSAGE(pending == 3, found);
+  CHECK(found.find("Final Find Response (Success)") != std::string::npos);
+
+  // A title the node does not answer to is still refused.
+  auto [code, out] = run({"echoscu", "-to", "5", "-aec", "ELSEWHERE", "127.0.0.1", std::to_string(node.port())}, 30s);
+  CHECK(code != 0);
+  CHECK(node.log().find("called AE title 'ELSEWHERE' is not ours ('PACSNODE', 'ROUTER')") != std::string::npos);
+  CHECK(node.echo_ok());
+}

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/support/node.hpp"
 
@@ -260,4 +262,144 @@ TEST_CASE("rules test: association options, folders, unreadable files, JSON") {
   CHECK(code == 2);
   std::tie(code, out) = run({PACSNODE_BINARY, "rules"});
   CHECK(code == 2);
+}
+
+namespace {
+
+constexpr const char* kStudyRules = R"([[peers]]
+name = "pacs"
+ae_title = "PACS"
+host = "127.0.0.1"
+port = 9
+
+[[rules]]
+name = "ct-study"
+on = "study"
+when = 'ModalitiesInStudy == "CT" and CallingAE == "STORESCU"'
+then = ["forward pacs"]
+stable_after = "1h"
+
+[[rules]]
+name = "router-ct"
+on = "series"
+when = 'CalledAE == "ROUTER" and Modality == "CT"'
+then = ["forward pacs"]
+stable_after = "1h"
+
+[[rules]]
+name = "mr-series"
+on = "series"
+when = 'Modality == "MR"'
+then = ["forward pacs"]
+stable_after = "1h"
+
+[[rules]]
+name = "first-two"
+on = "instance"
+when = 'InstanceNumber <= 2'
+then = ["forward pacs"]
+)";
+
+void storescu(std::uint16_t port, const std::string& called, const std::vector<fs::path>& files) {
+  std::vector<std::string> argv = {"storescu", "-aec", called, "127.0.0.1", std::to_string(port)};
+  for (const auto& f : files) argv.push_back(f.string());
+  auto [code, out] = run(argv, std::chrono::minutes(2));
+  REQUIRE_MESSAGE(code == 0, out);
+}
+
+// `pacsnode rules test --study UID` against the node's configuration.
+std::pair<int, std::string> rules_test_study(const Node& node, const std::string& uid, bool json = false) {
+  std::vector<std::string> argv = {PACSNODE_BINARY, "rules", "test", "--study", uid, "--config",
+                                   node.config_path().string()};
+  if (json) argv.push_back("--json");
+  return run(argv, std::chrono::minutes(2));
+}
+
+}  // namespace
+
+TEST_CASE("rules test --study: a stored study, its series and instances, from a running and a stopped node") {
+  NodeOptions options = tables(kStudyRules);
+  options.extra_node = "extra_ae_titles = [\"ROUTER\"]\n";
+  Node node(options);
+  TempDir data("study");
+  generate_instances(data.path(), 4, 1, 16);
+  const auto files = files_below(data.path());  // InstanceNumber 1..4, in this order
+  storescu(node.port(), "ROUTER", {files[0], files[1]});
+  storescu(node.port(), node.ae_title(), {files[2], files[3]});
+  const std::string study = node.sql("SELECT study_instance_uid FROM study");
+  const std::string series = node.sql("SELECT series_instance_uid FROM series");
+  const std::string first = node.sql("SELECT sop_instance_uid FROM instance WHERE instance_number = 1");
+  const std::string third = node.sql("SELECT sop_instance_uid FROM instance WHERE instance_number = 3");
+  // The instance rule fires for instances 1 and 2 (the peer is not there: the jobs wait).
+  for (int i = 0; i < 100 && node.sql("SELECT count(*) FROM job") != "2"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  REQUIRE(node.sql("SELECT count(*) FROM job") == "2");
+
+  auto check_output = [&](const std::string& out) {
+    CHECK_MESSAGE(contains(out, "== study " + study + " (1 series, 4 instance(s))\n"
+                                "  PatientID PAT0000, StudyDate 20240115, ModalitiesInStudy CT\n"
+                                "  rule ct-study (on study): matched\n"
+                                "    ModalitiesInStudy == \"CT\" and CallingAE == \"STORESCU\" at 1:1: true\n"
+                                "      ModalitiesInStudy == \"CT\" at 1:1: true (ModalitiesInStudy is \"CT\")\n"
+                                "      CallingAE == \"STORESCU\" at 1:31: true (CallingAE is \"STORESCU\")\n"
+                                "    would forward to pacs (peer PACS@127.0.0.1:9)\n"
+                                "  1 of 1 rule(s) matched; would do:\n"
+                                "    forward to pacs (peer PACS@127.0.0.1:9) (rule ct-study, on study)\n"),
+                  out);
+    // Every instance's called AE title is the series' CalledAE.
+    CHECK_MESSAGE(contains(out, "== series " + series + " (4 instance(s))\n"
+                                "  Modality CT, SeriesNumber 1\n"
+                                "  rule router-ct (on series): matched\n"
+                                "    CalledAE == \"ROUTER\" and Modality == \"CT\" at 1:1: true\n"
+                                "      CalledAE == \"ROUTER\" at 1:1: true (CalledAE is \"PACSNODE\\ROUTER\")\n"
+                                "      Modality == \"CT\" at 1:26: true (Modality is \"CT\")\n"
+                                "    would forward to pacs (peer PACS@127.0.0.1:9)\n"
+                                "  rule mr-series (on series): not matched\n"
+                                "    Modality == \"MR\" at 1:1: false (Modality is \"CT\")\n"
+                                "  1 of 2 rule(s) matched; would do:\n"),
+                  out);
+    CHECK_MESSAGE(contains(out, "== instance " + first + "\n  Modality CT, SOPClassUID 1.2.840.10008.5.1.4.1.1.2, "
+                                "SOPInstanceUID " + first + ", InstanceNumber 1\n"),
+                  out);
+    const auto at_first = out.find("== instance " + first + "\n");
+    CHECK(contains(out.substr(at_first, out.find("\n== ", at_first + 1) + 1 - at_first),
+                   "  rule first-two (on instance): matched\n"
+                   "    InstanceNumber <= 2 at 1:1: true (InstanceNumber is \"1\")\n"));
+    const auto at_third = out.find("== instance " + third + "\n");
+    REQUIRE(at_third != std::string::npos);
+    CHECK(contains(out.substr(at_third, out.find("\n== ", at_third + 1) + 1 - at_third),
+                   "  rule first-two (on instance): not matched\n"
+                   "    InstanceNumber <= 2 at 1:1: false (InstanceNumber is \"3\")\n"
+                   "  0 of 1 rule(s) matched; nothing would be done\n"));
+    CHECK(contains(out, "study " + study + ": 4 of 7 rule evaluation(s) matched (nothing was done)\n"));
+    // The instances come in InstanceNumber order.
+    CHECK(at_first < at_third);
+  };
+
+  auto [code, out] = rules_test_study(node, study);  // the node is running
+  CHECK_MESSAGE(code == 0, out);
+  check_output(out);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // a job made by the command would show by now
+  CHECK(node.sql("SELECT count(*) FROM job") == "2");
+
+  auto [json_code, json] = rules_test_study(node, study, true);
+  CHECK(json_code == 0);
+  CHECK_MESSAGE(contains(json, "{\"level\":\"series\",\"uid\":\"" + series + "\",\"rules\":["), json);
+  CHECK(contains(json, "\"name\":\"router-ct\",\"on\":\"series\",\"priority\":0,\"fallback\":false,\"matched\":true"));
+
+  auto [unknown_code, unknown] = rules_test_study(node, "1.2.3.999");
+  CHECK(unknown_code == 1);
+  CHECK_MESSAGE(contains(unknown, "pacsnode rules test: study 1.2.3.999 is not in the index\n"), unknown);
+
+  // With --study, the association comes from the index: the options are refused.
+  auto [usage_code, usage] = run({PACSNODE_BINARY, "rules", "test", "--study", study, "--called-ae", "X", "--config",
+                                  node.config_path().string()});
+  CHECK(usage_code == 2);
+
+  // A stopped node: the command starts the embedded cluster itself, and stops it again.
+  REQUIRE(node.stop() == 0);
+  auto [stopped_code, stopped] = rules_test_study(node, study);
+  CHECK_MESSAGE(stopped_code == 0, stopped);
+  check_output(stopped);
 }

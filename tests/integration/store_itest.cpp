@@ -529,7 +529,7 @@ TEST_CASE("kill -9 while 8 storescu send 2,000 instances: every acknowledged ins
       "SELECT string_agg(x, E'\\n' ORDER BY x) FROM (SELECT concat_ws('|', p.patient_id, p.patient_name, "
       "s.study_instance_uid, s.number_of_instances, se.series_instance_uid, se.number_of_instances, "
       "i.sop_instance_uid, i.sop_class_uid, i.instance_number, i.transfer_syntax_uid, i.file_path, i.file_size, "
-      "i.checksum, i.calling_ae_title) AS x FROM instance i JOIN series se ON se.id = i.series_pk "
+      "i.checksum, i.calling_ae_title, i.called_ae_title) AS x FROM instance i JOIN series se ON se.id = i.series_pk "
       "JOIN study s ON s.id = se.study_pk JOIN patient p ON p.id = s.patient_pk) t";
   const std::string before = node.sql(snapshot_query);
   CHECK(node.stop() == 0);

@@ -188,3 +188,25 @@ TEST_CASE("policy: a remembered passcode is accepted while the verification slot
   verifying.join();
   CHECK(attacker == "1,1,1");
 }
+
+TEST_CASE("policy: the called AE title may be ae_title or one of extra_ae_titles, nothing else") {
+  PolicySettings s;
+  s.ae_title = "PACSNODE";
+  s.extra_ae_titles = {"ROUTER", "AI_LUNG"};
+  s.contexts = scp::offered_services(false, false);
+  AssociationPolicy policy(std::move(s));
+  auto called = [](std::string ae) {
+    net::AAssociateRq r;
+    r.called_ae = std::move(ae);
+    r.calling_ae = "MODALITY";
+    r.contexts.push_back({1, std::string(net::uid::Verification), {std::string(net::uid::ImplicitVrLittleEndian)}});
+    return r;
+  };
+  CHECK(decide(policy, called("PACSNODE")) == "accepted");
+  CHECK(decide(policy, called("ROUTER")) == "accepted");
+  CHECK(decide(policy, called("AI_LUNG")) == "accepted");
+  CHECK(decide(policy, called("router")) == "1,1,7");  // AE titles are case-sensitive
+  const auto refused = policy.decide(called("ELSEWHERE"), 0);
+  CHECK(outcome(refused) == "1,1,7");
+  CHECK(refused.reason == "called AE title 'ELSEWHERE' is not ours ('PACSNODE', 'ROUTER', 'AI_LUNG')");
+}

@@ -302,6 +302,20 @@ TEST_CASE("config: AE titles") {
   CHECK(parse_config("[node]\nae_title = \"MY NODE         \"", kFile).ae_title == "MY NODE");
 }
 
+TEST_CASE("config: extra_ae_titles are validated like ae_title") {
+  CHECK(parse_config("", kFile).extra_ae_titles.empty());
+  const Config c = parse_config("[node]\nae_title = \"MAIN\"\nextra_ae_titles = [\" ROUTER \", \"AI_LUNG\"]", kFile);
+  CHECK(c.extra_ae_titles == std::vector<std::string>{"ROUTER", "AI_LUNG"});
+  check_error("[node]\nextra_ae_titles = \"ROUTER\"", "node.extra_ae_titles", "must be an array of strings");
+  check_error("[node]\nextra_ae_titles = [\"OK\", 7]", "node.extra_ae_titles[1]", "must be a string");
+  check_error("[node]\nextra_ae_titles = [\"ABCDEFGHIJKLMNOPQ\"]", "node.extra_ae_titles[0]",
+              "must be at most 16 characters");
+  check_error("[node]\nextra_ae_titles = [\"   \"]", "node.extra_ae_titles[0]", "must not be empty");
+  check_error("[node]\nextra_ae_titles = [\"A\\\\B\"]", "node.extra_ae_titles[0]", "backslash");
+  check_error("[node]\nextra_ae_titles = [\"PACSNODE\"]", "node.extra_ae_titles[0]", "already node.ae_title");
+  check_error("[node]\nextra_ae_titles = [\"R\", \"R \"]", "node.extra_ae_titles[1]", "listed twice");
+}
+
 TEST_CASE("config: bind must be a numeric address") {
   check_error("[node]\nbind = \"localhost\"", "node.bind", "numeric IPv4 or IPv6");
   check_error("[node]\nbind = \"\"", "node.bind", "numeric IPv4 or IPv6");

@@ -31,7 +31,7 @@ AttributeSet ct() {
   return a;
 }
 
-const AssociationContext kAssociation{"MODALITY1", "PACSNODE", "10.1.2.3"};
+const AssociationContext kAssociation{{"MODALITY1"}, {"PACSNODE"}, {"10.1.2.3"}};
 
 bool eval(std::string_view text, const AttributeSource& attributes = ct(),
           const AssociationContext& association = kAssociation) {
@@ -190,8 +190,24 @@ TEST_CASE("rules eval: CallingAE, CalledAE and CallingHost come from the associa
   CHECK_FALSE(eval(R"(CallingAE != "MODALITY1")", ct(), none));
   CHECK_FALSE(eval("exists CallingAE", ct(), none));
   CHECK(eval("exists CallingAE and exists CalledAE and exists CallingHost"));
-  const AssociationContext stow{std::string("WEB"), std::nullopt, std::string("::1")};
+  const AssociationContext stow{{"WEB"}, {}, {"::1"}};
   CHECK(eval(R"(not exists CalledAE and CallingHost == "::1")", ct(), stow));
+}
+
+TEST_CASE("rules eval: a series' association fields hold every instance's value; any one matches") {
+  const AssociationContext series{{"CT1", "MR7"}, {"PACSNODE", "ROUTER"}, {}};
+  CHECK(eval(R"(CalledAE == "ROUTER")", ct(), series));
+  CHECK(eval(R"(CalledAE == "PACSNODE")", ct(), series));
+  CHECK_FALSE(eval(R"(CalledAE == "AI_LUNG")", ct(), series));
+  CHECK(eval(R"(CallingAE in ["MR7"] and CallingAE ~ "^CT")", ct(), series));
+  // != is "no value equal", as for a multi-valued attribute.
+  CHECK_FALSE(eval(R"(CalledAE != "ROUTER")", ct(), series));
+  CHECK(eval(R"(CalledAE != "AI_LUNG")", ct(), series));
+  AssociationContext built;
+  AssociationContext::add(built.called_ae, "ROUTER");
+  AssociationContext::add(built.called_ae, "");
+  AssociationContext::add(built.called_ae, "ROUTER");
+  CHECK(built.called_ae == std::vector<std::string>{"ROUTER"});
 }
 
 TEST_CASE("rules eval: (gggg,eeee) tags, private ones compared by the value's own VR") {

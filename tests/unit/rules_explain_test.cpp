@@ -63,7 +63,7 @@ TEST_CASE("rules explain: a comparison shows what it saw") {
         "exists OtherPatientIDsSequence at 1:1: true (OtherPatientIDsSequence present (SQ))\n");
   CHECK(explain("exists Modality") == "exists Modality at 1:1: true (Modality is \"MR\")\n");
   CHECK(explain(R"(CallingAE == "CT1")") == "CallingAE == \"CT1\" at 1:1: false (CallingAE absent)\n");
-  CHECK(explain(R"(CallingAE == "CT1")", mr(), {std::string("MR7"), {}, {}}) ==
+  CHECK(explain(R"(CallingAE == "CT1")", mr(), {{"MR7"}, {}, {}}) ==
         "CallingAE == \"CT1\" at 1:1: false (CallingAE is \"MR7\")\n");
   CHECK(explain(R"((0009,1001) == "x")") == "(0009,1001) == \"x\" at 1:1: false ((0009,1001) absent)\n");
   CHECK(explain("true") == "true at 1:1: true\n");
