@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
   const RuleSet set(std::move(rules));
   const AttributeSet attributes = read_file_attributes(file);
   const IndexRecord record = dicom::extract_index_record(file);
-  const AssociationContext association{std::string("CT_SCANNER_2"), std::string("PACSNODE"), std::string("10.0.0.7")};
+  const AssociationContext association{{"CT_SCANNER_2"}, {"PACSNODE"}, {"10.0.0.7"}};
 
   std::size_t matched = set.match(Trigger::Instance, attributes, association).size();
   std::printf("%zu rules on %s (%zu attributes, %zu rules matched), %d iterations x 5 rounds, medians:\n",
