@@ -314,10 +314,12 @@ TEST_CASE("analysis: DICOM objects a plug-in writes are checked, stored, indexed
   // one that claims another patient.
   const std::string own = script("own.sh", R"(f=$(ls "$PACSNODE_IN_DIR" | head -n 1)
 cp "$PACSNODE_IN_DIR/$f" "$PACSNODE_OUT_DIR/derived.dcm"
-dcmodify -nb -gin -gse -m "SeriesDescription=derived by a plug-in" "$PACSNODE_OUT_DIR/derived.dcm")");
+chmod u+w "$PACSNODE_OUT_DIR/derived.dcm"
+dcmodify -nb -gin -gse -i "SeriesDescription=derived by a plug-in" "$PACSNODE_OUT_DIR/derived.dcm")");
   const std::string foreign = script("foreign.sh", R"(f=$(ls "$PACSNODE_IN_DIR" | head -n 1)
 cp "$PACSNODE_IN_DIR/$f" "$PACSNODE_OUT_DIR/other.dcm"
-dcmodify -nb -gin -m "PatientID=SOMEONE-ELSE" "$PACSNODE_OUT_DIR/other.dcm")");
+chmod u+w "$PACSNODE_OUT_DIR/other.dcm"
+dcmodify -nb -gin -i "PatientID=SOMEONE-ELSE" "$PACSNODE_OUT_DIR/other.dcm")");
   Orthanc pacs;
   Node node(tables(peer_toml("pacs", pacs.ae_title(), pacs.dicom_port()) +
                    "[[plugins]]\nname = \"own\"\ncommand = [\"" + own + "\"]\n" +
