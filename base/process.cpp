@@ -1,4 +1,5 @@
 #include "base/process.hpp"
+#include "base/fd.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -103,22 +104,6 @@ std::vector<char*> to_pointers(std::vector<std::string>& strings) {
   pointers.push_back(nullptr);
   return pointers;
 }
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
 
 [[noreturn]] void child_fail(int pipe_fd, ChildStage stage) {
   ChildFailure failure{static_cast<int>(stage), errno};

@@ -1,4 +1,5 @@
 #include "plugins/host.hpp"
+#include "base/fd.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -34,22 +35,6 @@ struct JobError {
 };
 
 std::string errno_text(int error) { return std::strerror(error); }
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
 
 // The user the plug-in runs as, when the host switches to one.
 struct Identity {

@@ -89,8 +89,10 @@ std::string uuid_to_uid(const std::array<std::uint8_t, 16>& uuid) {
 
 }  // namespace detail
 
-std::string device_observer_uid(std::string_view algorithm_name) {
-  return detail::uuid_to_uid(detail::uuid_v5(kDeviceNamespace, algorithm_name));
+std::string name_based_uid(const std::array<std::uint8_t, 16>& name_space, std::string_view name) {
+  return detail::uuid_to_uid(detail::uuid_v5(name_space, name));
 }
+
+std::string device_observer_uid(std::string_view algorithm_name) { return name_based_uid(kDeviceNamespace, algorithm_name); }
 
 }  // namespace pacsnode::report

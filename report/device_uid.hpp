@@ -13,7 +13,11 @@ namespace pacsnode::report {
 inline constexpr std::array<std::uint8_t, 16> kDeviceNamespace = {
     0x6b, 0x1e, 0x4f, 0x0a, 0x93, 0x5c, 0x4d, 0x2e, 0xa8, 0x71, 0x3c, 0x52, 0xd9, 0x04, 0xe6, 0x17};
 
-// "2.25." followed by the decimal value of the UUID v5 of `algorithm_name` in kDeviceNamespace.
+// "2.25." followed by the decimal value of the UUID v5 of `name` in `name_space`: the same
+// name gives the same UID everywhere, forever.
+std::string name_based_uid(const std::array<std::uint8_t, 16>& name_space, std::string_view name);
+
+// name_based_uid(kDeviceNamespace, algorithm_name).
 std::string device_observer_uid(std::string_view algorithm_name);
 
 namespace detail {

@@ -1,10 +1,9 @@
 #include "routing/analyze.hpp"
 
-#include <xxhash.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include "base/error.hpp"
@@ -15,25 +14,21 @@
 #include "dicom/extract.hpp"
 #include "ingest/ingest.hpp"
 #include "net/blocking.hpp"
+#include "report/device_uid.hpp"
 #include "report/measurement_report.hpp"
 #include "storage/store.hpp"
 
 namespace pacsnode::routing {
 namespace {
 
-// A UID that is a function of `key`: 2.25 followed by a 128-bit digest in decimal (PS3.5
-// §B.2 form), so that an attempt repeated after a crash makes the same instance again.
-std::string uid_for(std::string_view key) {
-  const XXH128_hash_t h = XXH3_128bits(key.data(), key.size());
-  unsigned __int128 n = (static_cast<unsigned __int128>(h.high64) << 64) | h.low64;
-  std::string digits;
-  do {
-    digits.push_back(static_cast<char>('0' + static_cast<int>(n % 10)));
-    n /= 10;
-  } while (n != 0);
-  std::reverse(digits.begin(), digits.end());
-  return "2.25." + digits;
-}
+// The namespace of the UIDs analyses make (reports, their series, tracking UIDs): random,
+// fixed forever.
+constexpr std::array<std::uint8_t, 16> kAnalysisNamespace = {0x3f, 0x8a, 0x51, 0xc2, 0x7d, 0x04, 0x4b, 0x9e,
+                                                             0xb1, 0x26, 0x5e, 0xa0, 0x13, 0xcf, 0x68, 0x94};
+
+// A UID that is a function of `key` (a name-based UUID under 2.25), so that an attempt
+// repeated after a crash makes the same instance again.
+std::string uid_for(std::string_view key) { return report::name_based_uid(kAnalysisNamespace, key); }
 
 std::string code_key(const plugins::Code& code) { return code.scheme + ":" + code.value; }
 std::string code_key(const std::optional<plugins::Code>& code) { return code ? code_key(*code) : std::string(); }
