@@ -68,6 +68,7 @@ std::vector<routing::RuleSpec> rule_specs(const Config& config) {
       const routing::IndexedSource source(attributes);
       return r->when.evaluate(source, attributes.association());
     };
+    spec.reads = rule.when.tags();
     specs.push_back(std::move(spec));
   }
   return specs;

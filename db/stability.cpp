@@ -1,5 +1,6 @@
 #include "db/stability.hpp"
 
+#include <cctype>
 #include <optional>
 
 #include "db/array_literal.hpp"
@@ -96,6 +97,97 @@ IndexedAttributes attributes_from(const pqxx::row& r, bool series, bool instance
 #define PN_STUDY_AE(column) \
   PN_AE_TITLES(column, "FROM instance x JOIN series y ON y.id = x.series_pk WHERE y.study_pk = st.id")
 
+// `sql` with each level's DICOM JSON cut down, by PostgreSQL, to the keys in the text array
+// `param`: the rules read a handful of a level's attributes, and sending and parsing all of
+// them (a vendor's private data, say) was most of what routing cost per instance.
+std::string only_keys(std::string sql, const char* param) {
+  for (const char* alias : {"p", "st", "se", "i"}) {
+    const std::string column = std::string(alias) + ".attributes";
+    const std::string from = column + "::text";
+    const std::string to = "(SELECT jsonb_object_agg(k, " + column + " -> k) FROM unnest(" + param + "::text[]) k WHERE " +
+                           column + " ? k)::text";
+    for (std::size_t at = 0; (at = sql.find(from, at)) != std::string::npos;) {
+      if (at > 0 && (std::isalnum(static_cast<unsigned char>(sql[at - 1])) || sql[at - 1] == '_')) {
+        at += from.size();  // another alias that ends like this one
+        continue;
+      }
+      sql.replace(at, from.size(), to);
+      at += to.size();
+    }
+  }
+  return sql;
+}
+
+// The routing statements, prepared once per connection (pqxx registers them with the
+// server on first use): planning the attribute joins each time cost more than running them.
+constexpr const char* kClaimResources = "pn_routing_claim_resources";
+constexpr const char* kRuleProgress = "pn_routing_rule_progress";
+constexpr const char* kRuleEvaluated = "pn_routing_rule_evaluated";
+constexpr const char* kRecheckAt = "pn_routing_recheck_at";
+constexpr const char* kResourceEvaluated = "pn_routing_resource_evaluated";
+constexpr const char* kClaimEvents = "pn_routing_claim_events";
+constexpr const char* kConsumeEvents = "pn_routing_consume_events";
+constexpr const char* kInstanceBatch = "pn_routing_instance_batch";
+constexpr const char* kInstanceBatchKeys = "pn_routing_instance_batch_keys";
+constexpr const char* kInstanceOne = "pn_routing_instance";
+constexpr const char* kInstanceOneKeys = "pn_routing_instance_keys";
+constexpr const char* kSeriesOne = "pn_routing_series";
+constexpr const char* kSeriesOneKeys = "pn_routing_series_keys";
+constexpr const char* kStudyOne = "pn_routing_study";
+constexpr const char* kStudyOneKeys = "pn_routing_study_keys";
+
+const std::string& instance_select() {
+  static const std::string sql = std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns + ", " +
+                                 kInstanceColumns + ", i.calling_ae_title, i.called_ae_title" +
+                                 " FROM instance i JOIN series se ON se.id = i.series_pk"
+                                 " JOIN study st ON st.id = se.study_pk JOIN patient p ON p.id = st.patient_pk";
+  return sql;
+}
+
+void prepare_routing_statements(pqxx::connection& conn) {
+  conn.prepare(kClaimResources,
+               "SELECT level, uid, study_uid, version, " PN_MICROS("first_arrival") ", " PN_MICROS("last_arrival")
+               ", " PN_MICROS("pending_since") " FROM routing_resource"
+               " WHERE version > evaluated_version AND (recheck_at IS NULL OR recheck_at <= now())"
+               " ORDER BY recheck_at NULLS FIRST LIMIT $1 FOR UPDATE SKIP LOCKED");
+  conn.prepare(kRuleProgress, "SELECT rule, evaluated_version, firings, " PN_MICROS("pending_since")
+                              " FROM routing_rule_state WHERE level = $1 AND uid = $2");
+  conn.prepare(kRuleEvaluated,
+               "INSERT INTO routing_rule_state (level, uid, rule, evaluated_version, firings, last_fired_at)"
+               " VALUES ($1, $2, $3, $4, CASE WHEN $5::boolean THEN 1 ELSE 0 END, CASE WHEN $5::boolean THEN now() END)"
+               " ON CONFLICT (level, uid, rule) DO UPDATE SET evaluated_version = EXCLUDED.evaluated_version,"
+               " firings = routing_rule_state.firings + EXCLUDED.firings,"
+               " last_fired_at = coalesce(EXCLUDED.last_fired_at, routing_rule_state.last_fired_at), pending_since = NULL");
+  conn.prepare(kRecheckAt, "UPDATE routing_resource SET recheck_at = to_timestamp($3::float8 / 1000000)"
+                           " WHERE level = $1 AND uid = $2");
+  conn.prepare(kResourceEvaluated, "UPDATE routing_resource SET evaluated_version = $3, recheck_at = NULL"
+                                   " WHERE level = $1 AND uid = $2");
+  conn.prepare(kClaimEvents, "SELECT id, sop_instance_uid, series_uid, study_uid FROM routing_instance_event"
+                             " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED");
+  conn.prepare(kConsumeEvents, "DELETE FROM routing_instance_event WHERE id = ANY($1::bigint[])");
+
+  const std::string batch = instance_select() + " WHERE i.sop_instance_uid = ANY($1::text[])";
+  const std::string instance = instance_select() + " WHERE i.sop_instance_uid = $1";
+  const std::string series =
+      std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns + ", " + kInstanceColumns +
+      ", " PN_SERIES_AE("calling_ae_title") ", " PN_SERIES_AE("called_ae_title") +
+      " FROM series se JOIN study st ON st.id = se.study_pk JOIN patient p ON p.id = st.patient_pk"
+      " LEFT JOIN LATERAL (SELECT * FROM instance WHERE series_pk = se.id"
+      " ORDER BY instance_number NULLS LAST, id LIMIT 1) i ON true WHERE se.series_instance_uid = $1";
+  const std::string study = std::string("SELECT ") + kPatientStudyColumns +
+                            ", " PN_STUDY_AE("calling_ae_title") ", " PN_STUDY_AE("called_ae_title") +
+                            " FROM study st JOIN patient p ON p.id = st.patient_pk"
+                            " WHERE st.study_instance_uid = $1";
+  conn.prepare(kInstanceBatch, batch);
+  conn.prepare(kInstanceBatchKeys, only_keys(batch, "$2"));
+  conn.prepare(kInstanceOne, instance);
+  conn.prepare(kInstanceOneKeys, only_keys(instance, "$2"));
+  conn.prepare(kSeriesOne, series);
+  conn.prepare(kSeriesOneKeys, only_keys(series, "$2"));
+  conn.prepare(kStudyOne, study);
+  conn.prepare(kStudyOneKeys, only_keys(study, "$2"));
+}
+
 }  // namespace
 
 struct RoutingTransaction::Impl {
@@ -117,7 +209,11 @@ struct RoutingTransaction::Impl {
 
 RoutingTransaction::RoutingTransaction(ConnectionPool& pool) : impl_(std::make_unique<Impl>(pool)) {
   try {
-    translate_errors("routing transaction", [&] { impl_->tx.emplace((*impl_->lease).connection); });
+    translate_errors("routing transaction", [&] {
+      // Same definitions each time: pqxx keeps the first and registers it once per connection.
+      prepare_routing_statements((*impl_->lease).connection);
+      impl_->tx.emplace((*impl_->lease).connection);
+    });
   } catch (...) {
     impl_->lease.mark_broken();
     throw;
@@ -145,12 +241,7 @@ DbMicros RoutingTransaction::now() {
 std::vector<PendingResource> RoutingTransaction::claim_resources(std::size_t limit) {
   return impl_->run("claim resources", [&](pqxx::work& tx) {
     std::vector<PendingResource> out;
-    for (const auto& r : tx.exec_params(
-             "SELECT level, uid, study_uid, version, " PN_MICROS("first_arrival") ", " PN_MICROS("last_arrival")
-             ", " PN_MICROS("pending_since") " FROM routing_resource"
-             " WHERE version > evaluated_version AND (recheck_at IS NULL OR recheck_at <= now())"
-             " ORDER BY recheck_at NULLS FIRST LIMIT $1 FOR UPDATE SKIP LOCKED",
-             static_cast<std::int64_t>(limit))) {
+    for (const auto& r : tx.exec_prepared(kClaimResources, static_cast<std::int64_t>(limit))) {
       out.push_back({r[0].c_str(), r[1].c_str(), r[2].c_str(), r[3].as<std::int64_t>(), r[4].as<DbMicros>(),
                      r[5].as<DbMicros>(), r[6].as<DbMicros>()});
     }
@@ -161,9 +252,7 @@ std::vector<PendingResource> RoutingTransaction::claim_resources(std::size_t lim
 std::map<std::string, RuleProgress> RoutingTransaction::rule_progress(const PendingResource& resource) {
   return impl_->run("rule progress", [&](pqxx::work& tx) {
     std::map<std::string, RuleProgress> out;
-    for (const auto& r : tx.exec_params("SELECT rule, evaluated_version, firings, " PN_MICROS("pending_since")
-                                        " FROM routing_rule_state WHERE level = $1 AND uid = $2",
-                                        resource.level, resource.uid)) {
+    for (const auto& r : tx.exec_prepared(kRuleProgress, resource.level, resource.uid)) {
       RuleProgress progress{r[1].as<std::int64_t>(), r[2].as<int>(), std::nullopt};
       if (!r[3].is_null()) progress.pending_since = r[3].as<DbMicros>();
       out.emplace(r[0].c_str(), progress);
@@ -172,25 +261,15 @@ std::map<std::string, RuleProgress> RoutingTransaction::rule_progress(const Pend
   });
 }
 
-namespace {
-
-const std::string& instance_select() {
-  static const std::string sql = std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns + ", " +
-                                 kInstanceColumns + ", i.calling_ae_title, i.called_ae_title" +
-                                 " FROM instance i JOIN series se ON se.id = i.series_pk"
-                                 " JOIN study st ON st.id = se.study_pk JOIN patient p ON p.id = st.patient_pk";
-  return sql;
-}
-
-}  // namespace
-
 std::map<std::string, IndexedAttributes> RoutingTransaction::instance_attributes(
-    const std::vector<std::string>& sop_instance_uids) {
-  static const std::string sql = instance_select() + " WHERE i.sop_instance_uid = ANY($1::text[])";
+    const std::vector<std::string>& sop_instance_uids, const std::vector<std::string>* keys) {
   std::map<std::string, IndexedAttributes> out;
   if (sop_instance_uids.empty()) return out;
   impl_->run("routing attributes", [&](pqxx::work& tx) {
-    for (const auto& row : tx.exec_params(sql, detail::array_literal(sop_instance_uids))) {
+    const auto rows = keys ? tx.exec_prepared(kInstanceBatchKeys, detail::array_literal(sop_instance_uids),
+                                              detail::array_literal(*keys))
+                           : tx.exec_prepared(kInstanceBatch, detail::array_literal(sop_instance_uids));
+    for (const auto& row : rows) {
       auto a = attributes_from(row, true, true);
       std::string uid = a.record.instance.sop_instance_uid;
       out.emplace(std::move(uid), std::move(a));
@@ -200,22 +279,15 @@ std::map<std::string, IndexedAttributes> RoutingTransaction::instance_attributes
   return out;
 }
 
-std::optional<IndexedAttributes> RoutingTransaction::attributes(const std::string& level, const std::string& uid) {
-  static const std::string instance_sql = instance_select() + " WHERE i.sop_instance_uid = $1";
-  static const std::string series_sql =
-      std::string("SELECT ") + kPatientStudyColumns + ", " + kSeriesColumns + ", " + kInstanceColumns +
-      ", " PN_SERIES_AE("calling_ae_title") ", " PN_SERIES_AE("called_ae_title") +
-      " FROM series se JOIN study st ON st.id = se.study_pk JOIN patient p ON p.id = st.patient_pk"
-      " LEFT JOIN LATERAL (SELECT * FROM instance WHERE series_pk = se.id"
-      " ORDER BY instance_number NULLS LAST, id LIMIT 1) i ON true WHERE se.series_instance_uid = $1";
-  static const std::string study_sql = std::string("SELECT ") + kPatientStudyColumns +
-                                       ", " PN_STUDY_AE("calling_ae_title") ", " PN_STUDY_AE("called_ae_title") +
-                                       " FROM study st JOIN patient p ON p.id = st.patient_pk"
-                                       " WHERE st.study_instance_uid = $1";
+std::optional<IndexedAttributes> RoutingTransaction::attributes(const std::string& level, const std::string& uid,
+                                                                const std::vector<std::string>* keys) {
   const bool is_instance = level == "instance", is_series = level == "series";
-  const std::string& sql = is_instance ? instance_sql : is_series ? series_sql : study_sql;
+  const char* statement = is_instance ? (keys ? kInstanceOneKeys : kInstanceOne)
+                          : is_series ? (keys ? kSeriesOneKeys : kSeriesOne)
+                                      : (keys ? kStudyOneKeys : kStudyOne);
   return impl_->run("routing attributes", [&](pqxx::work& tx) -> std::optional<IndexedAttributes> {
-    const auto rows = tx.exec_params(sql, uid);
+    const auto rows = keys ? tx.exec_prepared(statement, uid, detail::array_literal(*keys))
+                           : tx.exec_prepared(statement, uid);
     if (rows.empty()) return std::nullopt;
     return attributes_from(rows[0], is_instance || is_series, is_instance || is_series);
   });
@@ -242,13 +314,7 @@ bool RoutingTransaction::enqueue(const JobSpec& spec) {
 
 void RoutingTransaction::rule_evaluated(const PendingResource& resource, const std::string& rule, bool fired) {
   impl_->run("rule evaluated", [&](pqxx::work& tx) {
-    tx.exec_params0(
-        "INSERT INTO routing_rule_state (level, uid, rule, evaluated_version, firings, last_fired_at)"
-        " VALUES ($1, $2, $3, $4, CASE WHEN $5::boolean THEN 1 ELSE 0 END, CASE WHEN $5::boolean THEN now() END)"
-        " ON CONFLICT (level, uid, rule) DO UPDATE SET evaluated_version = EXCLUDED.evaluated_version,"
-        " firings = routing_rule_state.firings + EXCLUDED.firings,"
-        " last_fired_at = coalesce(EXCLUDED.last_fired_at, routing_rule_state.last_fired_at), pending_since = NULL",
-        resource.level, resource.uid, rule, resource.version, fired);
+    tx.exec_prepared0(kRuleEvaluated, resource.level, resource.uid, rule, resource.version, fired);
     return 0;
   });
 }
@@ -256,13 +322,9 @@ void RoutingTransaction::rule_evaluated(const PendingResource& resource, const s
 void RoutingTransaction::resource_evaluated(const PendingResource& resource, std::optional<DbMicros> recheck_at) {
   impl_->run("resource evaluated", [&](pqxx::work& tx) {
     if (recheck_at) {
-      tx.exec_params0("UPDATE routing_resource SET recheck_at = to_timestamp($3::float8 / 1000000)"
-                      " WHERE level = $1 AND uid = $2",
-                      resource.level, resource.uid, *recheck_at);
+      tx.exec_prepared0(kRecheckAt, resource.level, resource.uid, *recheck_at);
     } else {
-      tx.exec_params0("UPDATE routing_resource SET evaluated_version = $3, recheck_at = NULL"
-                      " WHERE level = $1 AND uid = $2",
-                      resource.level, resource.uid, resource.version);
+      tx.exec_prepared0(kResourceEvaluated, resource.level, resource.uid, resource.version);
     }
     return 0;
   });
@@ -271,9 +333,7 @@ void RoutingTransaction::resource_evaluated(const PendingResource& resource, std
 std::vector<ArrivalEvent> RoutingTransaction::claim_events(std::size_t limit) {
   return impl_->run("claim arrival events", [&](pqxx::work& tx) {
     std::vector<ArrivalEvent> out;
-    for (const auto& r : tx.exec_params("SELECT id, sop_instance_uid, series_uid, study_uid FROM routing_instance_event"
-                                        " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                                        static_cast<std::int64_t>(limit))) {
+    for (const auto& r : tx.exec_prepared(kClaimEvents, static_cast<std::int64_t>(limit))) {
       out.push_back({r[0].as<std::int64_t>(), r[1].c_str(), r[2].c_str(), r[3].c_str()});
     }
     return out;
@@ -289,7 +349,7 @@ void RoutingTransaction::consume_events(const std::vector<std::int64_t>& ids) {
   }
   list += '}';
   impl_->run("consume arrival events", [&](pqxx::work& tx) {
-    tx.exec_params0("DELETE FROM routing_instance_event WHERE id = ANY($1::bigint[])", list);
+    tx.exec_prepared0(kConsumeEvents, list);
     return 0;
   });
 }

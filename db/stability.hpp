@@ -79,11 +79,15 @@ class RoutingTransaction {
   // The rules' progress on `resource`, by rule name (rules that never looked are absent).
   std::map<std::string, RuleProgress> rule_progress(const PendingResource& resource);
   // The attributes of the resource at `level` ("instance", "series", "study"); nullopt when
-  // it is no longer indexed.
-  std::optional<IndexedAttributes> attributes(const std::string& level, const std::string& uid);
-  // attributes("instance", uid) of several instances in one query, by SOP Instance UID;
-  // those no longer indexed are missing.
-  std::map<std::string, IndexedAttributes> instance_attributes(const std::vector<std::string>& sop_instance_uids);
+  // it is no longer indexed. With `keys` (DICOM JSON keys, "GGGGEEEE" in upper case), each
+  // level's stored DICOM JSON holds only those of its attributes (PostgreSQL extracts
+  // them); the key columns and derived attributes are always there. nullptr: all of them.
+  std::optional<IndexedAttributes> attributes(const std::string& level, const std::string& uid,
+                                              const std::vector<std::string>* keys = nullptr);
+  // attributes("instance", uid, keys) of several instances in one query, by SOP Instance
+  // UID; those no longer indexed are missing.
+  std::map<std::string, IndexedAttributes> instance_attributes(const std::vector<std::string>& sop_instance_uids,
+                                                               const std::vector<std::string>* keys = nullptr);
   // The series of a study and the instances of each, as the index holds them: series by
   // SeriesNumber, instances by InstanceNumber (then arrival). Empty when the study is not
   // indexed (or has no series).

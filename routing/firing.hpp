@@ -53,6 +53,9 @@ struct RuleSpec {
   // Whether the resource's attributes satisfy the rule's `when`. Called on the sweeper's
   // thread; must not block. A throw counts as "does not match" and is logged.
   std::function<bool(const Attributes&)> matches;
+  // The tags `matches` reads (key fields or not), when known: the sweeper then reads only
+  // those of the stored DICOM JSON. nullopt: it may read any attribute.
+  std::optional<std::vector<std::uint32_t>> reads;
 };
 
 // When `rule` is due on `resource` (µs on the database clock), given the rule's progress on

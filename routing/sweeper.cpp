@@ -4,6 +4,8 @@
 #include <map>
 #include <optional>
 
+#include <fmt/format.h>
+
 #include "base/log.hpp"
 #include "db/stability.hpp"
 
@@ -55,6 +57,30 @@ db::JobSpec job_for(const RuleSpec& rule, const JobAction& action, const std::st
 Sweeper::Sweeper(db::ConnectionPool& pool, std::vector<RuleSpec> rules, SweeperSettings settings)
     : pool_(pool), rules_(std::move(rules)), settings_(settings) {
   std::stable_partition(rules_.begin(), rules_.end(), [](const RuleSpec& r) { return !r.fallback; });
+  // Per level, the union of what its rules read (fallback rules evaluate the others of their
+  // level, so the union covers them too); one rule that does not say means all of them.
+  for (const Level level : {Level::Instance, Level::Series, Level::Study}) {
+    std::vector<std::uint32_t> tags;
+    bool known = true;
+    for (const auto& rule : rules_) {
+      if (rule.on != level) continue;
+      if (!rule.reads) {
+        known = false;
+        break;
+      }
+      tags.insert(tags.end(), rule.reads->begin(), rule.reads->end());
+    }
+    if (!known) continue;
+    std::sort(tags.begin(), tags.end());
+    tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+    auto& keys = keys_[static_cast<int>(level)].emplace();
+    for (const std::uint32_t tag : tags) keys.push_back(fmt::format("{:08X}", tag));
+  }
+}
+
+const std::vector<std::string>* Sweeper::keys(Level level) const {
+  const auto& keys = keys_[static_cast<int>(level)];
+  return keys ? &*keys : nullptr;
 }
 
 SweepPass Sweeper::sweep() {
@@ -89,7 +115,7 @@ std::size_t Sweeper::sweep_resources(SweepPass& pass) {
         continue;
       }
       if (!loaded) {
-        indexed = tx.attributes(resource.level, resource.uid);
+        indexed = tx.attributes(resource.level, resource.uid, keys(level));
         if (indexed) attributes = attributes_of(*indexed);
         loaded = true;
       }
@@ -131,7 +157,7 @@ std::size_t Sweeper::sweep_events(SweepPass& pass) {
   if (any) {
     std::vector<std::string> uids;
     for (const auto& event : events) uids.push_back(event.sop_instance_uid);
-    batch = tx.instance_attributes(uids);
+    batch = tx.instance_attributes(uids, keys(Level::Instance));
   }
   for (const auto& event : events) {
     consumed.push_back(event.id);

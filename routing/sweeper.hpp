@@ -8,6 +8,8 @@
 // arrival events of instance-level rules. A node that crashes mid-pass loses nothing: its
 // transaction rolls back and the rows are claimable again.
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "db/connection_pool.hpp"
@@ -42,9 +44,13 @@ class Sweeper {
   std::size_t sweep_resources(SweepPass& pass);
   std::size_t sweep_events(SweepPass& pass);
 
+  // The DICOM JSON keys the rules of `level` read; nullptr: all (a rule that does not say).
+  const std::vector<std::string>* keys(Level level) const;
+
   db::ConnectionPool& pool_;
   std::vector<RuleSpec> rules_;  // non-fallback rules before fallback rules
   SweeperSettings settings_;
+  std::optional<std::vector<std::string>> keys_[3];  // by Level
 };
 
 }  // namespace pacsnode::routing

@@ -278,6 +278,40 @@ TEST_CASE("routing: rules see the index's attributes — stored JSON, and the st
   CHECK(f.jobs("level = 'series'") == "acme:pacs:series:1.2.3:v2:f1,acme:pacs:series:1.2.4:v1:f1");
 }
 
+TEST_CASE("routing: rules that say which tags they read see those of the stored JSON, at every level, and no others") {
+  Fixture f;
+  // What each rule reads: `reads` lets the sweeper ask PostgreSQL for only these keys.
+  auto instance = rule("thin", Level::Instance, 0s);
+  instance.reads = std::vector<std::uint32_t>{0x00080070, 0x00180050, 0x00101010};
+  instance.matches = [](const routing::Attributes& a) {
+    return a.first(0x00080070) == "ACME" && a.first(0x00180050) == "1.25" && a.first(0x00101010) == "085Y" &&
+           !a.has(0x00280010) && !a.has(0x00081032) && a.first(0x00080018) == "1.2.3.1" && a.first(0x00080060) == "CT";
+  };
+  auto series = rule("acme", Level::Series, 0s);
+  series.reads = std::vector<std::uint32_t>{0x00080070, 0x00280010};
+  series.matches = [](const routing::Attributes& a) {
+    return a.first(0x00080070) == "ACME" && a.first(0x00280010) == "512" && !a.has(0x00180050) &&
+           !a.has(0x00101010) && a.first(0x00201209) == "1";
+  };
+  auto study = rule("old-patient", Level::Study, 0s);
+  study.reads = std::vector<std::uint32_t>{0x00101010, 0x00080061};
+  study.matches = [](const routing::Attributes& a) {
+    return a.first(0x00101010) == "085Y" && a.first(0x00080061) == "CT" && !a.has(0x00081032) && !a.has(0x00102160) &&
+           a.first(0x00100010) == "Doe^John";
+  };
+  routing::Sweeper sweeper(f.pool, {instance, series, study});
+  IndexRecord r = record("1.2.3.1", "1.2.3", "1.2");
+  r.patient.attributes_json = R"({"00101010":{"vr":"AS","Value":["085Y"]},"00102160":{"vr":"SH","Value":["X"]}})";
+  r.study.attributes_json = R"({"00081032":{"vr":"SQ","Value":[]}})";
+  r.instance.attributes_json =
+      R"({"00180050":{"vr":"DS","Value":[1.25]},"00280010":{"vr":"US","Value":[512]},"00291010":{"vr":"OB"}})";
+  f.index({r});
+  sweeper.sweep();
+  CHECK(f.sql("SELECT string_agg(rule || ':' || resource_uid, ',') FROM job WHERE level = 'instance'") == "thin:1.2.3.1");
+  CHECK(f.jobs("level = 'series'") == "acme:pacs:series:1.2.3:v1:f1");
+  CHECK(f.jobs("level = 'study'") == "old-patient:pacs:study:1.2:v1:f1");
+}
+
 TEST_CASE("routing: a rule that throws counts as not matching and does not stop the sweep") {
   Fixture f;
   auto broken = rule("broken", Level::Series, 0s);
