@@ -1,4 +1,5 @@
 #include "app/config.hpp"
+#include "http/address.hpp"
 
 #include <arpa/inet.h>
 #include <glob.h>
@@ -60,7 +61,7 @@ using Keys = std::span<const std::string_view>;
 
 constexpr std::string_view kRootKeys[] = {"node",  "storage", "query",   "security", "database", "logging",
                                           "jobs",  "peers",   "include", "routing",  "plugins",  "rules",
-                                          "reports"};
+                                          "reports", "http"};
 constexpr std::string_view kReportsKeys[] = {"send_to"};
 constexpr std::string_view kStorageKeys[] = {"path", "duplicates", "min_free_mb", "accept_any_sop_class"};
 constexpr std::string_view kNodeKeys[] = {"ae_title",       "bind",          "port",         "data_dir",
@@ -73,13 +74,16 @@ constexpr std::string_view kUserKeys[] = {"username", "password_hash", "password
 constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_user"};
 constexpr std::string_view kLoggingKeys[] = {"level", "file"};
 constexpr std::string_view kPeerKeys[] = {"name", "ae_title", "host", "port"};
+constexpr std::string_view kHttpKeys[] = {"enabled", "bind", "port", "users", "max_body_mb", "max_connections",
+                                          "viewer", "viewer_config"};
+constexpr std::string_view kHttpUserKeys[] = {"username", "password_hash"};
 constexpr std::string_view kJobsKeys[] = {"workers",          "per_peer_concurrency", "max_attempts", "max_age",
                                           "retry_base_delay", "retry_max_delay",      "lease"};
 
 // Where a misplaced top-level key most likely belongs (keys written above the first
 // [table] header land at the top level, a classic TOML slip).
 constexpr std::pair<std::string_view, Keys> kSections[] = {
-    {"node", kNodeKeys}, {"storage", kStorageKeys}, {"query", kQueryKeys}, {"security", kSecurityKeys}, {"database", kDatabaseKeys}, {"logging", kLoggingKeys}, {"jobs", kJobsKeys}, {"reports", kReportsKeys}};
+    {"node", kNodeKeys}, {"storage", kStorageKeys}, {"query", kQueryKeys}, {"security", kSecurityKeys}, {"database", kDatabaseKeys}, {"logging", kLoggingKeys}, {"jobs", kJobsKeys}, {"reports", kReportsKeys}, {"http", kHttpKeys}};
 
 constexpr std::uint32_t kMinPduLength = 4096;
 constexpr std::uint32_t kMaxPduLength = 16 * 1024 * 1024;
@@ -420,6 +424,45 @@ void read_security(const Section& security, Config& config) {
   if (config.user_identity == UserIdentityPolicy::Require && config.users.empty()) {
     security.fail("user_identity", "is \"require\" but no [[security.users]] entry is defined, so every association "
                                    "would be refused");
+  }
+}
+
+void read_http(const Section& http, const fs::path& base_dir, Config& config) {
+  http.allow_only(kHttpKeys);
+  auto& h = config.http;
+  if (auto v = http.boolean("enabled")) h.enabled = *v;
+  if (auto v = http.string("bind")) {
+    if (v->empty()) http.fail("bind", "must not be empty (the default is 127.0.0.1)");
+    h.bind = *v;
+  }
+  if (auto v = http.integer("port", 0, 65535)) h.port = static_cast<std::uint16_t>(*v);
+  if (auto v = http.integer("max_body_mb", 1, std::int64_t{1} << 30)) h.max_body_mb = static_cast<std::uint64_t>(*v);
+  if (auto v = http.integer("max_connections", 1, 100000)) h.max_connections = static_cast<unsigned>(*v);
+  if (auto v = http.string("viewer")) h.viewer = v->empty() ? fs::path() : resolve(base_dir, *v);
+  if (auto v = http.string("viewer_config")) h.viewer_config = v->empty() ? fs::path() : resolve(base_dir, *v);
+  std::map<std::string, std::string, std::less<>> seen;
+  constexpr std::string_view kNeeds = "every [[http.users]] entry needs username and password_hash";
+  for (const Section& user : http.table_array("users")) {
+    user.allow_only(kHttpUserKeys);
+    UserCredential credential;
+    credential.username = user.required_string("username", kNeeds);
+    if (credential.username.empty() || credential.username.find(':') != std::string::npos) {
+      user.fail("username", "must not be empty nor contain ':' (HTTP Basic credentials are user:password)");
+    }
+    if (auto [it, inserted] = seen.emplace(credential.username, user.key("username")); !inserted) {
+      user.fail("username", fmt::format("duplicate user \"{}\" (already defined at {})", credential.username, it->second));
+    }
+    credential.password_hash = user.required_string("password_hash", kNeeds);
+    if (!is_password_hash(credential.password_hash)) {
+      user.fail("password_hash", "not a password hash libsodium can read; expected \"$argon2id$v=19$m=...\" as "
+                                 "printed by `pacsnode hash-password`");
+    }
+    h.users.push_back(std::move(credential));
+  }
+  if (h.enabled && h.users.empty() && !http::is_loopback(h.bind)) {
+    http.fail("bind", fmt::format("\"{}\" is not a loopback address and no [[http.users]] are configured: anyone "
+                                  "who can reach it could read and write every study; add users or bind 127.0.0.1",
+                                  h.bind));
   }
 }
 
@@ -872,6 +915,7 @@ Config parse_config(std::string_view toml_text, const fs::path& file) {
   read_node(root.table("node"), base_dir, config);
   read_storage(root.table("storage"), base_dir, config);
   read_query(root.table("query"), config);
+  read_http(root.table("http"), base_dir, config);
   read_security(root.table("security"), config);
   read_database(root.table("database"), config);
   read_logging(root.table("logging"), base_dir, config);

@@ -98,6 +98,18 @@ struct Config {
 
   JobsConfig jobs;  // [jobs]
 
+  // [http]: the HTTP door (DICOMweb, /api, /metrics, the viewer). Off unless enabled.
+  struct Http {
+    bool enabled = false;
+    std::string bind = "127.0.0.1";  // a non-loopback bind needs users
+    std::uint16_t port = 8080;       // 0: any free port (tests)
+    std::vector<UserCredential> users;  // [[http.users]]: username + password_hash (Basic auth)
+    std::uint64_t max_body_mb = 8192;   // a STOW-RS body; more → 413
+    unsigned max_connections = 256;
+    std::filesystem::path viewer;         // the OHIF viewer's built files (absolute; empty: not served)
+    std::filesystem::path viewer_config;  // app-config.js served in place of the viewer's (absolute)
+  } http;
+
   std::vector<PeerConfig> peers;
 
   // Routing: include, [routing], [[plugins]], [[rules]] (read by the routing block of

@@ -10,7 +10,11 @@
 #include "app/version.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "db/connection_pool.hpp"
 #include "db/database.hpp"
+#include "http/context.hpp"
+#include "http/handlers.hpp"
+#include "http/server.hpp"
 #include "ingest/ingest.hpp"
 #include "net/server.hpp"
 #include "scp/association_policy.hpp"
@@ -96,6 +100,31 @@ int serve(const Config& config) {
   log::info("listening for DICOM on {}:{} as {} (max {} associations)", config.bind_address, server.port(), titles,
             config.max_associations);
 
+  // The HTTP door: the same ingest path, query engine and storage as the DIMSE services.
+  db::ConnectionPool http_connections(database_runtime->conninfo());
+  http::Context http_context{workers, http_connections, ingest, config.ae_title, config.max_results,
+                             config.http.viewer, config.http.viewer_config};
+  std::unique_ptr<http::Server> http_server;
+  if (config.http.enabled) {
+    http::ServerSettings hs;
+    hs.bind = config.http.bind;
+    hs.port = config.http.port;
+    for (const auto& u : config.http.users) hs.users.push_back({u.username, u.password_hash});
+    hs.max_body_bytes = config.http.max_body_mb << 20;
+    hs.max_connections = config.http.max_connections;
+    try {
+      http_server = std::make_unique<http::Server>(
+          io, hs, [&http_context](http::Exchange& exchange) { return http::handle_request(http_context, exchange); });
+      http_server->start();
+    } catch (const std::exception& e) {
+      log::critical("{}", e.what());
+      return 1;
+    }
+    log::info("listening for HTTP on {}:{} ({}; DICOMweb at /dicom-web{})", config.http.bind, http_server->port(),
+              hs.users.empty() ? "no authentication: loopback only" : fmt::format("{} user(s), Basic auth", hs.users.size()),
+              config.http.viewer.empty() ? "" : ", the viewer at /");
+  }
+
   routing::Engine routing(engine_settings(config, database_runtime->conninfo()), rule_specs(config),
                           job_handlers(config, store->root(), database_runtime->conninfo(), ingest));
   routing.start();
@@ -106,6 +135,7 @@ int serve(const Config& config) {
     if (ec) return;
     log::info("signal {} received: stopping (grace {} s)", signal, config.shutdown_grace.count());
     routing_stopper = std::thread([&routing, &config]() { routing.stop(config.shutdown_grace); });
+    if (http_server) http_server->stop();
     server.shutdown(config.shutdown_grace, [&io]() { io.stop(); });
   });
 

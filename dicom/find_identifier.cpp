@@ -18,6 +18,7 @@
 
 #include "base/error.hpp"
 #include "dicom/data_set_bytes.hpp"
+#include "dicom/dicom_json.hpp"
 #include "dicom/japanese.hpp"
 #include "dicom/nesting.hpp"
 #include "dicom/utf8.hpp"
@@ -150,14 +151,13 @@ FindIdentifier parse_find_identifier(std::span<const std::uint8_t> bytes, const 
   return out;
 }
 
-std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& keys,
-                                              const std::map<std::uint32_t, std::string>& values,
-                                              std::string_view level, std::string_view retrieve_ae_title,
-                                              const std::string& transfer_syntax_uid,
-                                              const std::map<std::uint32_t, std::vector<ResponseItem>>& sequences) {
-  const E_TransferSyntax xfer = xfer_of(transfer_syntax_uid);
-  DcmDataset data_set;
-  bool ascii = true;
+namespace {
+
+// The response's data set: exactly `keys` with their values (see build_find_response);
+// `ascii` tells whether every value is ASCII.
+void fill_find_response(DcmItem& data_set, const std::vector<IdentifierKey>& keys,
+                        const std::map<std::uint32_t, std::string>& values,
+                        const std::map<std::uint32_t, std::vector<ResponseItem>>& sequences, bool& ascii) {
   // Puts one element into `into`; a sequence gets its items from `sequences`.
   std::function<void(DcmItem&, std::uint32_t, const std::string&, const std::string&, bool)> put_into =
       [&](DcmItem& into, std::uint32_t tag, const std::string& vr, const std::string& value, bool top) {
@@ -183,19 +183,52 @@ std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& 
         }
         if (into.insert(element, OFTrue).bad()) delete element;
       };
-  const auto put = [&](std::uint32_t tag, const std::string& vr, const std::string& value) {
-    put_into(data_set, tag, vr, value, true);
-  };
   for (const auto& key : keys) {
     if (key.tag == kSpecificCharacterSet || key.tag == kQueryRetrieveLevel || key.tag == kRetrieveAeTitle) continue;
     const auto found = values.find(key.tag);
-    put(key.tag, key.vr, found == values.end() ? std::string() : found->second);
+    put_into(data_set, key.tag, key.vr, found == values.end() ? std::string() : found->second, true);
   }
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> build_find_response(const std::vector<IdentifierKey>& keys,
+                                              const std::map<std::uint32_t, std::string>& values,
+                                              std::string_view level, std::string_view retrieve_ae_title,
+                                              const std::string& transfer_syntax_uid,
+                                              const std::map<std::uint32_t, std::vector<ResponseItem>>& sequences) {
+  const E_TransferSyntax xfer = xfer_of(transfer_syntax_uid);
+  DcmDataset data_set;
+  bool ascii = true;
+  fill_find_response(data_set, keys, values, sequences, ascii);
+  const auto put = [&](std::uint32_t tag, const std::string& vr, const std::string& value) {
+    DcmElement* element = make_element(tag, vr);
+    if (!value.empty()) element->putString(value.c_str(), static_cast<Uint32>(value.size()));
+    if (data_set.insert(element, OFTrue).bad()) delete element;
+  };
   put(kQueryRetrieveLevel, "CS", std::string(level));
   put(kRetrieveAeTitle, "AE", std::string(retrieve_ae_title));
   if (!ascii) put(kSpecificCharacterSet, "CS", "ISO_IR 192");
-
   return detail::data_set_bytes(data_set, xfer);
+}
+
+std::string build_find_response_json(const std::vector<IdentifierKey>& keys,
+                                     const std::map<std::uint32_t, std::string>& values,
+                                     const std::map<std::uint32_t, std::vector<ResponseItem>>& sequences) {
+  DcmDataset data_set;
+  bool ascii = true;
+  fill_find_response(data_set, keys, values, sequences, ascii);
+  std::string out = "{";
+  bool first = true;
+  for (unsigned long i = 0; i < data_set.card(); ++i) {
+    DcmElement* element = data_set.getElement(i);
+    if (element == nullptr) continue;
+    if (!first) out += ',';
+    first = false;
+    detail::append_json_attribute(out, *element);
+  }
+  out += '}';
+  return out;
 }
 
 std::vector<std::uint8_t> build_failed_sop_list(const std::vector<std::string>& sop_instance_uids,

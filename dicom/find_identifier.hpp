@@ -47,6 +47,13 @@ std::vector<std::uint8_t> build_find_response(
     std::string_view level, std::string_view retrieve_ae_title, const std::string& transfer_syntax_uid,
     const std::map<std::uint32_t, std::vector<ResponseItem>>& sequences = {});
 
+// The same keys and values as build_find_response, as one DICOM JSON object (PS3.18 F.2:
+// `{"GGGGEEEE":{"vr":..,"Value":[..]},..}`, keys in tag order, an empty key without "Value"),
+// without Query/Retrieve Level, Retrieve AE Title and Specific Character Set: a QIDO-RS
+// result. Values are UTF-8; numbers of IS/DS/US.. keys are JSON numbers.
+std::string build_find_response_json(const std::vector<IdentifierKey>& keys,
+                                     const std::map<std::uint32_t, std::string>& values,
+                                     const std::map<std::uint32_t, std::vector<ResponseItem>>& sequences = {});
 // The identifier of a C-MOVE/C-GET response naming the instances whose sub-operation
 // failed: Failed SOP Instance UID List (0008,0058), cut to fit 64 KiB.
 std::vector<std::uint8_t> build_failed_sop_list(const std::vector<std::string>& sop_instance_uids,

@@ -5,8 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "db/find_query.hpp"
-#include "dicom/find_identifier.hpp"
+#include "query/find_rows.hpp"
 
 namespace pacsnode::scp {
 
@@ -18,21 +17,9 @@ inline constexpr std::uint16_t kUnableToProcess = 0xC001;
 // The identifier did not fit in the memory a peer may use (net::MemorySink refused it).
 inline constexpr std::uint16_t kOutOfResources = 0xA700;
 
-// (0008,0052) Query/Retrieve Level text → level; nullopt for anything else.
-inline std::optional<db::QueryLevel> query_level_of(std::string_view text) {
-  if (text == "PATIENT") return db::QueryLevel::Patient;
-  if (text == "STUDY") return db::QueryLevel::Study;
-  if (text == "SERIES") return db::QueryLevel::Series;
-  if (text == "IMAGE") return db::QueryLevel::Image;
-  return std::nullopt;
-}
-
-// An identifier key as the SQL builder takes it (a sequence with its item's keys).
-inline db::FindKey find_key_of(const dicom::IdentifierKey& key) {
-  db::FindKey out{key.tag, key.vr, key.value};
-  for (const auto& k : key.item) out.item.push_back(find_key_of(k));
-  return out;
-}
+// Shared with QIDO-RS (query/).
+using query::find_key_of;
+using query::query_level_of;
 
 // An Error Comment (0000,0902) is LO: at most 64 characters.
 inline std::string error_comment(std::string text) {

@@ -1,0 +1,69 @@
+#include <string_view>
+
+#include "http/handlers.hpp"
+
+namespace pacsnode::http {
+namespace {
+
+constexpr std::uint32_t kStudyInstanceUid = 0x0020000D;
+constexpr std::uint32_t kSeriesInstanceUid = 0x0020000E;
+
+std::vector<std::string> segments_of(std::string_view path) {
+  std::vector<std::string> out;
+  while (!path.empty()) {
+    while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+    const auto slash = path.find('/');
+    if (!path.empty()) out.emplace_back(path.substr(0, slash));
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+  }
+  return out;
+}
+
+asio::awaitable<void> dicomweb(Context& context, Exchange& exchange, const std::vector<std::string>& s) {
+  const bool get = exchange.method() == "GET" || exchange.method() == "HEAD";
+  using L = db::QueryLevel;
+  using Uids = std::vector<std::pair<std::uint32_t, std::string>>;
+  const Uids none;
+  const std::size_t n = s.size();
+  if (get && n == 2 && s[1] == "studies") {
+    co_await handle_qido(context, exchange, L::Study, none);
+    co_return;
+  }
+  if (get && n == 2 && s[1] == "series") {
+    co_await handle_qido(context, exchange, L::Series, none);
+    co_return;
+  }
+  if (get && n == 2 && s[1] == "instances") {
+    co_await handle_qido(context, exchange, L::Image, none);
+    co_return;
+  }
+  if (get && n == 4 && s[1] == "studies" && s[3] == "series") {
+    const Uids uids{{kStudyInstanceUid, s[2]}};
+    co_await handle_qido(context, exchange, L::Series, uids);
+    co_return;
+  }
+  if (get && n == 4 && s[1] == "studies" && s[3] == "instances") {
+    const Uids uids{{kStudyInstanceUid, s[2]}};
+    co_await handle_qido(context, exchange, L::Image, uids);
+    co_return;
+  }
+  if (get && n == 6 && s[1] == "studies" && s[3] == "series" && s[5] == "instances") {
+    const Uids uids{{kStudyInstanceUid, s[2]}, {kSeriesInstanceUid, s[4]}};
+    co_await handle_qido(context, exchange, L::Image, uids);
+    co_return;
+  }
+  throw HttpError{404, "no DICOMweb resource " + std::string(exchange.method()) + " " + exchange.path()};
+}
+
+}  // namespace
+
+asio::awaitable<void> handle_request(Context& context, Exchange& exchange) {
+  const auto s = segments_of(exchange.path());
+  if (!s.empty() && s[0] == "dicom-web") {
+    co_await dicomweb(context, exchange, s);
+    co_return;
+  }
+  throw HttpError{404, "nothing at " + exchange.path()};
+}
+
+}  // namespace pacsnode::http

@@ -1,0 +1,469 @@
+#include "http/server.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <cctype>
+
+#include "base/error.hpp"
+#include "base/json.hpp"
+#include "base/log.hpp"
+#include "base/password.hpp"
+
+namespace pacsnode::http {
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+constexpr std::string_view kCorsHeaders[][2] = {
+    {"Access-Control-Allow-Origin", "*"},
+    {"Access-Control-Expose-Headers", "Content-Type, Content-Length, Warning, Location"},
+};
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string base64_decode(std::string_view in) {
+  static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  unsigned value = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    const auto pos = kAlphabet.find(c);
+    if (pos == std::string_view::npos) return {};
+    value = (value << 6) | static_cast<unsigned>(pos);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((value >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+class Connection final : public Exchange {
+ public:
+  Connection(tcp::socket socket, const ServerSettings& settings, const Server::Handler& handler)
+      : stream_(std::move(socket)), settings_(settings), handler_(handler) {
+    boost::system::error_code ec;
+    const auto endpoint = stream_.socket().remote_endpoint(ec);
+    remote_ = ec ? std::string("?") : endpoint.address().to_string();
+  }
+
+  asio::awaitable<void> run() {
+    for (;;) {
+      parser_.emplace();
+      parser_->header_limit(16 * 1024);
+      parser_->body_limit(settings_.max_body_bytes);
+      started_ = false;
+      keep_alive_ = true;
+      boost::system::error_code ec;
+      stream_.expires_after(settings_.idle_timeout);
+      co_await bhttp::async_read_header(stream_, buffer_, *parser_, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout) break;
+      if (ec) {
+        if (ec == bhttp::error::header_limit || ec == bhttp::error::bad_target || ec == bhttp::error::bad_method ||
+            ec == bhttp::error::bad_field || ec == bhttp::error::bad_value || ec == bhttp::error::bad_version) {
+          keep_alive_ = false;
+          log::warn("http {}: bad request: {}", remote_, ec.message());
+          co_await reply_error(ec == bhttp::error::header_limit ? 431 : 400, "bad request: " + ec.message());
+        }
+        break;
+      }
+      auto& request = parser_->get();
+      keep_alive_ = request.keep_alive();
+      method_ = std::string(request.method_string());
+      std::string bad_target;
+      try {
+        auto [path, query] = split_target(std::string_view(request.target().data(), request.target().size()));
+        path_ = std::move(path);
+        query_ = std::move(query);
+      } catch (const std::exception& e) {
+        bad_target = e.what();
+      }
+      if (!bad_target.empty()) {
+        keep_alive_ = false;
+        co_await reply_error(400, bad_target);
+      } else {
+        co_await serve_one();
+      }
+      if (!keep_alive_) break;
+      // A body the handler did not read must be drained before the next request.
+      if (!parser_->is_done()) {
+        std::array<char, 8192> sink{};
+        bool drained = true;
+        try {
+          while (co_await read_body(sink) > 0) {
+          }
+        } catch (...) {
+          drained = false;
+        }
+        if (!drained) break;
+      }
+    }
+    boost::system::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  // Exchange
+  std::string_view method() const override { return method_; }
+  const std::string& path() const override { return path_; }
+  const QueryParams& query() const override { return query_; }
+  std::optional<std::string> header(std::string_view name) const override {
+    const auto& fields = parser_->get();
+    const auto found = fields.find(beast::string_view(name.data(), name.size()));
+    if (found == fields.end()) return std::nullopt;
+    return std::string(found->value());
+  }
+  const std::string& remote_address() const override { return remote_; }
+  const std::string& user() const override { return user_; }
+
+  asio::awaitable<std::size_t> read_body(std::span<char> into) override {
+    if (parser_->is_done() || into.empty()) co_return 0;
+    auto& body = parser_->get().body();
+    body.data = into.data();
+    body.size = into.size();
+    boost::system::error_code ec;
+    stream_.expires_after(settings_.idle_timeout);
+    co_await bhttp::async_read_some(stream_, buffer_, *parser_, asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t got = into.size() - body.size;
+    body.data = nullptr;
+    body.size = 0;
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec == bhttp::error::body_limit) {
+      keep_alive_ = false;
+      throw HttpError{413, "the request body is larger than http.max_body_bytes = " +
+                               std::to_string(settings_.max_body_bytes) + " bytes"};
+    }
+    if (ec) {
+      keep_alive_ = false;
+      throw Error(ErrorCode::Protocol, "the request body was cut off: " + ec.message());
+    }
+    if (got == 0 && !parser_->is_done()) co_return co_await read_body(into);
+    co_return got;
+  }
+
+  asio::awaitable<void> reply(unsigned status, std::string_view content_type, std::string body,
+                              const Headers& extra) override {
+    bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(status), 11};
+    common_headers(response, extra);
+    if (!content_type.empty()) response.set(bhttp::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+    response.body() = std::move(body);
+    response.prepare_payload();
+    started_ = true;
+    stream_.expires_after(settings_.idle_timeout);
+    co_await bhttp::async_write(stream_, response, asio::use_awaitable);
+  }
+
+  asio::awaitable<void> begin(unsigned status, std::string_view content_type, std::optional<std::uint64_t> length,
+                              const Headers& extra) override {
+    streaming_.emplace(static_cast<bhttp::status>(status), 11);
+    auto& response = *streaming_;
+    common_headers(response, extra);
+    response.set(bhttp::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+    if (length) {
+      response.content_length(*length);
+    } else {
+      response.chunked(true);
+    }
+    response.body().data = nullptr;
+    response.body().more = true;
+    serializer_.emplace(response);
+    started_ = true;
+    stream_.expires_after(settings_.idle_timeout);
+    co_await bhttp::async_write_header(stream_, *serializer_, asio::use_awaitable);
+  }
+
+  asio::awaitable<void> write(std::span<const char> bytes) override {
+    if (bytes.empty()) co_return;
+    auto& body = streaming_->body();
+    body.data = const_cast<char*>(bytes.data());
+    body.size = bytes.size();
+    body.more = true;
+    boost::system::error_code ec;
+    stream_.expires_after(settings_.idle_timeout);
+    co_await bhttp::async_write(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec && ec != bhttp::error::need_buffer) {
+      keep_alive_ = false;
+      throw Error(ErrorCode::Unavailable, "the client went away: " + ec.message());
+    }
+  }
+
+  asio::awaitable<void> end() override {
+    auto& body = streaming_->body();
+    body.data = nullptr;
+    body.size = 0;
+    body.more = false;
+    boost::system::error_code ec;
+    stream_.expires_after(settings_.idle_timeout);
+    co_await bhttp::async_write(stream_, *serializer_, asio::redirect_error(asio::use_awaitable, ec));
+    serializer_.reset();
+    streaming_.reset();
+    if (ec) {
+      keep_alive_ = false;
+      throw Error(ErrorCode::Unavailable, "the client went away: " + ec.message());
+    }
+  }
+
+  bool started() const override { return started_; }
+
+ private:
+  template <typename Response>
+  void common_headers(Response& response, const Headers& extra) {
+    response.set(bhttp::field::server, "pacsnode");
+    for (const auto& h : kCorsHeaders) {
+      response.set(beast::string_view(h[0].data(), h[0].size()), beast::string_view(h[1].data(), h[1].size()));
+    }
+    for (const auto& [name, value] : extra) response.set(name, value);
+    response.keep_alive(keep_alive_);
+  }
+
+  // Checks credentials; false when the request was answered (401).
+  asio::awaitable<bool> authenticate() {
+    if (settings_.users.empty()) co_return true;
+    const auto authorization = header("Authorization");
+    std::string reason = "no credentials";
+    if (authorization && authorization->size() > 6 && iequals(authorization->substr(0, 6), "Basic ")) {
+      const std::string decoded = base64_decode(std::string_view(*authorization).substr(6));
+      const auto colon = decoded.find(':');
+      reason = "malformed Basic credentials";
+      if (colon != std::string::npos) {
+        const std::string name = decoded.substr(0, colon);
+        const std::string password = decoded.substr(colon + 1);
+        reason = "unknown user \"" + name + "\"";
+        for (const auto& u : settings_.users) {
+          if (u.username != name) continue;
+          if (verify_password(u.password_hash, password)) {
+            user_ = name;
+            co_return true;
+          }
+          reason = "wrong password for user \"" + name + "\"";
+        }
+      }
+    } else if (authorization) {
+      reason = "unsupported authorization scheme";
+    }
+    log::warn("http {}: {} {}: 401 ({})", remote_, method_, path_, reason);
+    const Headers challenge{{"WWW-Authenticate", "Basic realm=\"pacsnode\", charset=\"UTF-8\""}};
+    co_await reply_error(401, "authentication required", challenge);
+    co_return false;
+  }
+
+  asio::awaitable<void> serve_one() {
+    const auto begun = std::chrono::steady_clock::now();
+    if (method_ == "OPTIONS") {
+      // CORS preflight: allowed without credentials (browsers send none).
+      const Headers preflight{{"Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE, OPTIONS"},
+                              {"Access-Control-Allow-Headers",
+                               header("Access-Control-Request-Headers").value_or("Accept, Content-Type, Authorization")},
+                              {"Access-Control-Max-Age", "86400"}};
+      co_await reply(204, "", "", preflight);
+      co_return;
+    }
+    if (!co_await authenticate()) co_return;
+    std::optional<HttpError> failure;
+    try {
+      co_await handler_(*this);
+    } catch (const HttpError& e) {
+      failure = e;
+    } catch (const Error& e) {
+      switch (e.code()) {
+        case ErrorCode::InvalidArgument: failure = HttpError{400, e.what()}; break;
+        case ErrorCode::NotFound: failure = HttpError{404, e.what()}; break;
+        case ErrorCode::Unavailable: failure = HttpError{503, e.what()}; break;
+        case ErrorCode::OutOfResources: failure = HttpError{507, e.what()}; break;
+        case ErrorCode::Protocol: failure = HttpError{400, e.what()}; break;
+        default: failure = HttpError{500, e.what()}; break;
+      }
+    } catch (const std::exception& e) {
+      failure = HttpError{500, e.what()};
+    }
+    if (failure) {
+      if (failure->status >= 500) {
+        log::error("http {}: {} {}: {} {}", remote_, method_, path_, failure->status, failure->reason);
+      } else {
+        log::info("http {}: {} {}: {} {}", remote_, method_, path_, failure->status, failure->reason);
+      }
+      if (started_) {
+        // The header went out: the only way to say it failed is to cut the connection.
+        keep_alive_ = false;
+        co_return;
+      }
+      co_await reply_error(failure->status, failure->reason, failure->headers);
+    }
+    const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begun).count();
+    log::debug("http {}: {} {} in {:.1f} ms", remote_, method_, path_, ms);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  const ServerSettings& settings_;
+  const Server::Handler& handler_;
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
+  std::optional<bhttp::response<bhttp::buffer_body>> streaming_;
+  std::optional<bhttp::response_serializer<bhttp::buffer_body>> serializer_;
+  std::string remote_, method_, path_, user_;
+  QueryParams query_;
+  bool started_ = false;
+  bool keep_alive_ = true;
+};
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      const int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::pair<std::string, QueryParams> split_target(std::string_view target) {
+  const auto question = target.find('?');
+  const auto raw_path = target.substr(0, question);
+  auto path = percent_decode(raw_path, false);
+  if (!path || path->empty() || path->front() != '/') {
+    throw Error(ErrorCode::InvalidArgument, "bad request target \"" + std::string(target.substr(0, 200)) + "\"");
+  }
+  QueryParams params;
+  if (question != std::string_view::npos) {
+    std::string_view rest = target.substr(question + 1);
+    while (!rest.empty()) {
+      const auto amp = rest.find('&');
+      const auto pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      if (pair.empty()) continue;
+      const auto eq = pair.find('=');
+      auto name = percent_decode(pair.substr(0, eq), true);
+      auto value = percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+      if (!name || !value) {
+        throw Error(ErrorCode::InvalidArgument, "bad percent-encoding in query parameter \"" + std::string(pair.substr(0, 100)) + "\"");
+      }
+      params.emplace_back(std::move(*name), std::move(*value));
+    }
+  }
+  return {std::move(*path), std::move(params)};
+}
+
+asio::awaitable<std::string> Exchange::read_all(std::size_t limit) {
+  std::string body;
+  std::array<char, 65536> chunk{};
+  for (;;) {
+    const std::size_t n = co_await read_body(chunk);
+    if (n == 0) break;
+    if (body.size() + n > limit) throw HttpError{413, "the request body is larger than " + std::to_string(limit) + " bytes"};
+    body.append(chunk.data(), n);
+  }
+  co_return body;
+}
+
+asio::awaitable<void> Exchange::reply_error(unsigned status, std::string_view reason, const Headers& extra) {
+  std::string body = "{\"error\":";
+  append_json_string(body, reason);
+  body += ",\"status\":" + std::to_string(status) + "}\n";
+  co_await reply(status, "application/json", std::move(body), extra);
+}
+
+bool is_loopback(const std::string& address) {
+  if (address == "localhost") return true;
+  boost::system::error_code ec;
+  const auto parsed = asio::ip::make_address(address, ec);
+  return !ec && parsed.is_loopback();
+}
+
+Server::Server(asio::io_context& io, ServerSettings settings, Handler handler)
+    : io_(io),
+      settings_(std::move(settings)),
+      handler_(std::move(handler)),
+      acceptor_(io),
+      active_(std::make_shared<std::atomic<std::size_t>>(0)) {
+  if (settings_.users.empty() && !is_loopback(settings_.bind)) {
+    throw Error(ErrorCode::Config, "http.bind = \"" + settings_.bind +
+                                       "\" is not a loopback address and no [[http.users]] are configured: "
+                                       "anyone on the network could read every study; add users or bind 127.0.0.1");
+  }
+}
+
+Server::~Server() = default;
+
+void Server::start() {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(settings_.bind == "localhost" ? "127.0.0.1" : settings_.bind, ec);
+  if (ec) throw Error(ErrorCode::Config, "http.bind: \"" + settings_.bind + "\" is not an IP address");
+  const tcp::endpoint endpoint(address, settings_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw Error(ErrorCode::Unavailable,
+                "cannot listen for HTTP on " + settings_.bind + ":" + std::to_string(settings_.port) + ": " + ec.message());
+  }
+  port_ = acceptor_.local_endpoint().port();
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+}
+
+void Server::stop() {
+  asio::post(io_, [this]() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  });
+}
+
+asio::awaitable<void> Server::accept_loop() {
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor_.async_accept(asio::make_strand(io_), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec) continue;
+    if (active_->load() >= settings_.max_connections) {
+      log::warn("http: {} connections open (http.max_connections): refusing one from {}", active_->load(),
+                socket.remote_endpoint(ec).address().to_string());
+      socket.close(ec);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    ++*active_;
+    auto executor = socket.get_executor();
+    auto connection = std::make_shared<Connection>(std::move(socket), settings_, handler_);
+    asio::co_spawn(executor, [connection, active = active_]() -> asio::awaitable<void> {
+      try {
+        co_await connection->run();
+      } catch (const std::exception& e) {
+        log::debug("http {}: connection ended: {}", connection->remote_address(), e.what());
+      }
+      --*active;
+    }, asio::detached);
+  }
+}
+
+}  // namespace pacsnode::http
