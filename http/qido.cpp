@@ -13,6 +13,7 @@
 #include "db/connection_pool.hpp"
 #include "db/find_cursor.hpp"
 #include "dicom/find_identifier.hpp"
+#include "dicom/json_values.hpp"
 #include "http/handlers.hpp"
 #include "net/blocking.hpp"
 #include "query/find_rows.hpp"
@@ -38,20 +39,6 @@ const std::vector<std::uint32_t>& default_tags(db::QueryLevel level) {
   }
 }
 
-std::optional<std::uint32_t> hex_tag(std::string_view text) {
-  if (text.size() != 8) return std::nullopt;
-  std::uint32_t tag = 0;
-  for (char c : text) {
-    const int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-                  : (c >= 'a' && c <= 'f')                     ? c - 'a' + 10
-                  : (c >= 'A' && c <= 'F')                     ? c - 'A' + 10
-                                                               : -1;
-    if (v < 0) return std::nullopt;
-    tag = (tag << 4) | static_cast<std::uint32_t>(v);
-  }
-  return tag;
-}
-
 // A query parameter's attribute: a keyword or 8 hex digits. Throws HttpError(400).
 dicom::IdentifierKey attribute_of(const std::string& name, std::string_view parameter) {
   if (name.find('.') != std::string::npos) {
@@ -59,7 +46,7 @@ dicom::IdentifierKey attribute_of(const std::string& name, std::string_view para
                              "\": matching on attributes inside sequences is not supported"};
   }
   std::optional<dicom::IdentifierKey> key;
-  if (const auto tag = hex_tag(name)) {
+  if (const auto tag = dicom::parse_json_tag(name)) {
     key = dicom::key_for_keyword(dicom::keyword_of(*tag));
     if (!key) key = dicom::IdentifierKey{*tag, "UN", ""};
   } else {

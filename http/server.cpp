@@ -13,6 +13,7 @@
 #include "base/json.hpp"
 #include "base/log.hpp"
 #include "base/password.hpp"
+#include "net/listen.hpp"
 
 namespace pacsnode::http {
 namespace beast = boost::beast;
@@ -416,18 +417,7 @@ Server::Server(asio::io_context& io, ServerSettings settings, Handler handler)
 Server::~Server() = default;
 
 void Server::start() {
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(settings_.bind == "localhost" ? "127.0.0.1" : settings_.bind, ec);
-  if (ec) throw Error(ErrorCode::Config, "http.bind: \"" + settings_.bind + "\" is not an IP address");
-  const tcp::endpoint endpoint(address, settings_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    throw Error(ErrorCode::Unavailable,
-                "cannot listen for HTTP on " + settings_.bind + ":" + std::to_string(settings_.port) + ": " + ec.message());
-  }
+  net::listen(acceptor_, settings_.bind == "localhost" ? "127.0.0.1" : settings_.bind, settings_.port, "HTTP");
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(io_, accept_loop(), asio::detached);
 }

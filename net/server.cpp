@@ -1,4 +1,5 @@
 #include "net/server.hpp"
+#include "net/listen.hpp"
 
 #include "base/error.hpp"
 #include "base/log.hpp"
@@ -12,18 +13,7 @@ Server::Server(asio::io_context& io, ServerSettings settings, SessionFn session)
     : io_(io), settings_(std::move(settings)), session_(std::move(session)), acceptor_(io) {}
 
 void Server::start() {
-  error_code ec;
-  const auto address = asio::ip::make_address(settings_.bind_address, ec);
-  if (ec) throw Error(ErrorCode::Config, "invalid bind address " + settings_.bind_address);
-  const tcp::endpoint endpoint(address, settings_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    throw Error(ErrorCode::Unavailable, "cannot listen on " + settings_.bind_address + ":" +
-                                            std::to_string(settings_.port) + ": " + ec.message());
-  }
+  listen(acceptor_, settings_.bind_address, settings_.port, "DICOM");
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(io_, accept_loop(), asio::detached);
 }
