@@ -489,15 +489,17 @@ SqlQuery build_find_sql(const FindRequest& request, std::size_t limit) {
   }
 
   Builder b;
-  // Hierarchical query: one single-value unique key for each level above the query level.
+  // Hierarchical query: the unique key of each level above the query level, when present
+  // and not empty, is a single value. An absent or empty one constrains nothing (an IMAGE
+  // query with only StudyInstanceUID: what viewers send, and QIDO's /studies/{s}/instances).
   for (int above = study_root ? 1 : 0; above < level; ++above) {
     const auto tag = kUniqueKey[static_cast<std::size_t>(above)];
     const auto it = std::find_if(keys.begin(), keys.end(), [&](const Key& k) { return k.key->tag == tag; });
-    const auto name = key_name(FindKey{tag, {}, {}});
-    if (it == keys.end()) refuse("unique key " + name + " is missing above the query level");
+    if (it == keys.end()) continue;
     const auto value = trimmed(*it->key);
-    if (value.empty() || has_wildcard(value) || value.find('\\') != std::string::npos) {
-      refuse("unique key " + name + " above the query level needs a single value, not '" + value + "'");
+    if (value.empty()) continue;
+    if (has_wildcard(value) || value.find('\\') != std::string::npos) {
+      refuse("unique key " + key_name(*it->key) + " above the query level needs a single value, not '" + value + "'");
     }
     b.where.push_back(std::string(it->column->expr) + " = " + b.bind(value));
   }

@@ -37,9 +37,14 @@
 //    at least one item in which every such key matches, each by the rules above for a key
 //    without a column (single value, wildcards, PN, DA); an empty item or a zero-length
 //    sequence is universal. One level deep: sequences inside the item are not matched.
-//  * Specific Character Set, Query/Retrieve Level and Retrieve AE Title are never matched. Keys of levels below the query level are ignored; keys above it other
-//    than the unique key (and IssuerOfPatientID, which qualifies PatientID) are ignored
-//    (hierarchical query; relational queries are not supported).
+//  * Specific Character Set, Query/Retrieve Level and Retrieve AE Title are never matched.
+//    Keys of levels below the query level are ignored; keys above it other than the unique
+//    key (and IssuerOfPatientID, which qualifies PatientID) are ignored (hierarchical
+//    query; relational queries are not supported).
+//  * Unique keys above the query level: when present and not empty, a single value (a
+//    wildcard or a list is refused); when absent or empty, they constrain nothing, so an
+//    IMAGE query with only StudyInstanceUID answers every instance of the study (what
+//    viewers send, QIDO's /studies/{s}/instances; Orthanc and dcm4chee answer it too).
 //
 // Indexes: the PN condition is written on exactly the expression migration 0002 indexes
 // (btree for `=` and prefix LIKE, trigram for the rest), and the STUDY and PATIENT levels'
@@ -78,9 +83,10 @@ struct SqlQuery {
 // The SELECT for `request`, at most `limit` rows (0: no limit), ordered: patients by name,
 // studies newest first, series by SeriesNumber, instances by InstanceNumber.
 // Throws pacsnode::Error(InvalidArgument) for requests PS3.4 refuses: Study Root with
-// PATIENT level, a missing / empty / wildcard / multi-valued unique key above the query
-// level, wildcards in UI, DA or TM keys, malformed dates and times, a TM range crossing
-// midnight, a non-integer IS value, multiple values outside UI keys and ModalitiesInStudy.
+// PATIENT level, a wildcard or multi-valued unique key above the query level (an absent or
+// empty one is accepted and constrains nothing), wildcards in UI, DA or TM keys, malformed
+// dates and times, a TM range crossing midnight, a non-integer IS value, multiple values
+// outside UI keys and ModalitiesInStudy.
 SqlQuery build_find_sql(const FindRequest& request, std::size_t limit);
 
 // The row shape of build_find_sql's result: every row holds the columns of each level from

@@ -160,4 +160,14 @@ TEST_CASE("find plans: the common C-FIND queries use an index (100,000 studies, 
     CHECK(!scans(plan, "series"));
     CHECK(!scans(plan, "instance"));
   }
+  {
+    const auto plan = p.study_root(QueryLevel::Image, {{kStudyUid, "UI", study}, {kSopInstanceUid, "UI", ""}});
+    INFO("the instances of a study, no SeriesInstanceUID (QIDO /studies/{s}/instances)\n" << plan);
+    CHECK(uses(plan, "study_study_instance_uid_key"));
+    CHECK(uses(plan, "series_study_pk"));
+    CHECK(uses(plan, "instance_series_pk"));
+    CHECK(!scans(plan, "study"));
+    CHECK(!scans(plan, "series"));
+    CHECK(!scans(plan, "instance"));
+  }
 }

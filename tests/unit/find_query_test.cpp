@@ -130,7 +130,7 @@ TEST_CASE("find sql: keys without a column match the attributes jsonb; the tag i
   CHECK(where(q) == "p.attributes->$1->'Value'->>0 = $2");
 }
 
-TEST_CASE("find sql: unique keys above the level are required, single-valued; lower-level keys ignored") {
+TEST_CASE("find sql: unique keys above the level are single-valued when present; lower-level keys ignored") {
   const auto q = build_find_sql({InformationModel::PatientRoot,
                                  QueryLevel::Series,
                                  {{kPatientId, "LO", "P1"},
@@ -146,11 +146,31 @@ TEST_CASE("find sql: unique keys above the level are required, single-valued; lo
   CHECK(q.sql.find("ORDER BY se.series_number NULLS LAST") != std::string::npos);
 
   check_refused({InformationModel::StudyRoot, QueryLevel::Patient, {}});
-  check_refused({InformationModel::PatientRoot, QueryLevel::Study, {}});
   check_refused({InformationModel::StudyRoot, QueryLevel::Series, {{kStudyUid, "UI", "1.2.3\\1.2.4"}}});
-  check_refused({InformationModel::StudyRoot, QueryLevel::Image, {{kStudyUid, "UI", "1.2.3"}}});
   check_refused({InformationModel::StudyRoot, QueryLevel::Series, {{kStudyUid, "UI", "1.2.3"}, {kSeriesNumber, "IS", "x"}}});
   check_refused({{kPatientId, "LO", "A\\B"}});
+}
+
+TEST_CASE("find sql: an absent or empty unique key above the level constrains nothing; a wildcard is refused") {
+  // IMAGE level, Study Root, StudyInstanceUID only (QIDO's /studies/{s}/instances).
+  auto q = build_find_sql({InformationModel::StudyRoot, QueryLevel::Image, {{kStudyUid, "UI", "1.2.3"}}}, 10);
+  CHECK(where(q) == "st.study_instance_uid = $1");
+  CHECK(q.params == std::vector<std::string>{"1.2.3", "10"});
+  // The same with SeriesInstanceUID empty, and padded.
+  q = build_find_sql({InformationModel::StudyRoot, QueryLevel::Image,
+                      {{kStudyUid, "UI", "1.2.3"}, {kSeriesUid, "UI", std::string(" \0", 2)}}}, 10);
+  CHECK(where(q) == "st.study_instance_uid = $1");
+  // Nothing above at all: every instance (Patient Root too: no PatientID needed).
+  CHECK(where(build_find_sql({InformationModel::StudyRoot, QueryLevel::Image, {}}, 10)).empty());
+  CHECK(where(build_find_sql({InformationModel::PatientRoot, QueryLevel::Study, {}}, 10)).empty());
+  q = build_find_sql({InformationModel::PatientRoot, QueryLevel::Image, {{kPatientId, "LO", ""}, {kStudyUid, "UI", "1.2.3"}}}, 10);
+  CHECK(where(q) == "st.study_instance_uid = $1");
+  // Present and not empty: still one value, no wildcard, no list.
+  check_refused({InformationModel::StudyRoot, QueryLevel::Image, {{kStudyUid, "UI", "1.2.3"}, {kSeriesUid, "UI", "1.2.*"}}});
+  check_refused({InformationModel::StudyRoot, QueryLevel::Image, {{kStudyUid, "UI", "1.2.3"}, {kSeriesUid, "UI", "*"}}});
+  check_refused({InformationModel::StudyRoot, QueryLevel::Image, {{kSeriesUid, "UI", "1.2.3.1\\1.2.3.2"}}});
+  check_refused({InformationModel::PatientRoot, QueryLevel::Study, {{kPatientId, "LO", "P*"}}});
+  check_refused({InformationModel::PatientRoot, QueryLevel::Series, {{kPatientId, "LO", "P?"}, {kStudyUid, "UI", "1.2"}}});
 }
 
 TEST_CASE("find sql: the row shape lists each level's columns down to the query level") {
