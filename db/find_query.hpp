@@ -29,6 +29,11 @@
 //    (any listed modality present), not AND. SOPClassesInStudy likewise.
 //  * IS columns (SeriesNumber, InstanceNumber, the counts): compared as integers (`7`
 //    matches `007`); a non-integer value is refused.
+//  * NumberOfPatientRelated{Studies,Series,Instances} (0020,1200/1202/1204, PS3.4 C.3.1):
+//    keys of the patient, so answered and matched where the patient's keys are (PATIENT
+//    level in Patient Root, STUDY level in Study Root), as IS. Computed in SQL from the
+//    study rows' kept counts, by a LATERAL subquery joined only when one of them is
+//    requested; otherwise their columns are ''.
 //  * Other keys (no typed column): matched against the level's `attributes` jsonb, first
 //    value (`attributes->'GGGGEEEE'->'Value'->>0`; PN its Alphabetic group), single value
 //    and wildcards only; group 0010 keys go to the patient row, others to the query level's.
@@ -96,7 +101,10 @@ SqlQuery build_find_sql(const FindRequest& request, std::size_t limit);
 // zeros in the fraction, integers in decimal, arrays joined with `\`, `*_attributes` the
 // level's jsonb in the DICOM JSON model.
 //   patient:  patient_id, issuer_of_patient_id, patient_name, patient_birth_date,
-//             patient_sex, patient_attributes
+//             patient_sex, number_of_patient_related_studies,
+//             number_of_patient_related_series, number_of_patient_related_instances
+//             ('' unless requested where the patient's keys are matched),
+//             patient_attributes
 //   study:    study_instance_uid, study_date, study_time, accession_number, study_id,
 //             study_description, referring_physician_name, modalities_in_study,
 //             sop_classes_in_study, number_of_study_related_series,

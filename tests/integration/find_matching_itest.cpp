@@ -4,6 +4,9 @@
 // applies. Each row states which patients must match; a refused row expects 0xA900.
 #include <doctest/doctest.h>
 
+#include <array>
+#include <map>
+
 #include "tests/support/findscu.hpp"
 #include "tests/support/node.hpp"
 
@@ -278,7 +281,7 @@ TEST_CASE("C-FIND matching, every row of dicom-conformance §4, both information
   }
 }
 
-TEST_CASE("C-FIND: IMAGE level with only StudyInstanceUID: every instance of the study") {
+TEST_CASE("C-FIND: the patient's counts (0020,1200/1202/1204); IMAGE level with only StudyInstanceUID") {
   Node node;
   TempDir corpus("corpus");
   TempDir same_patient("same-patient");
@@ -299,6 +302,56 @@ TEST_CASE("C-FIND: IMAGE level with only StudyInstanceUID: every instance of the
     REQUIRE_MESSAGE(code == 0, out);
   }
   REQUIRE(node.sql("SELECT count(*) FROM instance") == "15");
+
+  // What the generators wrote, per PatientID: studies, series, instances.
+  const std::map<std::string, std::array<std::string, 3>> expected = {
+      {"abc", {"1", "2", "2"}},  {"ABC", {"1", "1", "1"}}, {"AB", {"1", "1", "1"}},   {"A-1", {"1", "1", "1"}},
+      {"AÜC", {"1", "1", "1"}}, {"LAT1", {"1", "1", "1"}}, {"UTF8", {"1", "1", "1"}}, {"PAT0000", {"3", "3", "7"}}};
+  const std::vector<std::string> counts = {"NumberOfPatientRelatedStudies", "NumberOfPatientRelatedSeries",
+                                           "NumberOfPatientRelatedInstances"};
+  const auto check_counts = [&](const FindResult& r, std::size_t matches) {
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(r.responses.size() == matches);
+    for (const auto& response : r.responses) {
+      const auto& id = response.at("(0010,0020)");
+      INFO("PatientID " << id);
+      REQUIRE(expected.count(id) == 1);
+      CHECK(response.at("(0020,1200)") == expected.at(id)[0]);
+      CHECK(response.at("(0020,1202)") == expected.at(id)[1]);
+      CHECK(response.at("(0020,1204)") == expected.at(id)[2]);
+    }
+  };
+  {
+    INFO("Patient Root PATIENT: every patient, the three counts returned");
+    std::vector<std::string> keys = {"QueryRetrieveLevel=PATIENT", "PatientID", kUtf8};
+    keys.insert(keys.end(), counts.begin(), counts.end());
+    const auto r = findscu(node, "-P", keys);
+    check_counts(r, expected.size());
+    CHECK(matched(r).size() == expected.size());
+  }
+  {
+    INFO("Patient Root PATIENT: one patient");
+    std::vector<std::string> keys = {"QueryRetrieveLevel=PATIENT", "PatientID=PAT0000"};
+    keys.insert(keys.end(), counts.begin(), counts.end());
+    check_counts(findscu(node, "-P", keys), 1);
+  }
+  {
+    INFO("the counts match as IS: 3 matches 03");
+    auto r = findscu(node, "-P", {"QueryRetrieveLevel=PATIENT", "PatientID", "NumberOfPatientRelatedStudies=03",
+                                  "NumberOfPatientRelatedInstances"});
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(matched(r) == std::set<std::string>{"PAT0000"});
+    r = findscu(node, "-P", {"QueryRetrieveLevel=PATIENT", "PatientID", "NumberOfPatientRelatedSeries=2", kUtf8});
+    CHECK(matched(r) == std::set<std::string>{"abc"});
+    r = findscu(node, "-P", {"QueryRetrieveLevel=PATIENT", "PatientID", "NumberOfPatientRelatedInstances=x"});
+    CHECK_MESSAGE(r.refused(), r.output);
+  }
+  {
+    INFO("Study Root STUDY: the patient's keys are study keys there");
+    std::vector<std::string> keys = {"QueryRetrieveLevel=STUDY", "PatientID=PAT0000", "StudyInstanceUID"};
+    keys.insert(keys.end(), counts.begin(), counts.end());
+    check_counts(findscu(node, "-S", keys), 3);
+  }
 
   {
     INFO("IMAGE level, Study Root, StudyInstanceUID only: every instance of the study, all series");
