@@ -31,6 +31,10 @@ constexpr std::array kColumns = {
     Column{0x00100010, Table::Patient, "p.patient_name_norm", Kind::PersonName},
     Column{0x00100030, Table::Patient, "p.patient_birth_date", Kind::Date},
     Column{0x00100040, Table::Patient, "p.patient_sex", Kind::Text},
+    // Computed per patient (the `pc` LATERAL subquery below), only when a key asks for one.
+    Column{0x00201200, Table::Patient, "pc.number_of_studies", Kind::Integer},
+    Column{0x00201202, Table::Patient, "pc.number_of_series", Kind::Integer},
+    Column{0x00201204, Table::Patient, "pc.number_of_instances", Kind::Integer},
     Column{0x0020000D, Table::Study, "st.study_instance_uid", Kind::Uid},
     Column{0x00080020, Table::Study, "st.study_date", Kind::Date},
     Column{0x00080030, Table::Study, "st.study_time", Kind::Time},
@@ -59,6 +63,7 @@ constexpr std::array kColumns = {
 
 constexpr std::array<std::uint32_t, 4> kUniqueKey = {0x00100020, 0x0020000D, 0x0020000E, 0x00080018};
 constexpr std::uint32_t kIssuerOfPatientId = 0x00100021;
+constexpr std::array<std::uint32_t, 3> kPatientCounts = {0x00201200, 0x00201202, 0x00201204};
 
 const char* alias(Table table) {
   switch (table) {
@@ -424,8 +429,27 @@ void match(Builder& b, const Key& k, const std::string& value) {
 
 constexpr const char* kPatientSelect =
     "p.patient_id, p.issuer_of_patient_id, p.patient_name, "
-    "coalesce(to_char(p.patient_birth_date, 'YYYYMMDD'), '') AS patient_birth_date, p.patient_sex, "
-    "p.attributes::text AS patient_attributes";
+    "coalesce(to_char(p.patient_birth_date, 'YYYYMMDD'), '') AS patient_birth_date, p.patient_sex, ";
+
+// NumberOfPatientRelated{Studies,Series,Instances} (0020,1200/1202/1204), from the counts
+// the study rows keep (migration 0001's triggers). A LATERAL subquery is evaluated once per
+// patient row the join produces: for a query that only returns the counts, that is once
+// per answer (the join keeps the outer index order, so no sort); a count used as a matching
+// key must of course be computed for every candidate patient.
+constexpr const char* kPatientCountsSelect =
+    "pc.number_of_studies::text AS number_of_patient_related_studies, "
+    "pc.number_of_series::text AS number_of_patient_related_series, "
+    "pc.number_of_instances::text AS number_of_patient_related_instances, ";
+constexpr const char* kNoPatientCountsSelect =
+    "'' AS number_of_patient_related_studies, '' AS number_of_patient_related_series, "
+    "'' AS number_of_patient_related_instances, ";
+constexpr const char* kPatientCountsJoin =
+    " CROSS JOIN LATERAL (SELECT count(*) AS number_of_studies, "
+    "coalesce(sum(c.number_of_series), 0) AS number_of_series, "
+    "coalesce(sum(c.number_of_instances), 0) AS number_of_instances "
+    "FROM study c WHERE c.patient_pk = p.id) pc";
+
+constexpr const char* kPatientAttributesSelect = "p.attributes::text AS patient_attributes";
 
 // TM as HHMMSS with the fraction only when non-zero.
 #define PACSNODE_TM(col) "coalesce(rtrim(rtrim(to_char(" col ", 'HH24MISS.US'), '0'), '.'), '')"
@@ -456,8 +480,15 @@ constexpr const char* kInstanceSelect =
 }  // namespace
 
 std::vector<std::string_view> find_row_columns(QueryLevel level) {
-  std::vector<std::string_view> columns = {"patient_id",  "issuer_of_patient_id", "patient_name",
-                                           "patient_birth_date", "patient_sex", "patient_attributes"};
+  std::vector<std::string_view> columns = {"patient_id",
+                                           "issuer_of_patient_id",
+                                           "patient_name",
+                                           "patient_birth_date",
+                                           "patient_sex",
+                                           "number_of_patient_related_studies",
+                                           "number_of_patient_related_series",
+                                           "number_of_patient_related_instances",
+                                           "patient_attributes"};
   if (level >= QueryLevel::Study) {
     columns.insert(columns.end(), {"study_instance_uid", "study_date", "study_time", "accession_number", "study_id",
                                    "study_description", "referring_physician_name", "modalities_in_study",
@@ -489,15 +520,17 @@ SqlQuery build_find_sql(const FindRequest& request, std::size_t limit) {
   }
 
   Builder b;
-  // Hierarchical query: one single-value unique key for each level above the query level.
+  // Hierarchical query: the unique key of each level above the query level, when present
+  // and not empty, is a single value. An absent or empty one constrains nothing (an IMAGE
+  // query with only StudyInstanceUID: what viewers send, and QIDO's /studies/{s}/instances).
   for (int above = study_root ? 1 : 0; above < level; ++above) {
     const auto tag = kUniqueKey[static_cast<std::size_t>(above)];
     const auto it = std::find_if(keys.begin(), keys.end(), [&](const Key& k) { return k.key->tag == tag; });
-    const auto name = key_name(FindKey{tag, {}, {}});
-    if (it == keys.end()) refuse("unique key " + name + " is missing above the query level");
+    if (it == keys.end()) continue;
     const auto value = trimmed(*it->key);
-    if (value.empty() || has_wildcard(value) || value.find('\\') != std::string::npos) {
-      refuse("unique key " + name + " above the query level needs a single value, not '" + value + "'");
+    if (value.empty()) continue;
+    if (has_wildcard(value) || value.find('\\') != std::string::npos) {
+      refuse("unique key " + key_name(*it->key) + " above the query level needs a single value, not '" + value + "'");
     }
     b.where.push_back(std::string(it->column->expr) + " = " + b.bind(value));
   }
@@ -518,8 +551,18 @@ SqlQuery build_find_sql(const FindRequest& request, std::size_t limit) {
     match(b, k, value);
   }
 
+  // The patient's counts are computed only when asked for, at the level that matches the
+  // patient's keys (PATIENT in Patient Root, STUDY in Study Root); elsewhere they are ''.
+  const bool patient_counts = level_of(Table::Patient) == level &&
+                              std::any_of(keys.begin(), keys.end(), [](const Key& k) {
+                                return std::find(kPatientCounts.begin(), kPatientCounts.end(), k.key->tag) !=
+                                       kPatientCounts.end();
+                              });
+
   std::string sql = "SELECT ";
   sql += kPatientSelect;
+  sql += patient_counts ? kPatientCountsSelect : kNoPatientCountsSelect;
+  sql += kPatientAttributesSelect;
   std::string from = "patient p";
   std::string order = "p.patient_name_norm, p.patient_id, p.id";
   if (request.level >= QueryLevel::Study) {
@@ -539,6 +582,7 @@ SqlQuery build_find_sql(const FindRequest& request, std::size_t limit) {
     order = "i.instance_number NULLS LAST, i.id";
   }
   sql += " FROM " + from;
+  if (patient_counts) sql += kPatientCountsJoin;
   for (std::size_t i = 0; i < b.where.size(); ++i) sql += (i ? " AND " : " WHERE ") + b.where[i];
   sql += " ORDER BY " + order;
   if (limit > 0) sql += " LIMIT " + b.bind(std::to_string(limit));

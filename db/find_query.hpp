@@ -29,6 +29,11 @@
 //    (any listed modality present), not AND. SOPClassesInStudy likewise.
 //  * IS columns (SeriesNumber, InstanceNumber, the counts): compared as integers (`7`
 //    matches `007`); a non-integer value is refused.
+//  * NumberOfPatientRelated{Studies,Series,Instances} (0020,1200/1202/1204, PS3.4 C.3.1):
+//    keys of the patient, so answered and matched where the patient's keys are (PATIENT
+//    level in Patient Root, STUDY level in Study Root), as IS. Computed in SQL from the
+//    study rows' kept counts, by a LATERAL subquery joined only when one of them is
+//    requested; otherwise their columns are ''.
 //  * Other keys (no typed column): matched against the level's `attributes` jsonb, first
 //    value (`attributes->'GGGGEEEE'->'Value'->>0`; PN its Alphabetic group), single value
 //    and wildcards only; group 0010 keys go to the patient row, others to the query level's.
@@ -37,9 +42,14 @@
 //    at least one item in which every such key matches, each by the rules above for a key
 //    without a column (single value, wildcards, PN, DA); an empty item or a zero-length
 //    sequence is universal. One level deep: sequences inside the item are not matched.
-//  * Specific Character Set, Query/Retrieve Level and Retrieve AE Title are never matched. Keys of levels below the query level are ignored; keys above it other
-//    than the unique key (and IssuerOfPatientID, which qualifies PatientID) are ignored
-//    (hierarchical query; relational queries are not supported).
+//  * Specific Character Set, Query/Retrieve Level and Retrieve AE Title are never matched.
+//    Keys of levels below the query level are ignored; keys above it other than the unique
+//    key (and IssuerOfPatientID, which qualifies PatientID) are ignored (hierarchical
+//    query; relational queries are not supported).
+//  * Unique keys above the query level: when present and not empty, a single value (a
+//    wildcard or a list is refused); when absent or empty, they constrain nothing, so an
+//    IMAGE query with only StudyInstanceUID answers every instance of the study (what
+//    viewers send, QIDO's /studies/{s}/instances; Orthanc and dcm4chee answer it too).
 //
 // Indexes: the PN condition is written on exactly the expression migration 0002 indexes
 // (btree for `=` and prefix LIKE, trigram for the rest), and the STUDY and PATIENT levels'
@@ -78,9 +88,10 @@ struct SqlQuery {
 // The SELECT for `request`, at most `limit` rows (0: no limit), ordered: patients by name,
 // studies newest first, series by SeriesNumber, instances by InstanceNumber.
 // Throws pacsnode::Error(InvalidArgument) for requests PS3.4 refuses: Study Root with
-// PATIENT level, a missing / empty / wildcard / multi-valued unique key above the query
-// level, wildcards in UI, DA or TM keys, malformed dates and times, a TM range crossing
-// midnight, a non-integer IS value, multiple values outside UI keys and ModalitiesInStudy.
+// PATIENT level, a wildcard or multi-valued unique key above the query level (an absent or
+// empty one is accepted and constrains nothing), wildcards in UI, DA or TM keys, malformed
+// dates and times, a TM range crossing midnight, a non-integer IS value, multiple values
+// outside UI keys and ModalitiesInStudy.
 SqlQuery build_find_sql(const FindRequest& request, std::size_t limit);
 
 // The row shape of build_find_sql's result: every row holds the columns of each level from
@@ -90,7 +101,10 @@ SqlQuery build_find_sql(const FindRequest& request, std::size_t limit);
 // zeros in the fraction, integers in decimal, arrays joined with `\`, `*_attributes` the
 // level's jsonb in the DICOM JSON model.
 //   patient:  patient_id, issuer_of_patient_id, patient_name, patient_birth_date,
-//             patient_sex, patient_attributes
+//             patient_sex, number_of_patient_related_studies,
+//             number_of_patient_related_series, number_of_patient_related_instances
+//             ('' unless requested where the patient's keys are matched),
+//             patient_attributes
 //   study:    study_instance_uid, study_date, study_time, accession_number, study_id,
 //             study_description, referring_physician_name, modalities_in_study,
 //             sop_classes_in_study, number_of_study_related_series,

@@ -4,6 +4,9 @@
 // applies. Each row states which patients must match; a refused row expects 0xA900.
 #include <doctest/doctest.h>
 
+#include <array>
+#include <map>
+
 #include "tests/support/findscu.hpp"
 #include "tests/support/node.hpp"
 
@@ -184,8 +187,13 @@ TEST_CASE("C-FIND matching, every row of dicom-conformance §4, both information
     r = findscu(node, "-P", {"QueryRetrieveLevel=SERIES", "PatientID=abc", study, "Modality=PT", "SeriesInstanceUID"});
     REQUIRE(r.responses.size() == 1);
     CHECK(r.responses[0].at("(0020,000e)") == kRoot + "0.2");
-    // A missing unique key above the level is refused.
-    r = findscu(node, "-P", {"QueryRetrieveLevel=SERIES", study, "Modality=CT"});
+    // An absent unique key above the level (PatientID here) constrains nothing.
+    r = findscu(node, "-P", {"QueryRetrieveLevel=SERIES", study, "Modality=CT", "SeriesInstanceUID"});
+    CHECK_MESSAGE(r.final_success(), r.output);
+    REQUIRE(r.responses.size() == 1);
+    CHECK(r.responses[0].at("(0020,000e)") == kRoot + "0.1");
+    // A wildcard in one is refused.
+    r = findscu(node, "-P", {"QueryRetrieveLevel=SERIES", "PatientID=ab*", study, "SeriesInstanceUID"});
     CHECK_MESSAGE(r.refused(), r.output);
   }
 
@@ -269,6 +277,125 @@ TEST_CASE("C-FIND matching, every row of dicom-conformance §4, both information
     CHECK_FALSE(dt_matches(2, "20240102-"));
     const auto r = findscu(node, "-S", {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + kRoot + "0",
                                         "SeriesInstanceUID=" + kRoot + "0.1", "AcquisitionDateTime=2024*"});
+    CHECK_MESSAGE(r.refused(), r.output);
+  }
+}
+
+TEST_CASE("C-FIND: the patient's counts (0020,1200/1202/1204); IMAGE level with only StudyInstanceUID") {
+  Node node;
+  TempDir corpus("corpus");
+  TempDir same_patient("same-patient");
+  {
+    auto [code, out] = run({"/usr/bin/python3", std::string(PACSNODE_SOURCE_DIR) + "/tests/tools/gen_query_corpus.py",
+                            corpus.path().string()});
+    REQUIRE_MESSAGE(code == 0, out);
+  }
+  {
+    // PAT0000 with 3 studies of one series each, 7 instances: 3, 2 and 2 (n % 3).
+    auto [code, out] = run({"/usr/bin/python3", std::string(PACSNODE_SOURCE_DIR) + "/tests/tools/gen_instances.py",
+                            same_patient.path().string(), "7", "--studies", "3", "--pixels", "8", "--same-patient"});
+    REQUIRE_MESSAGE(code == 0, out);
+  }
+  for (const auto& dir : {corpus.path(), same_patient.path()}) {
+    auto [code, out] = run({"storescu", "-aec", node.ae_title(), "+sd", "127.0.0.1", std::to_string(node.port()),
+                            dir.string()});
+    REQUIRE_MESSAGE(code == 0, out);
+  }
+  REQUIRE(node.sql("SELECT count(*) FROM instance") == "15");
+
+  // What the generators wrote, per PatientID: studies, series, instances.
+  const std::map<std::string, std::array<std::string, 3>> expected = {
+      {"abc", {"1", "2", "2"}},  {"ABC", {"1", "1", "1"}}, {"AB", {"1", "1", "1"}},   {"A-1", {"1", "1", "1"}},
+      {"AÜC", {"1", "1", "1"}}, {"LAT1", {"1", "1", "1"}}, {"UTF8", {"1", "1", "1"}}, {"PAT0000", {"3", "3", "7"}}};
+  const std::vector<std::string> counts = {"NumberOfPatientRelatedStudies", "NumberOfPatientRelatedSeries",
+                                           "NumberOfPatientRelatedInstances"};
+  const auto check_counts = [&](const FindResult& r, std::size_t matches) {
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(r.responses.size() == matches);
+    for (const auto& response : r.responses) {
+      const auto& id = response.at("(0010,0020)");
+      INFO("PatientID " << id);
+      REQUIRE(expected.count(id) == 1);
+      CHECK(response.at("(0020,1200)") == expected.at(id)[0]);
+      CHECK(response.at("(0020,1202)") == expected.at(id)[1]);
+      CHECK(response.at("(0020,1204)") == expected.at(id)[2]);
+    }
+  };
+  {
+    INFO("Patient Root PATIENT: every patient, the three counts returned");
+    std::vector<std::string> keys = {"QueryRetrieveLevel=PATIENT", "PatientID", kUtf8};
+    keys.insert(keys.end(), counts.begin(), counts.end());
+    const auto r = findscu(node, "-P", keys);
+    check_counts(r, expected.size());
+    CHECK(matched(r).size() == expected.size());
+  }
+  {
+    INFO("Patient Root PATIENT: one patient");
+    std::vector<std::string> keys = {"QueryRetrieveLevel=PATIENT", "PatientID=PAT0000"};
+    keys.insert(keys.end(), counts.begin(), counts.end());
+    check_counts(findscu(node, "-P", keys), 1);
+  }
+  {
+    INFO("the counts match as IS: 3 matches 03");
+    auto r = findscu(node, "-P", {"QueryRetrieveLevel=PATIENT", "PatientID", "NumberOfPatientRelatedStudies=03",
+                                  "NumberOfPatientRelatedInstances"});
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(matched(r) == std::set<std::string>{"PAT0000"});
+    r = findscu(node, "-P", {"QueryRetrieveLevel=PATIENT", "PatientID", "NumberOfPatientRelatedSeries=2", kUtf8});
+    CHECK(matched(r) == std::set<std::string>{"abc"});
+    r = findscu(node, "-P", {"QueryRetrieveLevel=PATIENT", "PatientID", "NumberOfPatientRelatedInstances=x"});
+    CHECK_MESSAGE(r.refused(), r.output);
+  }
+  {
+    INFO("Study Root STUDY: the patient's keys are study keys there");
+    std::vector<std::string> keys = {"QueryRetrieveLevel=STUDY", "PatientID=PAT0000", "StudyInstanceUID"};
+    keys.insert(keys.end(), counts.begin(), counts.end());
+    check_counts(findscu(node, "-S", keys), 3);
+  }
+
+  {
+    INFO("IMAGE level, Study Root, StudyInstanceUID only: every instance of the study, all series");
+    auto r = findscu(node, "-S", {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + kRoot + "0", "SOPInstanceUID",
+                                  "SeriesInstanceUID"});
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(values_of(r.responses, "(0008,0018)") == std::set<std::string>{kRoot + "0.1.1", kRoot + "0.2.1"});
+    CHECK(values_of(r.responses, "(0020,000e)") == std::set<std::string>{kRoot + "0.1", kRoot + "0.2"});
+    CHECK(r.responses.size() == 2);
+    // SeriesInstanceUID sent empty: the same.
+    r = findscu(node, "-S", {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + kRoot + "0", "SeriesInstanceUID=",
+                             "SOPInstanceUID"});
+    CHECK(r.responses.size() == 2);
+
+    // PAT0000's first study (the one dated 2024-01-10): 3 instances, numbered 1-3.
+    r = findscu(node, "-S", {"QueryRetrieveLevel=STUDY", "PatientID=PAT0000", "StudyDate=20240110", "StudyInstanceUID",
+                             "NumberOfStudyRelatedInstances"});
+    REQUIRE(r.responses.size() == 1);
+    const std::string study = r.responses[0].at("(0020,000d)");
+    CHECK(r.responses[0].at("(0020,1208)") == "3");
+    r = findscu(node, "-S", {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + study, "SOPInstanceUID", "InstanceNumber"});
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(r.responses.size() == 3);
+    CHECK(values_of(r.responses, "(0020,0013)") == std::set<std::string>{"1", "2", "3"});
+    const auto sop_uids = values_of(r.responses, "(0008,0018)");
+    CHECK(sop_uids.size() == 3);
+    CHECK(node.sql("SELECT count(*) FROM instance i JOIN series se ON se.id = i.series_pk JOIN study st ON st.id = "
+                   "se.study_pk WHERE st.study_instance_uid = '" + study + "'") == "3");
+
+    // Patient Root, neither PatientID nor SeriesInstanceUID: the same instances.
+    r = findscu(node, "-P", {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + study, "SOPInstanceUID"});
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(values_of(r.responses, "(0008,0018)") == sop_uids);
+    // Patient Root with the full path still narrows as before.
+    r = findscu(node, "-P", {"QueryRetrieveLevel=IMAGE", "PatientID=abc", "StudyInstanceUID=" + study, "SOPInstanceUID"});
+    CHECK_MESSAGE(r.final_success(), r.output);
+    CHECK(r.responses.empty());
+    // A wildcard in SeriesInstanceUID above the level is still refused.
+    r = findscu(node, "-S", {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + study, "SeriesInstanceUID=1.2.*",
+                             "SOPInstanceUID"});
+    CHECK_MESSAGE(r.refused(), r.output);
+    // So is a list.
+    r = findscu(node, "-S", {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + study,
+                             "SeriesInstanceUID=" + kRoot + "0.1\\" + kRoot + "0.2", "SOPInstanceUID"});
     CHECK_MESSAGE(r.refused(), r.output);
   }
 }

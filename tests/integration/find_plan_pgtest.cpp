@@ -141,6 +141,26 @@ TEST_CASE("find plans: the common C-FIND queries use an index (100,000 studies, 
     CHECK(!sorts(plan));
     CHECK(!scans(plan, "patient"));
   }
+  const FindKey studies{0x00201200, "IS", ""}, series_count{0x00201202, "IS", ""}, instances{0x00201204, "IS", ""};
+  {
+    const auto plan = p.plan(InformationModel::PatientRoot, QueryLevel::Patient,
+                             {patient_id, {kPatientName, "PN", ""}, studies, series_count, instances});
+    INFO("every patient with its counts: still streamed in name order, counted per answer\n" << plan);
+    CHECK(uses(plan, "patient_name_order"));
+    CHECK(uses(plan, "study_patient_pk"));
+    CHECK(!sorts(plan));
+    CHECK(!scans(plan, "patient"));
+    CHECK(!scans(plan, "study"));
+  }
+  {
+    const auto plan = p.plan(InformationModel::PatientRoot, QueryLevel::Patient,
+                             {{kPatientId, "LO", "BP0001234"}, studies, series_count, instances});
+    INFO("one patient with its counts: that patient's studies only\n" << plan);
+    CHECK(uses(plan, "patient_identity"));
+    CHECK(uses(plan, "study_patient_pk"));
+    CHECK(!scans(plan, "patient"));
+    CHECK(!scans(plan, "study"));
+  }
   const std::string study = kUidRoot + "4242", series = study + ".1";
   {
     const auto plan = p.study_root(QueryLevel::Series, {{kStudyUid, "UI", study}, {kSeriesUid, "UI", ""},
@@ -157,6 +177,16 @@ TEST_CASE("find plans: the common C-FIND queries use an index (100,000 studies, 
     INFO("the instances of a series\n" << plan);
     CHECK(uses(plan, "series_series_instance_uid_key"));
     CHECK(uses(plan, "instance_series_pk"));
+    CHECK(!scans(plan, "series"));
+    CHECK(!scans(plan, "instance"));
+  }
+  {
+    const auto plan = p.study_root(QueryLevel::Image, {{kStudyUid, "UI", study}, {kSopInstanceUid, "UI", ""}});
+    INFO("the instances of a study, no SeriesInstanceUID (QIDO /studies/{s}/instances)\n" << plan);
+    CHECK(uses(plan, "study_study_instance_uid_key"));
+    CHECK(uses(plan, "series_study_pk"));
+    CHECK(uses(plan, "instance_series_pk"));
+    CHECK(!scans(plan, "study"));
     CHECK(!scans(plan, "series"));
     CHECK(!scans(plan, "instance"));
   }

@@ -195,6 +195,20 @@ TEST_CASE("find query: levels, models, ordering and the row shape") {
   CHECK(row["number_of_study_related_instances"] == "3");
   CHECK(row["patient_attributes"].find("045Y") != std::string::npos);
 
+  CHECK(row["number_of_patient_related_studies"] == "");  // not requested: not computed
+
+  // The patient's counts, at PATIENT level, from the studies' kept counts.
+  const FindRequest counts{InformationModel::PatientRoot,
+                           QueryLevel::Patient,
+                           {{0x00201200, "IS", ""}, {0x00201202, "IS", ""}, {0x00201204, "IS", ""}}};
+  CHECK(c.column(counts, "patient_id") == "ABC,A-1,abc,A9C,AB");
+  CHECK(c.column(counts, "number_of_patient_related_studies") == "1,1,1,1,1");
+  CHECK(c.column(counts, "number_of_patient_related_series") == "2,1,1,1,1");
+  CHECK(c.column(counts, "number_of_patient_related_instances") == "3,1,1,1,1");
+  auto three = counts;
+  three.keys.back().value = "3";
+  CHECK(c.column(three, "patient_id") == "ABC");
+
   // Refused requests never reach the database.
   CHECK_THROWS_AS(c.rows({InformationModel::StudyRoot, QueryLevel::Patient, {}}), pacsnode::Error);
 }

@@ -19,11 +19,18 @@ SqlQuery study_root_study(std::vector<FindKey> keys) {
   return build_find_sql({InformationModel::StudyRoot, QueryLevel::Study, std::move(keys)}, 100);
 }
 
-// The WHERE clause alone (between WHERE and ORDER BY), "" when there is none.
+// The outer query's WHERE clause alone (between WHERE and ORDER BY, not a subquery's), ""
+// when there is none.
 std::string where(const SqlQuery& q) {
-  const auto w = q.sql.find(" WHERE ");
-  if (w == std::string::npos) return "";
-  return q.sql.substr(w + 7, q.sql.find(" ORDER BY ") - w - 7);
+  int depth = 0;
+  for (std::size_t at = 0; at < q.sql.size(); ++at) {
+    if (q.sql[at] == '(') ++depth;
+    if (q.sql[at] == ')') --depth;
+    if (depth == 0 && q.sql.compare(at, 7, " WHERE ") == 0) {
+      return q.sql.substr(at + 7, q.sql.rfind(" ORDER BY ") - at - 7);
+    }
+  }
+  return "";
 }
 
 void check_refused(const FindRequest& request) {
@@ -130,7 +137,7 @@ TEST_CASE("find sql: keys without a column match the attributes jsonb; the tag i
   CHECK(where(q) == "p.attributes->$1->'Value'->>0 = $2");
 }
 
-TEST_CASE("find sql: unique keys above the level are required, single-valued; lower-level keys ignored") {
+TEST_CASE("find sql: unique keys above the level are single-valued when present; lower-level keys ignored") {
   const auto q = build_find_sql({InformationModel::PatientRoot,
                                  QueryLevel::Series,
                                  {{kPatientId, "LO", "P1"},
@@ -146,19 +153,72 @@ TEST_CASE("find sql: unique keys above the level are required, single-valued; lo
   CHECK(q.sql.find("ORDER BY se.series_number NULLS LAST") != std::string::npos);
 
   check_refused({InformationModel::StudyRoot, QueryLevel::Patient, {}});
-  check_refused({InformationModel::PatientRoot, QueryLevel::Study, {}});
   check_refused({InformationModel::StudyRoot, QueryLevel::Series, {{kStudyUid, "UI", "1.2.3\\1.2.4"}}});
-  check_refused({InformationModel::StudyRoot, QueryLevel::Image, {{kStudyUid, "UI", "1.2.3"}}});
   check_refused({InformationModel::StudyRoot, QueryLevel::Series, {{kStudyUid, "UI", "1.2.3"}, {kSeriesNumber, "IS", "x"}}});
   check_refused({{kPatientId, "LO", "A\\B"}});
 }
 
+TEST_CASE("find sql: an absent or empty unique key above the level constrains nothing; a wildcard is refused") {
+  // IMAGE level, Study Root, StudyInstanceUID only (QIDO's /studies/{s}/instances).
+  auto q = build_find_sql({InformationModel::StudyRoot, QueryLevel::Image, {{kStudyUid, "UI", "1.2.3"}}}, 10);
+  CHECK(where(q) == "st.study_instance_uid = $1");
+  CHECK(q.params == std::vector<std::string>{"1.2.3", "10"});
+  // The same with SeriesInstanceUID empty, and padded.
+  q = build_find_sql({InformationModel::StudyRoot, QueryLevel::Image,
+                      {{kStudyUid, "UI", "1.2.3"}, {kSeriesUid, "UI", std::string(" \0", 2)}}}, 10);
+  CHECK(where(q) == "st.study_instance_uid = $1");
+  // Nothing above at all: every instance (Patient Root too: no PatientID needed).
+  CHECK(where(build_find_sql({InformationModel::StudyRoot, QueryLevel::Image, {}}, 10)).empty());
+  CHECK(where(build_find_sql({InformationModel::PatientRoot, QueryLevel::Study, {}}, 10)).empty());
+  q = build_find_sql({InformationModel::PatientRoot, QueryLevel::Image, {{kPatientId, "LO", ""}, {kStudyUid, "UI", "1.2.3"}}}, 10);
+  CHECK(where(q) == "st.study_instance_uid = $1");
+  // Present and not empty: still one value, no wildcard, no list.
+  check_refused({InformationModel::StudyRoot, QueryLevel::Image, {{kStudyUid, "UI", "1.2.3"}, {kSeriesUid, "UI", "1.2.*"}}});
+  check_refused({InformationModel::StudyRoot, QueryLevel::Image, {{kStudyUid, "UI", "1.2.3"}, {kSeriesUid, "UI", "*"}}});
+  check_refused({InformationModel::StudyRoot, QueryLevel::Image, {{kSeriesUid, "UI", "1.2.3.1\\1.2.3.2"}}});
+  check_refused({InformationModel::PatientRoot, QueryLevel::Study, {{kPatientId, "LO", "P*"}}});
+  check_refused({InformationModel::PatientRoot, QueryLevel::Series, {{kPatientId, "LO", "P?"}, {kStudyUid, "UI", "1.2"}}});
+}
+
+TEST_CASE("find sql: the patient's counts are joined only when asked for, and match as IS") {
+  constexpr std::uint32_t kStudies = 0x00201200, kSeries = 0x00201202, kInstances = 0x00201204;
+  const auto patient = [](std::vector<FindKey> keys) {
+    return build_find_sql({InformationModel::PatientRoot, QueryLevel::Patient, std::move(keys)}, 10);
+  };
+  auto q = patient({{kPatientId, "LO", ""}});
+  CHECK(q.sql.find("LATERAL") == std::string::npos);
+  CHECK(q.sql.find("'' AS number_of_patient_related_studies") != std::string::npos);
+
+  q = patient({{kPatientId, "LO", "P1"}, {kStudies, "IS", ""}, {kSeries, "IS", ""}, {kInstances, "IS", ""}});
+  CHECK(q.sql.find("FROM patient p CROSS JOIN LATERAL (SELECT count(*) AS number_of_studies, "
+                   "coalesce(sum(c.number_of_series), 0) AS number_of_series, "
+                   "coalesce(sum(c.number_of_instances), 0) AS number_of_instances "
+                   "FROM study c WHERE c.patient_pk = p.id) pc WHERE ") != std::string::npos);
+  CHECK(q.sql.find("pc.number_of_studies::text AS number_of_patient_related_studies") != std::string::npos);
+  CHECK(where(q) == "p.patient_id = $1");  // returned only: no condition
+  CHECK(q.sql.find("ORDER BY p.patient_name_norm, p.patient_id, p.id") != std::string::npos);
+
+  q = patient({{kStudies, "IS", "+03"}, {kInstances, "IS", "*"}});
+  CHECK(where(q) == "pc.number_of_studies = $1::integer");
+  CHECK(q.params[0] == "3");
+  check_refused({InformationModel::PatientRoot, QueryLevel::Patient, {{kSeries, "IS", "two"}}});
+
+  // Study Root: the patient's keys are STUDY-level keys there.
+  q = study_root_study({{kSeries, "IS", "4"}});
+  CHECK(q.sql.find("FROM study st JOIN patient p ON p.id = st.patient_pk CROSS JOIN LATERAL") != std::string::npos);
+  CHECK(where(q) == "pc.number_of_series = $1::integer");
+  // Above the query level they are neither matched nor computed.
+  q = build_find_sql({InformationModel::PatientRoot, QueryLevel::Study, {{kPatientId, "LO", "P1"}, {kStudies, "IS", "3"}}}, 10);
+  CHECK(q.sql.find("LATERAL") == std::string::npos);
+  CHECK(where(q) == "p.patient_id = $1");
+}
+
 TEST_CASE("find sql: the row shape lists each level's columns down to the query level") {
-  CHECK(find_row_columns(QueryLevel::Patient).size() == 6);
-  CHECK(find_row_columns(QueryLevel::Study).size() == 18);
-  CHECK(find_row_columns(QueryLevel::Series).size() == 27);
+  CHECK(find_row_columns(QueryLevel::Patient).size() == 9);
+  CHECK(find_row_columns(QueryLevel::Study).size() == 21);
+  CHECK(find_row_columns(QueryLevel::Series).size() == 30);
   const auto image = find_row_columns(QueryLevel::Image);
-  CHECK(image.size() == 33);
+  CHECK(image.size() == 36);
   CHECK(image.back() == "instance_attributes");
   // The SELECT names its columns in the same order.
   const auto q = build_find_sql({InformationModel::StudyRoot, QueryLevel::Image,
