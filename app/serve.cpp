@@ -103,7 +103,8 @@ int serve(const Config& config) {
   // The HTTP door: the same ingest path, query engine and storage as the DIMSE services.
   db::ConnectionPool http_connections(database_runtime->conninfo());
   http::Context http_context{workers, http_connections, ingest, config.ae_title, config.max_results,
-                             config.http.viewer, config.http.viewer_config};
+                             config.http.viewer, config.http.viewer_config, kImplementationClassUid,
+                             kImplementationVersionName};
   std::unique_ptr<http::Server> http_server;
   if (config.http.enabled) {
     http::ServerSettings hs;

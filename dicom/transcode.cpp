@@ -21,11 +21,13 @@
 #include <dcmtk/dcmjpls/djrparam.h>
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
 
 #include "base/error.hpp"
 #include "dicom/data_set_bytes.hpp"
 #include "dicom/jpeg2000.hpp"
+#include "dicom/pixel_frames.hpp"
 
 namespace pacsnode::dicom {
 namespace {
@@ -71,9 +73,70 @@ void register_codecs() {
   });
 }
 
-// The frames of encapsulated pixel data (PS3.5 A.4): one fragment per frame when the counts
-// agree, all fragments for a single frame, else split by the Basic Offset Table, else at
-// each fragment that starts a codestream.
+Uint16 get_us(DcmDataset& d, const DcmTagKey& tag, Uint16 fallback) {
+  Uint16 v = fallback;
+  d.findAndGetUint16(tag, v);
+  return v;
+}
+
+// Replaces JPEG 2000 pixel data by native pixel data (OpenJPEG). Returns whether the
+// codestream used the irreversible (lossy) wavelet.
+bool decode_jpeg2000(DcmDataset& data_set, E_TransferSyntax source, const std::filesystem::path& file) {
+  DcmElement* element = nullptr;
+  if (data_set.findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) return false;
+  auto* pixel_data = dynamic_cast<DcmPixelData*>(element);
+  DcmPixelSequence* sequence = nullptr;
+  if (pixel_data == nullptr || pixel_data->getEncapsulatedRepresentation(source, nullptr, sequence).bad() ||
+      sequence == nullptr) {
+    fail(file, "no encapsulated JPEG 2000 pixel data");
+  }
+  FrameLayout layout;
+  layout.rows = get_us(data_set, DCM_Rows, 0);
+  layout.columns = get_us(data_set, DCM_Columns, 0);
+  layout.samples_per_pixel = get_us(data_set, DCM_SamplesPerPixel, 1);
+  layout.bits_allocated = get_us(data_set, DCM_BitsAllocated, 16);
+  layout.is_signed = get_us(data_set, DCM_PixelRepresentation, 0) == 1;
+  Sint32 frames = 1;
+  data_set.findAndGetSint32(DCM_NumberOfFrames, frames);
+  if (frames < 1) frames = 1;
+  if (layout.rows == 0 || layout.columns == 0) fail(file, "Rows or Columns missing");
+
+  std::vector<std::uint8_t> native;
+  bool irreversible = false;
+  for (const auto& frame : detail::frames_of(*sequence, static_cast<std::uint32_t>(frames), file)) {
+    irreversible = irreversible || jpeg2000_is_irreversible(frame);
+    decode_jpeg2000_frame(frame, layout, native);
+  }
+  if (native.size() % 2) native.push_back(0);  // even length
+
+  auto* fresh = new DcmPixelData(DCM_PixelData);
+  OFCondition status;
+  if (layout.bits_allocated == 8) {
+    fresh->setVR(EVR_OB);
+    status = fresh->putUint8Array(native.data(), static_cast<unsigned long>(native.size()));
+  } else {
+    fresh->setVR(EVR_OW);
+    status = fresh->putUint16Array(reinterpret_cast<const Uint16*>(native.data()),
+                                   static_cast<unsigned long>(native.size() / 2));
+  }
+  if (status.bad() || data_set.insert(fresh, OFTrue).bad()) {
+    delete fresh;
+    fail(file, "cannot replace the pixel data");
+  }
+  OFString photometric;
+  data_set.findAndGetOFString(DCM_PhotometricInterpretation, photometric);
+  if (photometric == "YBR_ICT" || photometric == "YBR_RCT") {
+    data_set.putAndInsertString(DCM_PhotometricInterpretation, "RGB");
+  }
+  if (layout.samples_per_pixel > 1) data_set.putAndInsertUint16(DCM_PlanarConfiguration, 0);
+  return irreversible;
+}
+
+
+}  // namespace
+
+namespace detail {
+
 std::vector<std::vector<std::uint8_t>> frames_of(DcmPixelSequence& sequence, std::uint32_t frames,
                                                  const std::filesystem::path& file) {
   const unsigned long items = sequence.card();
@@ -127,67 +190,46 @@ std::vector<std::vector<std::uint8_t>> frames_of(DcmPixelSequence& sequence, std
   return out;
 }
 
-Uint16 get_us(DcmDataset& d, const DcmTagKey& tag, Uint16 fallback) {
-  Uint16 v = fallback;
-  d.findAndGetUint16(tag, v);
-  return v;
+
+std::unique_ptr<DcmFileFormat> load_transcoded(const std::filesystem::path& file, const std::string& target) {
+  register_codecs();
+  auto format = std::make_unique<DcmFileFormat>();
+  OFCondition status = format->loadFile(file.c_str());
+  if (status.bad()) fail(file, std::string("cannot read: ") + status.text());
+  DcmDataset& data_set = *format->getDataset();
+  const DcmXfer source(data_set.getOriginalXfer());
+  const std::string source_uid = source.getXferID();
+  const DcmXfer to(target.c_str());
+  if (to.getXfer() == EXS_Unknown) fail(file, "unknown transfer syntax " + target);
+  if (source_uid == target) return format;
+  const bool to_uncompressed = contains(kUncompressed, target);
+  if (!to_uncompressed && !contains(kLosslessEncoders, target)) {
+    fail(file, "we do not encode " + target + " (lossless JPEG-LS, JPEG lossless SV1 and RLE only)");
+  }
+  // A .91 codestream with the reversible wavelet may still have been truncated (rate
+  // control), so the syntax, not the wavelet, decides; GDCM marks such output lossy too.
+  bool lossy = is_lossy_transfer_syntax(source_uid);
+  if (!to_uncompressed && lossy) fail(file, "lossy " + source_uid + " data is not re-encoded as " + target);
+  if (source_uid == kJ2kLossless || source_uid == kJ2k) {
+    lossy = decode_jpeg2000(data_set, source.getXfer(), file) || lossy;
+  }
+
+  const DcmRepresentationParameter* parameter = nullptr;
+  const DJ_RPLossless jpeg_lossless(1, 0);
+  const DJLSRepresentationParameter jpeg_ls_lossless(0, OFTrue);
+  const DcmRLERepresentationParameter rle;
+  if (target == kJpegLosslessSv1) parameter = &jpeg_lossless;
+  if (target == kJpegLsLossless) parameter = &jpeg_ls_lossless;
+  if (target == kRle) parameter = &rle;
+  status = data_set.chooseRepresentation(to.getXfer(), parameter);
+  if (status.bad() || !data_set.canWriteXfer(to.getXfer())) {
+    fail(file, "cannot convert " + source_uid + " to " + target + (status.bad() ? std::string(": ") + status.text() : ""));
+  }
+  if (lossy) data_set.putAndInsertString(DCM_LossyImageCompression, "01");
+  return format;
 }
 
-// Replaces JPEG 2000 pixel data by native pixel data (OpenJPEG). Returns whether the
-// codestream used the irreversible (lossy) wavelet.
-bool decode_jpeg2000(DcmDataset& data_set, E_TransferSyntax source, const std::filesystem::path& file) {
-  DcmElement* element = nullptr;
-  if (data_set.findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) return false;
-  auto* pixel_data = dynamic_cast<DcmPixelData*>(element);
-  DcmPixelSequence* sequence = nullptr;
-  if (pixel_data == nullptr || pixel_data->getEncapsulatedRepresentation(source, nullptr, sequence).bad() ||
-      sequence == nullptr) {
-    fail(file, "no encapsulated JPEG 2000 pixel data");
-  }
-  FrameLayout layout;
-  layout.rows = get_us(data_set, DCM_Rows, 0);
-  layout.columns = get_us(data_set, DCM_Columns, 0);
-  layout.samples_per_pixel = get_us(data_set, DCM_SamplesPerPixel, 1);
-  layout.bits_allocated = get_us(data_set, DCM_BitsAllocated, 16);
-  layout.is_signed = get_us(data_set, DCM_PixelRepresentation, 0) == 1;
-  Sint32 frames = 1;
-  data_set.findAndGetSint32(DCM_NumberOfFrames, frames);
-  if (frames < 1) frames = 1;
-  if (layout.rows == 0 || layout.columns == 0) fail(file, "Rows or Columns missing");
-
-  std::vector<std::uint8_t> native;
-  bool irreversible = false;
-  for (const auto& frame : frames_of(*sequence, static_cast<std::uint32_t>(frames), file)) {
-    irreversible = irreversible || jpeg2000_is_irreversible(frame);
-    decode_jpeg2000_frame(frame, layout, native);
-  }
-  if (native.size() % 2) native.push_back(0);  // even length
-
-  auto* fresh = new DcmPixelData(DCM_PixelData);
-  OFCondition status;
-  if (layout.bits_allocated == 8) {
-    fresh->setVR(EVR_OB);
-    status = fresh->putUint8Array(native.data(), static_cast<unsigned long>(native.size()));
-  } else {
-    fresh->setVR(EVR_OW);
-    status = fresh->putUint16Array(reinterpret_cast<const Uint16*>(native.data()),
-                                   static_cast<unsigned long>(native.size() / 2));
-  }
-  if (status.bad() || data_set.insert(fresh, OFTrue).bad()) {
-    delete fresh;
-    fail(file, "cannot replace the pixel data");
-  }
-  OFString photometric;
-  data_set.findAndGetOFString(DCM_PhotometricInterpretation, photometric);
-  if (photometric == "YBR_ICT" || photometric == "YBR_RCT") {
-    data_set.putAndInsertString(DCM_PhotometricInterpretation, "RGB");
-  }
-  if (layout.samples_per_pixel > 1) data_set.putAndInsertUint16(DCM_PlanarConfiguration, 0);
-  return irreversible;
-}
-
-
-}  // namespace
+}  // namespace detail
 
 bool is_lossy_transfer_syntax(const std::string& ts) {
   return ts == "1.2.840.10008.1.2.4.50" || ts == "1.2.840.10008.1.2.4.51" || ts == "1.2.840.10008.1.2.4.81" ||
@@ -222,42 +264,8 @@ std::optional<std::string> choose_transfer_syntax(const std::string& stored, con
 }
 
 std::vector<std::uint8_t> transcode_data_set(const std::filesystem::path& file, const std::string& target) {
-  register_codecs();
-  DcmFileFormat format;
-  OFCondition status = format.loadFile(file.c_str());
-  if (status.bad()) fail(file, std::string("cannot read: ") + status.text());
-  DcmDataset& data_set = *format.getDataset();
-  const DcmXfer source(data_set.getOriginalXfer());
-  const std::string source_uid = source.getXferID();
-  const DcmXfer to(target.c_str());
-  if (to.getXfer() == EXS_Unknown) fail(file, "unknown transfer syntax " + target);
-  if (source_uid == target) return detail::data_set_bytes(data_set, to.getXfer());
-
-  const bool to_uncompressed = contains(kUncompressed, target);
-  if (!to_uncompressed && !contains(kLosslessEncoders, target)) {
-    fail(file, "we do not encode " + target + " (lossless JPEG-LS, JPEG lossless SV1 and RLE only)");
-  }
-  // A .91 codestream with the reversible wavelet may still have been truncated (rate
-  // control), so the syntax, not the wavelet, decides; GDCM marks such output lossy too.
-  bool lossy = is_lossy_transfer_syntax(source_uid);
-  if (!to_uncompressed && lossy) fail(file, "lossy " + source_uid + " data is not re-encoded as " + target);
-  if (source_uid == kJ2kLossless || source_uid == kJ2k) {
-    lossy = decode_jpeg2000(data_set, source.getXfer(), file) || lossy;
-  }
-
-  const DcmRepresentationParameter* parameter = nullptr;
-  const DJ_RPLossless jpeg_lossless(1, 0);
-  const DJLSRepresentationParameter jpeg_ls_lossless(0, OFTrue);
-  const DcmRLERepresentationParameter rle;
-  if (target == kJpegLosslessSv1) parameter = &jpeg_lossless;
-  if (target == kJpegLsLossless) parameter = &jpeg_ls_lossless;
-  if (target == kRle) parameter = &rle;
-  status = data_set.chooseRepresentation(to.getXfer(), parameter);
-  if (status.bad() || !data_set.canWriteXfer(to.getXfer())) {
-    fail(file, "cannot convert " + source_uid + " to " + target + (status.bad() ? std::string(": ") + status.text() : ""));
-  }
-  if (lossy) data_set.putAndInsertString(DCM_LossyImageCompression, "01");
-  return detail::data_set_bytes(data_set, to.getXfer());
+  const auto format = detail::load_transcoded(file, target);
+  return detail::data_set_bytes(*format->getDataset(), DcmXfer(target.c_str()).getXfer());
 }
 
 }  // namespace pacsnode::dicom

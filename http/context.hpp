@@ -26,6 +26,8 @@ struct Context {
   std::size_t max_results = 10000;  // QIDO-RS: matches per query without `limit` ([query] max_results)
   std::filesystem::path viewer_dir;  // the OHIF viewer's built files ("" or absent: not served)
   std::filesystem::path viewer_config;  // our app-config.js, served in place of the viewer's
+  std::string implementation_class_uid;     // the File Meta of instances WADO-RS converts
+  std::string implementation_version_name;
 };
 
 }  // namespace pacsnode::http

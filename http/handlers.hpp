@@ -14,8 +14,27 @@ namespace pacsnode::http {
 // Every request: DICOMweb under /dicom-web, the viewer's files elsewhere.
 asio::awaitable<void> handle_request(Context& context, Exchange& exchange);
 
+// The bundled viewer's files (context.viewer_dir), index.html for its routes; 404 without
+// a viewer configured.
+asio::awaitable<void> handle_viewer(Context& context, Exchange& exchange);
+
 // QIDO-RS (PS3.18 §10.6) at `level`, the UIDs of the path (Study, Series) fixed.
 asio::awaitable<void> handle_qido(Context& context, Exchange& exchange, db::QueryLevel level,
                                   const std::vector<std::pair<std::uint32_t, std::string>>& path_uids);
+
+// The instances a WADO-RS path names: a study, a series of it, or one instance of that.
+struct WadoTarget {
+  std::string study, series, instance;  // "" below the level named
+};
+
+// WADO-RS (PS3.18 §10.4): the instances as Part-10 files (multipart/related;
+// type="application/dicom", in the transfer-syntax asked for), their metadata (DICOM JSON),
+// an instance's frames, and one of its bulk data values.
+asio::awaitable<void> handle_wado_retrieve(Context& context, Exchange& exchange, const WadoTarget& target);
+asio::awaitable<void> handle_wado_metadata(Context& context, Exchange& exchange, const WadoTarget& target);
+asio::awaitable<void> handle_wado_frames(Context& context, Exchange& exchange, const WadoTarget& target,
+                                         const std::string& frame_list);
+asio::awaitable<void> handle_wado_bulk(Context& context, Exchange& exchange, const WadoTarget& target,
+                                       const std::string& tag);
 
 }  // namespace pacsnode::http

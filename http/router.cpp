@@ -52,6 +52,37 @@ asio::awaitable<void> dicomweb(Context& context, Exchange& exchange, const std::
     co_await handle_qido(context, exchange, L::Image, uids);
     co_return;
   }
+  // WADO-RS
+  if (get && n >= 3 && s[1] == "studies" && (n == 3 || n == 4 || n == 5 || n == 6 || n == 7 || n == 8 || n == 9)) {
+    WadoTarget target;
+    target.study = s[2];
+    std::size_t at = 3;
+    if (n >= 5 && s[3] == "series") {
+      target.series = s[4];
+      at = 5;
+      if (n >= 7 && s[5] == "instances") {
+        target.instance = s[6];
+        at = 7;
+      }
+    }
+    const std::size_t rest = n - at;
+    if (rest == 0) {
+      co_await handle_wado_retrieve(context, exchange, target);
+      co_return;
+    }
+    if (rest == 1 && s[at] == "metadata") {
+      co_await handle_wado_metadata(context, exchange, target);
+      co_return;
+    }
+    if (rest == 2 && !target.instance.empty() && s[at] == "frames") {
+      co_await handle_wado_frames(context, exchange, target, s[at + 1]);
+      co_return;
+    }
+    if (rest == 2 && !target.instance.empty() && s[at] == "bulk") {
+      co_await handle_wado_bulk(context, exchange, target, s[at + 1]);
+      co_return;
+    }
+  }
   throw HttpError{404, "no DICOMweb resource " + std::string(exchange.method()) + " " + exchange.path()};
 }
 
@@ -61,6 +92,10 @@ asio::awaitable<void> handle_request(Context& context, Exchange& exchange) {
   const auto s = segments_of(exchange.path());
   if (!s.empty() && s[0] == "dicom-web") {
     co_await dicomweb(context, exchange, s);
+    co_return;
+  }
+  if (s.empty() || (s[0] != "api" && s[0] != "metrics" && s[0] != "ui")) {
+    co_await handle_viewer(context, exchange);
     co_return;
   }
   throw HttpError{404, "nothing at " + exchange.path()};

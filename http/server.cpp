@@ -163,6 +163,12 @@ class Connection final : public Exchange {
     response.prepare_payload();
     started_ = true;
     stream_.expires_after(settings_.idle_timeout);
+    if (method_ == "HEAD") {
+      // The header a GET would have had, without the body.
+      bhttp::response_serializer<bhttp::string_body> header_only{response};
+      co_await bhttp::async_write_header(stream_, header_only, asio::use_awaitable);
+      co_return;
+    }
     co_await bhttp::async_write(stream_, response, asio::use_awaitable);
   }
 
@@ -186,7 +192,7 @@ class Connection final : public Exchange {
   }
 
   asio::awaitable<void> write(std::span<const char> bytes) override {
-    if (bytes.empty()) co_return;
+    if (bytes.empty() || method_ == "HEAD") co_return;
     auto& body = streaming_->body();
     body.data = const_cast<char*>(bytes.data());
     body.size = bytes.size();
@@ -201,6 +207,11 @@ class Connection final : public Exchange {
   }
 
   asio::awaitable<void> end() override {
+    if (method_ == "HEAD") {
+      serializer_.reset();
+      streaming_.reset();
+      co_return;
+    }
     auto& body = streaming_->body();
     body.data = nullptr;
     body.size = 0;
