@@ -34,6 +34,10 @@ asio::awaitable<void> handle_wado_retrieve(Context& context, Exchange& exchange,
 asio::awaitable<void> handle_wado_metadata(Context& context, Exchange& exchange, const WadoTarget& target);
 asio::awaitable<void> handle_wado_frames(Context& context, Exchange& exchange, const WadoTarget& target,
                                          const std::string& frame_list);
+// A frame as JPEG or PNG (rendered), or a small one (thumbnail, at most 128 pixels a side
+// unless a viewport says otherwise; a series' or study's is its middle instance's).
+asio::awaitable<void> handle_wado_rendered(Context& context, Exchange& exchange, const WadoTarget& target,
+                                           std::uint32_t frame, bool thumbnail);
 asio::awaitable<void> handle_wado_bulk(Context& context, Exchange& exchange, const WadoTarget& target,
                                        const std::string& tag);
 

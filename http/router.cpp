@@ -53,7 +53,7 @@ asio::awaitable<void> dicomweb(Context& context, Exchange& exchange, const std::
     co_return;
   }
   // WADO-RS
-  if (get && n >= 3 && s[1] == "studies" && (n == 3 || n == 4 || n == 5 || n == 6 || n == 7 || n == 8 || n == 9)) {
+  if (get && n >= 3 && s[1] == "studies" && n <= 10) {
     WadoTarget target;
     target.study = s[2];
     std::size_t at = 3;
@@ -72,6 +72,24 @@ asio::awaitable<void> dicomweb(Context& context, Exchange& exchange, const std::
     }
     if (rest == 1 && s[at] == "metadata") {
       co_await handle_wado_metadata(context, exchange, target);
+      co_return;
+    }
+    if (rest == 1 && s[at] == "thumbnail") {
+      co_await handle_wado_rendered(context, exchange, target, 1, true);
+      co_return;
+    }
+    if (rest == 1 && s[at] == "rendered" && !target.instance.empty()) {
+      co_await handle_wado_rendered(context, exchange, target, 1, false);
+      co_return;
+    }
+    if (rest == 3 && !target.instance.empty() && s[at] == "frames" && (s[at + 2] == "rendered" || s[at + 2] == "thumbnail")) {
+      const auto& number = s[at + 1];
+      if (number.empty() || number.size() > 9 || number.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(number) == 0) {
+        throw HttpError{400, "\"" + number + "\" is not a frame number"};
+      }
+      co_await handle_wado_rendered(context, exchange, target, static_cast<std::uint32_t>(std::stoul(number)),
+                                    s[at + 2] == "thumbnail");
       co_return;
     }
     if (rest == 2 && !target.instance.empty() && s[at] == "frames") {

@@ -19,6 +19,7 @@
 #include "dicom/transcode.hpp"
 #include "dicom/uid.hpp"
 #include "http/handlers.hpp"
+#include "http/locate.hpp"
 #include "http/media_type.hpp"
 #include "http/multipart.hpp"
 #include "ingest/ingest.hpp"
@@ -31,15 +32,8 @@ namespace {
 const std::string kExplicitLittle = "1.2.840.10008.1.2.1";
 constexpr std::size_t kChunk = 256 * 1024;
 
-// A stored instance a request names.
-struct Located {
-  std::string sop_instance_uid, sop_class_uid, transfer_syntax;
-  std::filesystem::path file;
-};
+}  // namespace
 
-// The instances under `uids` (study; study, series; study, series, instance), in the order
-// of the retrieve SQL. Throws HttpError 400 for a malformed UID, 404 when nothing matches,
-// 503 when the database cannot be asked.
 asio::awaitable<std::vector<Located>> locate(Context& context, const WadoTarget& target) {
   const std::vector<std::pair<std::uint32_t, const std::string*>> named = {
       {0x0020000D, &target.study}, {0x0020000E, &target.series}, {0x00080018, &target.instance}};
@@ -85,6 +79,8 @@ asio::awaitable<std::vector<Located>> locate(Context& context, const WadoTarget&
   }
   co_return out;
 }
+
+namespace {
 
 std::string instance_path(const std::string& study, const std::string& series, const std::string& instance) {
   return "/dicom-web/studies/" + study + "/series/" + series + "/instances/" + instance;

@@ -270,6 +270,50 @@ TEST_CASE("WADO-RS: metadata, frames, bulk data and instances, checked against i
     CHECK(refused.body.find("1.2.840.10008.1.2.4.51") != std::string::npos);  // JPEG extended, as stored
   }
 
+  SUBCASE("rendered and thumbnail: JPEG and PNG pictures of a frame") {
+    // Width and height from a PNG's IHDR chunk.
+    const auto png_size = [](const std::string& png) {
+      REQUIRE(png.size() > 24);
+      REQUIRE(png.compare(1, 3, "PNG") == 0);
+      const auto be32 = [&](std::size_t at) {
+        return (static_cast<unsigned>(static_cast<unsigned char>(png[at])) << 24) |
+               (static_cast<unsigned>(static_cast<unsigned char>(png[at + 1])) << 16) |
+               (static_cast<unsigned>(static_cast<unsigned char>(png[at + 2])) << 8) |
+               static_cast<unsigned>(static_cast<unsigned char>(png[at + 3]));
+      };
+      return std::make_pair(be32(16), be32(20));
+    };
+    auto jpeg_reply = get(scratch, http_port, instance_url(ct) + "/rendered");
+    REQUIRE_MESSAGE(jpeg_reply.status == 200, jpeg_reply.body);
+    CHECK(jpeg_reply.header("Content-Type") == "image/jpeg");
+    CHECK(jpeg_reply.body.compare(0, 3, "\xFF\xD8\xFF") == 0);
+    auto png = get(scratch, http_port, instance_url(ct) + "/rendered", "image/png");
+    REQUIRE(png.status == 200);
+    CHECK(png_size(png.body) == std::make_pair(128u, 128u));
+    // A viewport bounds the picture, aspect kept; a thumbnail is at most 128 a side.
+    auto small = get(scratch, http_port, instance_url(ct) + "/rendered?viewport=64,100", "image/png");
+    REQUIRE(small.status == 200);
+    CHECK(png_size(small.body) == std::make_pair(64u, 64u));
+    auto thumb = get(scratch, http_port, instance_url(multi) + "/frames/2/thumbnail", "image/png");
+    REQUIRE(thumb.status == 200);
+    CHECK(png_size(thumb.body) == std::make_pair(100u, 100u));  // never enlarged
+    auto series_thumb = get(scratch, http_port, "/dicom-web/studies/" + uid_of(j2k, "StudyInstanceUID") + "/series/" +
+                                                    uid_of(j2k, "SeriesInstanceUID") + "/thumbnail", "image/png");
+    REQUIRE_MESSAGE(series_thumb.status == 200, series_thumb.body);
+    CHECK(png_size(series_thumb.body).first <= 128u);
+    // The window changes the picture: a narrow window at the top of the range is darker.
+    auto windowed = get(scratch, http_port, instance_url(ct) + "/rendered?window=3000,10,linear", "image/png");
+    REQUIRE(windowed.status == 200);
+    CHECK(windowed.body != png.body);
+    // Bad parameters: 400 naming them; a type we do not make: 406; no such frame: 404.
+    auto bad = get(scratch, http_port, instance_url(ct) + "/rendered?window=40", "image/png");
+    CHECK(bad.status == 400);
+    CHECK(bad.body.find("window") != std::string::npos);
+    CHECK(get(scratch, http_port, instance_url(ct) + "/rendered?viewport=0,10").status == 400);
+    CHECK(get(scratch, http_port, instance_url(ct) + "/rendered", "image/gif").status == 406);
+    CHECK(get(scratch, http_port, instance_url(multi) + "/frames/3/rendered").status == 404);
+  }
+
   SUBCASE("retrieve: instances as Part-10 files, as stored, by default in Explicit VR LE, or converted") {
     // transfer-syntax=*: byte for byte the data set that was sent.
     auto r = get(scratch, http_port, instance_url(j2k), "multipart/related; type=\"application/dicom\"; transfer-syntax=*");
