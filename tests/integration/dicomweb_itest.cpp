@@ -90,6 +90,20 @@ TEST_CASE("QIDO-RS: studies, series and instances of stored instances, as C-FIND
   REQUIRE(i.size() == 1);
   CHECK(value_of(i[0], "00280010") == "128");  // Rows, from the stored attributes
 
+  // Top-level /series and /instances: no study UID needed (an absent upper-level unique key
+  // constrains nothing, as in C-FIND).
+  auto top_series = get(http_port, "/dicom-web/series?Modality=CT");
+  REQUIRE_MESSAGE(top_series.status == 200, top_series.body);
+  const auto ts = nlohmann::json::parse(top_series.body);
+  REQUIRE(ts.size() == 1);
+  CHECK(value_of(ts[0], "0020000E") == ct_series);
+  auto top_instances = get(http_port, "/dicom-web/instances?SOPClassUID=1.2.840.10008.5.1.4.1.1.4");  // MR
+  REQUIRE_MESSAGE(top_instances.status == 200, top_instances.body);
+  const auto ti = nlohmann::json::parse(top_instances.body);
+  REQUIRE(ti.size() == 1);
+  CHECK(value_of(ti[0], "0020000D") != ct_study);
+  CHECK(get(http_port, "/dicom-web/instances").status == 200);
+
   // includefield=all carries the stored attributes too.
   auto full = get(http_port, "/dicom-web/studies/" + ct_study + "/series/" + ct_series + "/instances?includefield=all");
   REQUIRE(full.status == 200);
