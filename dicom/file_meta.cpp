@@ -123,4 +123,64 @@ std::optional<std::size_t> file_meta_length(std::span<const std::uint8_t> bytes)
   return kPrefixLength + kGroupLengthElementLength + std::size_t{group_length};
 }
 
+std::optional<DecodedFileMeta> decode_file_meta(std::span<const std::uint8_t> bytes, bool complete) {
+  if (bytes.size() < kPrefixLength) {
+    if (complete) throw Error(ErrorCode::InvalidArgument, "not a DICOM file: shorter than its 132-byte prefix");
+    return std::nullopt;
+  }
+  if (bytes[128] != 'D' || bytes[129] != 'I' || bytes[130] != 'C' || bytes[131] != 'M') {
+    throw Error(ErrorCode::InvalidArgument, "not a DICOM Part-10 file: no \"DICM\" after the 128-byte preamble");
+  }
+  auto u16 = [&](std::size_t at) { return static_cast<std::uint16_t>(bytes[at] | bytes[at + 1] << 8); };
+  DecodedFileMeta out;
+  std::size_t at = kPrefixLength;
+  for (;;) {
+    if (bytes.size() < at + 8) {
+      if (!complete) return std::nullopt;
+      break;
+    }
+    if (u16(at) != 0x0002) break;
+    const std::uint16_t element = u16(at + 2);
+    const std::string_view vr(reinterpret_cast<const char*>(bytes.data() + at + 4), 2);
+    if (vr[0] < 'A' || vr[0] > 'Z' || vr[1] < 'A' || vr[1] > 'Z') {
+      throw Error(ErrorCode::InvalidArgument, "file meta: element (0002," + std::to_string(element) +
+                                                  ") is not in Explicit VR Little Endian");
+    }
+    constexpr std::string_view kLong[] = {"OB", "OW", "OF", "SQ", "UT", "UN", "UC", "UR", "OD", "OL", "OV", "SV", "UV"};
+    bool long_form = false;
+    for (const auto l : kLong) long_form = long_form || vr == l;
+    std::size_t value_at = at + 8;
+    std::uint64_t length = u16(at + 6);
+    if (long_form) {
+      if (bytes.size() < at + 12) {
+        if (!complete) return std::nullopt;
+        throw Error(ErrorCode::InvalidArgument, "file meta: the file ends inside an element");
+      }
+      length = get_u32(bytes, at + 8);
+      value_at = at + 12;
+      if (length == 0xFFFFFFFFu) throw Error(ErrorCode::InvalidArgument, "file meta: an undefined length in group 0002");
+    }
+    if (length > (1u << 16)) throw Error(ErrorCode::InvalidArgument, "file meta: an element of more than 64 KiB");
+    if (bytes.size() < value_at + length) {
+      if (!complete) return std::nullopt;
+      throw Error(ErrorCode::InvalidArgument, "file meta: the file ends inside an element");
+    }
+    std::string value(reinterpret_cast<const char*>(bytes.data() + value_at), static_cast<std::size_t>(length));
+    while (!value.empty() && (value.back() == '\0' || value.back() == ' ')) value.pop_back();
+    switch (element) {
+      case 0x0002: out.meta.media_storage_sop_class_uid = std::move(value); break;
+      case 0x0003: out.meta.media_storage_sop_instance_uid = std::move(value); break;
+      case 0x0010: out.meta.transfer_syntax_uid = std::move(value); break;
+      case 0x0012: out.meta.implementation_class_uid = std::move(value); break;
+      case 0x0013: out.meta.implementation_version_name = std::move(value); break;
+      case 0x0016: out.meta.source_ae_title = std::move(value); break;
+      case 0x0018: out.meta.receiving_ae_title = std::move(value); break;
+      default: break;
+    }
+    at = value_at + static_cast<std::size_t>(length);
+  }
+  out.length = at;
+  return out;
+}
+
 }  // namespace pacsnode::dicom

@@ -31,4 +31,17 @@ std::vector<std::uint8_t> encode_file_meta(const FileMeta& meta);
 // "DICM" and a (0002,0000) UL element. Needs the first 144 bytes only.
 std::optional<std::size_t> file_meta_length(std::span<const std::uint8_t> bytes);
 
+// The File Meta at the start of a Part-10 file that arrives whole from a client (a STOW-RS
+// part), read by walking its group 0002 elements, so that a missing (0002,0000) does not
+// matter. `length` is the offset of the data set.
+struct DecodedFileMeta {
+  FileMeta meta;  // the UIDs, version name and AE titles present (others empty), unpadded
+  std::size_t length = 0;
+};
+// nullopt: `bytes` ends inside the File Meta and more are needed (with `complete`, bytes is
+// the whole file and the meta ends with it). Throws Error(InvalidArgument) when `bytes` does
+// not start with a 128-byte preamble and "DICM", or an element of group 0002 is malformed.
+// Nothing is validated beyond that: the caller checks the UIDs it uses.
+std::optional<DecodedFileMeta> decode_file_meta(std::span<const std::uint8_t> bytes, bool complete);
+
 }  // namespace pacsnode::dicom

@@ -41,4 +41,14 @@ asio::awaitable<void> handle_wado_rendered(Context& context, Exchange& exchange,
 asio::awaitable<void> handle_wado_bulk(Context& context, Exchange& exchange, const WadoTarget& target,
                                        const std::string& tag);
 
+// GET /metrics (Prometheus text format).
+asio::awaitable<void> handle_metrics(Context& context, Exchange& exchange);
+
+// The `handler` label of a request in the HTTP metrics: qido, wado, stow, viewer, api,
+// metrics, other.
+std::string_view handler_label(std::string_view method, const std::string& path);
+
+// STOW-RS (PS3.18 §10.5): POST /studies (`study` empty) and /studies/{study}.
+asio::awaitable<void> handle_stow(Context& context, Exchange& exchange, const std::string& study);
+
 }  // namespace pacsnode::http

@@ -25,8 +25,9 @@ std::string_view trimmed(std::string_view s) {
 [[noreturn]] void fail(const std::string& why) { throw Error(ErrorCode::InvalidArgument, "multipart body: " + why); }
 
 void check_boundary(std::string_view boundary) {
-  if (boundary.empty() || boundary.size() > 70)
-    throw Error(ErrorCode::InvalidArgument, "multipart boundary must have 1 to 70 characters, not " + std::to_string(boundary.size()));
+  if (boundary.empty() || boundary.size() > kMaxBoundary)
+    throw Error(ErrorCode::InvalidArgument, "multipart boundary must have 1 to " + std::to_string(kMaxBoundary) +
+                                                " characters, not " + std::to_string(boundary.size()));
   for (char c : boundary)
     if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e)
       throw Error(ErrorCode::InvalidArgument, "multipart boundary contains a control or non-ASCII character");

@@ -37,9 +37,11 @@ class PartHeaders {
 };
 
 // The `boundary` parameter of a multipart Content-Type. Throws Error(InvalidArgument) when
-// the type is not multipart/*, the parameter is missing, or the boundary is not 1 to 70
-// printable characters without a trailing space (RFC 2046 §5.1.1; its character set is not
-// enforced: clients stray from it and nothing here depends on it).
+// the type is not multipart/*, the parameter is missing, or the boundary is empty, longer
+// than kMaxBoundary or ends in a space. RFC 2046 §5.1.1 says at most 70 characters of a
+// small set; clients stray from both (Orthanc 1.10's STOW-RS client writes 73) and nothing
+// here depends on them, so neither is enforced beyond a sanity limit.
+inline constexpr std::size_t kMaxBoundary = 200;
 std::string multipart_boundary(std::string_view content_type);
 
 struct MultipartLimits {

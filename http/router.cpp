@@ -52,6 +52,14 @@ asio::awaitable<void> dicomweb(Context& context, Exchange& exchange, const std::
     co_await handle_qido(context, exchange, L::Image, uids);
     co_return;
   }
+  // STOW-RS
+  if (exchange.method() == "POST" && (n == 2 || n == 3) && s[1] == "studies") {
+    // A named string, not a temporary in the co_await (GCC 12 miscompiles that).
+    std::string study;
+    if (n == 3) study = s[2];
+    co_await handle_stow(context, exchange, study);
+    co_return;
+  }
   // WADO-RS
   if (get && n >= 3 && s[1] == "studies" && n <= 10) {
     WadoTarget target;
@@ -106,8 +114,27 @@ asio::awaitable<void> dicomweb(Context& context, Exchange& exchange, const std::
 
 }  // namespace
 
+std::string_view handler_label(std::string_view method, const std::string& path) {
+  const auto s = segments_of(path);
+  if (s.empty()) return "viewer";
+  if (s[0] == "metrics") return "metrics";
+  if (s[0] == "api") return "api";
+  if (s[0] == "ui") return "ui";
+  if (s[0] != "dicom-web") return "viewer";
+  if (method == "POST") return "stow";
+  const std::size_t n = s.size();
+  if (n <= 2 || (n == 4 && (s[3] == "series" || s[3] == "instances")) || (n == 6 && s[5] == "instances")) {
+    return "qido";
+  }
+  return "wado";
+}
+
 asio::awaitable<void> handle_request(Context& context, Exchange& exchange) {
   const auto s = segments_of(exchange.path());
+  if (s.size() == 1 && s[0] == "metrics") {
+    co_await handle_metrics(context, exchange);
+    co_return;
+  }
   if (!s.empty() && s[0] == "dicom-web") {
     co_await dicomweb(context, exchange, s);
     co_return;

@@ -13,6 +13,14 @@
 
 namespace pacsnode::ingest {
 
+std::uint16_t failure_status(const Error& error) {
+  switch (error.code()) {
+    case ErrorCode::OutOfResources: return 0xA700;
+    case ErrorCode::InvalidArgument: return 0xC000;
+    default: return 0x0110;
+  }
+}
+
 Ingest::Ingest(storage::Store& store, db::IndexWriter& index, bool replace_duplicates)
     : store_(store), index_(index), replace_(replace_duplicates) {}
 
@@ -26,6 +34,14 @@ Placed Ingest::place(storage::TempFile& temp, const Announced& announced, const 
       Placed placed;
       placed.mismatch = "data set SOP Instance/Class UID " + record.instance.sop_instance_uid + " / " +
                         record.instance.sop_class_uid + " differs from the command's";
+      return placed;
+    }
+    if (!announced.study_instance_uid.empty() && record.study.study_instance_uid != announced.study_instance_uid) {
+      temp.discard();
+      Placed placed;
+      placed.other_study = true;
+      placed.mismatch = "the instance belongs to study " + record.study.study_instance_uid + ", not " +
+                        announced.study_instance_uid;
       return placed;
     }
     const auto relative = store_.relative_path_for(record.instance.sop_instance_uid);
@@ -81,7 +97,7 @@ IndexRecord Ingest::store_part10(std::span<const std::uint8_t> part10, const std
   }
   storage::TempFile temp = store_.create_temp(sop_instance_uid);
   temp.write(part10);
-  Placed placed = place(temp, {sop_instance_uid, {}}, origin);
+  Placed placed = place(temp, {sop_instance_uid, {}, {}}, origin);
   if (!placed.mismatch.empty()) throw Error(ErrorCode::InvalidArgument, placed.mismatch);
   std::promise<Indexed> promise;
   auto future = promise.get_future();

@@ -4,7 +4,7 @@
 // renamed into place and indexed (db/IndexWriter: committed before anyone is told the
 // instance is safe; routing hears of it in the same transaction). The C-STORE SCP uses it
 // for what peers send; the analyze worker for the reports and objects the node makes
-// itself (and STOW-RS will). Outcomes are reported; failures are pacsnode::Error, whose
+// itself, STOW-RS for what HTTP clients send. Outcomes are reported; failures are pacsnode::Error, whose
 // code says the cause (InvalidArgument: the data; OutOfResources: the disk; else I/O or the
 // database).
 #include <cstdint>
@@ -17,6 +17,7 @@
 #include "base/index_record.hpp"
 
 namespace pacsnode {
+class Error;
 namespace storage {
 class Store;
 class TempFile;
@@ -37,15 +38,18 @@ struct Origin {
   std::string transfer_syntax;  // as stored (the file's own when empty)
 };
 
-// What the sender announced (empty: not checked).
+// What the sender announced (empty: not checked): a C-STORE's command UIDs, a STOW-RS part's
+// File Meta UIDs and the study of its request's path.
 struct Announced {
   std::string sop_instance_uid, sop_class_uid;
+  std::string study_instance_uid;
 };
 
 // A placed file, ready to be indexed.
 struct Placed {
   // Set when the data set contradicts what was announced: nothing was stored.
   std::string mismatch;
+  bool other_study = false;  // the mismatch is the Study Instance UID
   std::optional<IndexRecord> record;  // what to index (the kept copy's, for a kept duplicate)
   bool already_existed = false;       // a copy of this SOP Instance UID was there (kept)
   bool replaced = false;              // it replaced an earlier copy's file
@@ -57,6 +61,12 @@ struct Indexed {
   std::string error;          // !ok: why (the file is in place; the next start's reconciliation indexes it)
   bool indexed_late = false;  // a kept duplicate had no index row: it has one now
 };
+
+// The one mapping of a failure's cause to a DIMSE status, which C-STORE answers and STOW-RS
+// gives as Failure Reason: out of space is 0xA700 (out of resources), bad input 0xC000
+// (cannot understand), anything else (I/O, the database) 0x0110 (processing failure) —
+// never "out of resources" by default.
+std::uint16_t failure_status(const Error& error);
 
 class Ingest {
  public:

@@ -2,7 +2,8 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
-#include "ingest/ingest.hpp"
+#include "base/node_metrics.hpp"
+#include "ingest/index_async.hpp"
 #include "dicom/file_meta.hpp"
 #include "dicom/uid.hpp"
 #include "net/blocking.hpp"
@@ -12,16 +13,7 @@
 namespace pacsnode::scp {
 namespace {
 
-// The one mapping of a failure's cause to a C-STORE status: out of space is "refused, out of
-// resources", bad input is "cannot understand", anything else (an I/O error, the
-// database) is a processing failure — never "out of resources" by default.
-std::uint16_t status_for(const Error& e) {
-  switch (e.code()) {
-    case ErrorCode::OutOfResources: return net::status::OutOfResources;
-    case ErrorCode::InvalidArgument: return net::status::CannotUnderstand;
-    default: return net::status::ProcessingFailure;
-  }
-}
+std::uint16_t status_for(const Error& e) { return ingest::failure_status(e); }
 
 // Where a C-STORE data set goes: a temp file, or nowhere when the instance is refused
 // before it arrives (invalid UID, disk below the watermark) — the data is read and dropped
@@ -76,20 +68,6 @@ struct Finished {
   storage::CommitOutcome outcome = storage::CommitOutcome::Stored;
 };
 
-// Completion of Ingest::index as an awaitable: the callback runs on a writer thread, the
-// coroutine resumes on its own strand.
-asio::awaitable<ingest::Indexed> index_async(ingest::Ingest& ingest, IndexRecord record) {
-  auto initiate = [&ingest](auto handler, IndexRecord r) {
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    ingest.index(std::move(r), [shared](ingest::Indexed result) {
-      auto executor = asio::get_associated_executor(*shared);
-      asio::post(executor, [shared, result = std::move(result)]() mutable { (*shared)(std::move(result)); });
-    });
-  };
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(ingest::Indexed)>(
-      initiate, asio::use_awaitable, std::move(record));
-}
-
 std::string short_text(std::string text) {
   if (text.size() > 64) text.resize(64);  // ErrorComment is LO
   return text;
@@ -138,6 +116,7 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
   const std::string class_uid = request.command.str(net::tag::AffectedSopClassUid).value_or("");
   auto* sink = dynamic_cast<StoreSink*>(request.sink.get());
   Finished finished;
+  std::uint64_t stored_bytes = 0;
   if (!request.command.has_data_set() || !sink) {
     finished = {net::status::CannotUnderstand, "C-STORE-RQ without a data set", {}, {}};
   } else if (sink->refusal() != 0) {
@@ -152,7 +131,7 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
     storage::TempFile& temp = sink->temp();
     finished = co_await net::run_blocking(workers_, [&]() -> Finished {
       try {
-        ingest::Placed placed = ingest_.place(temp, {instance_uid, class_uid}, origin);
+        ingest::Placed placed = ingest_.place(temp, {instance_uid, class_uid, {}}, origin);
         if (!placed.mismatch.empty()) return {net::status::DataSetDoesNotMatchSopClass, placed.mismatch, {}, {}};
         const auto outcome = placed.already_existed ? storage::CommitOutcome::AlreadyExists
                              : placed.replaced      ? storage::CommitOutcome::Replaced
@@ -165,7 +144,8 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
       }
     });
     if (finished.record) {
-      const ingest::Indexed result = co_await index_async(ingest_, std::move(*finished.record));
+      stored_bytes = static_cast<std::uint64_t>(finished.record->instance.file_size);
+      const ingest::Indexed result = co_await ingest::index_async(ingest_, std::move(*finished.record));
       if (!result.ok) {
         // The file is in place but not indexed: it is picked up by the next start's
         // reconciliation, but the modality must not be told it is safe now.
@@ -178,6 +158,13 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
   }
 
   net::CommandSet response = make_response(request.command, finished.status);
+  auto& m = metrics::node_metrics();
+  if (finished.status == net::status::Success) {
+    m.instances_received_total.with({"dimse"}).inc();
+    m.bytes_received_total.with({"dimse"}).inc(stored_bytes);
+  } else {
+    m.instances_failed_total.with({"dimse"}).inc();
+  }
   if (finished.status == net::status::Success) {
     log::debug("{} stored {}{}", association.tag(), instance_uid,
                finished.outcome == storage::CommitOutcome::AlreadyExists ? " (duplicate, kept the first copy)"
