@@ -1,5 +1,8 @@
 #include "app/serve.hpp"
 
+#include <sys/resource.h>
+
+#include <chrono>
 #include <csignal>
 #include <thread>
 
@@ -10,6 +13,7 @@
 #include "app/version.hpp"
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "base/metrics.hpp"
 #include "db/connection_pool.hpp"
 #include "db/database.hpp"
 #include "http/context.hpp"
@@ -28,8 +32,29 @@
 
 namespace pacsnode::app {
 
+namespace {
+
+// Every DIMSE association, HTTP connection and STOW-RS part waiting for its commit holds a
+// file descriptor: take the hard limit rather than the 1,024 a shell's soft limit leaves.
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    log::debug("open files limit raised from {} to {}", before, limit.rlim_cur);
+  }
+}
+
+}  // namespace
+
 int serve(const Config& config) {
   log::info("pacsnode {} starting: config {}, data dir {}", kVersion, config.file.string(), config.data_dir.string());
+  raise_open_files_limit();
+  metrics::registry().info("pacsnode_build_info", "The running build", {{"version", kVersion}});
+  metrics::registry()
+      .gauge("pacsnode_start_time_seconds", "When the node started, in seconds since the Unix epoch")
+      .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   for (const auto& warning : config.warnings) log::warn("{}", warning);
 
   pid_t holder = 0;
@@ -113,6 +138,8 @@ int serve(const Config& config) {
     for (const auto& u : config.http.users) hs.users.push_back({u.username, u.password_hash});
     hs.max_body_bytes = config.http.max_body_mb << 20;
     hs.max_connections = config.http.max_connections;
+    hs.classify = http::handler_label;
+    hs.idle_timeout = config.http.idle_timeout;
     try {
       http_server = std::make_unique<http::Server>(
           io, hs, [&http_context](http::Exchange& exchange) { return http::handle_request(http_context, exchange); });

@@ -1,5 +1,7 @@
 #include "db/index_writer.hpp"
 
+#include "base/node_metrics.hpp"
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -69,7 +71,12 @@ struct IndexWriter::Impl {
       std::vector<const IndexRecord*> records;
       records.reserve(batch.size());
       for (const auto& pending : batch) records.push_back(&pending.record);
+      auto& m = metrics::node_metrics();
+      m.index_commit_batch_size.observe(static_cast<double>(batch.size()));
+      const auto begun = std::chrono::steady_clock::now();
       auto results = session->write(records);
+      m.index_commit_duration_seconds.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - begun).count());
       for (std::size_t i = 0; i < batch.size(); ++i) call(batch[i].done, std::move(results[i]));
     }
   }

@@ -437,4 +437,14 @@ AdminOutcome JobQueue::cancel(std::int64_t id) {
   return in_transaction(pool_, "cancel job", [&](pqxx::work& tx) { return admin(tx, sql, id); });
 }
 
+std::vector<JobQueue::KindStateCount> JobQueue::counts() {
+  return in_transaction(pool_, "count jobs", [&](pqxx::work& tx) {
+    std::vector<KindStateCount> out;
+    for (const auto& row : tx.exec("SELECT kind, state::text, count(*) FROM job GROUP BY kind, state")) {
+      out.push_back({row[0].c_str(), row[1].c_str(), row[2].as<std::int64_t>()});
+    }
+    return out;
+  });
+}
+
 }  // namespace pacsnode::db

@@ -146,6 +146,14 @@ class JobQueue {
   int retry_dead();
   AdminOutcome cancel(std::int64_t id);
 
+  // ---- monitoring (/metrics) ----
+  struct KindStateCount {
+    std::string kind, state;
+    std::int64_t count = 0;
+  };
+  // How many jobs there are of each kind in each state (only pairs that have some).
+  std::vector<KindStateCount> counts();
+
  private:
   ConnectionPool& pool_;
 };

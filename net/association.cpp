@@ -6,6 +6,7 @@
 #include <array>
 
 #include "base/log.hpp"
+#include "base/node_metrics.hpp"
 
 namespace pacsnode::net {
 namespace {
@@ -670,6 +671,7 @@ asio::awaitable<std::shared_ptr<Association>> Association::accept(
     a->state_ = State::Sta13;
     a->arm_artim();
     a->end(EndReason::Rejected);
+    metrics::node_metrics().associations_total.with({"rejected"}).inc();
     try {
       co_await a->send_pdu(decision.rj);
       a->half_close();

@@ -8,6 +8,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "base/node_metrics.hpp"
 #include "db/connection_pool.hpp"
 #include "db/findings.hpp"
 #include "db/job_queue.hpp"
@@ -81,6 +82,13 @@ class Analyzer {
       log::warn("job {}: cannot record the plug-in's output: {}", job.id, e.what());
     }
     const std::string where = fmt::format(" (job folder {})", outcome.job_dir.string());
+    metrics::node_metrics()
+        .plugin_runs_total
+        .with({outcome.kind == plugins::RunOutcome::Kind::Done                ? "done"
+               : outcome.kind == plugins::RunOutcome::Kind::NotApplicable     ? "not_applicable"
+               : outcome.kind == plugins::RunOutcome::Kind::TemporaryFailure ? "temporary_failure"
+                                                                              : "failed"})
+        .inc();
     switch (outcome.kind) {
       case plugins::RunOutcome::Kind::NotApplicable:
         plugins::remove_job_dir(outcome.job_dir);

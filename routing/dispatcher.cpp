@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/log.hpp"
+#include "base/node_metrics.hpp"
 #include "net/blocking.hpp"
 
 namespace pacsnode::routing {
@@ -195,6 +196,14 @@ struct Dispatcher::Impl {
     r->finished = true;
     r->renew_timer->cancel();
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    if (!r->lease_lost && !run.stopped()) {
+      auto& m = metrics::node_metrics();
+      const char* outcome = verdict.kind == JobVerdict::Kind::Done    ? "done"
+                            : verdict.kind == JobVerdict::Kind::Retry ? "retry"
+                                                                      : "give_up";
+      m.job_attempts_total.with({job.spec.kind, outcome}).inc();
+      m.job_duration_seconds.with({job.spec.kind}).observe(std::chrono::duration<double>(Clock::now() - started).count());
+    }
     if (r->lease_lost) {
       log::warn("{}: stopped after {} ms; its outcome is not recorded (the job is no longer ours)", describe(job),
                 elapsed);

@@ -1,6 +1,7 @@
 #include "scp/services.hpp"
 
 #include "base/log.hpp"
+#include "base/node_metrics.hpp"
 #include "scp/find_service.hpp"
 #include "scp/retrieve_service.hpp"
 #include "scp/store_service.hpp"
@@ -25,10 +26,42 @@ asio::awaitable<void> handle_echo(net::Association& association, const net::Mess
   co_await association.send(request.pc_id, make_response(request.command, net::status::Success));
 }
 
+namespace {
+
+// The `operation` label of pacsnode_dimse_request_duration_seconds.
+const char* operation_label(std::uint16_t raw) {
+  switch (raw) {
+    case 0x0030: return "c_echo";
+    case 0x0001: return "c_store";
+    case 0x0020: return "c_find";
+    case 0x0021: return "c_move";
+    case 0x0010: return "c_get";
+    default: return "other";
+  }
+}
+
+// The `outcome` label of pacsnode_dimse_associations_total.
+const char* outcome_label(net::EndReason reason) {
+  switch (reason) {
+    case net::EndReason::Released: return "released";
+    case net::EndReason::PeerAborted: return "aborted_by_peer";
+    case net::EndReason::LocalAborted: return "aborted";
+    case net::EndReason::ProtocolError: return "protocol_error";
+    case net::EndReason::Timeout: return "timeout";
+    case net::EndReason::Rejected: return "rejected";
+    default: return "connection_closed";
+  }
+}
+
+}  // namespace
+
 asio::awaitable<void> serve_association(std::shared_ptr<net::Association> association, ServiceSet services) {
+  auto& m = metrics::node_metrics();
+  m.associations_active.inc();
   while (auto message = co_await association->receive()) {
     const auto field = message->command.command_field();
     const auto raw = field ? static_cast<std::uint16_t>(*field) : 0;
+    metrics::Timer timer(m.dimse_request_duration_seconds.with({operation_label(raw)}));
     if (log::enabled(log::Level::debug)) log::debug("{} received {}", association->tag(), message->command.describe());
     try {
       if (raw & 0x8000) {
@@ -64,6 +97,8 @@ asio::awaitable<void> serve_association(std::shared_ptr<net::Association> associ
       break;
     }
   }
+  m.associations_active.dec();
+  m.associations_total.with({outcome_label(association->end_reason())}).inc();
   log::info("{} ended: {}", association->tag(), net::end_reason_name(association->end_reason()));
 }
 

@@ -1,5 +1,5 @@
 // The Prometheus registry: the text exposition format line by line, conventions enforced,
-// callbacks, concurrency, and (when Debian's prometheus package is installed) promtool's
+// callbacks, concurrency, and promtool's (Debian's prometheus package, from scripts/deps)
 // own parser and linter on what render() writes.
 #include <doctest/doctest.h>
 
@@ -151,10 +151,7 @@ TEST_CASE("metrics: every line has the grammar of format 0.0.4") {
 
 TEST_CASE("metrics: promtool accepts what render() writes") {
   const std::filesystem::path promtool = "/usr/bin/promtool";
-  if (!std::filesystem::exists(promtool)) {
-    MESSAGE("promtool not installed (Debian package prometheus): format checked by the other tests only");
-    return;
-  }
+  REQUIRE_MESSAGE(std::filesystem::exists(promtool), "promtool is not installed (Debian package prometheus; scripts/deps)");
   pacsnode::test::TempDir dir("metrics");
   Registry r;
   populate(r);
