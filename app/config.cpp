@@ -75,7 +75,7 @@ constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_user"};
 constexpr std::string_view kLoggingKeys[] = {"level", "file"};
 constexpr std::string_view kPeerKeys[] = {"name", "ae_title", "host", "port"};
 constexpr std::string_view kHttpKeys[] = {"enabled", "bind", "port", "users", "max_body_mb", "max_connections",
-                                          "viewer", "viewer_config"};
+                                          "viewer", "viewer_config", "idle_timeout"};
 constexpr std::string_view kHttpUserKeys[] = {"username", "password_hash"};
 constexpr std::string_view kJobsKeys[] = {"workers",          "per_peer_concurrency", "max_attempts", "max_age",
                                           "retry_base_delay", "retry_max_delay",      "lease"};
@@ -438,6 +438,7 @@ void read_http(const Section& http, const fs::path& base_dir, Config& config) {
   if (auto v = http.integer("port", 0, 65535)) h.port = static_cast<std::uint16_t>(*v);
   if (auto v = http.integer("max_body_mb", 1, std::int64_t{1} << 30)) h.max_body_mb = static_cast<std::uint64_t>(*v);
   if (auto v = http.integer("max_connections", 1, 100000)) h.max_connections = static_cast<unsigned>(*v);
+  if (auto v = http.seconds("idle_timeout", 1, 3600)) h.idle_timeout = *v;
   if (auto v = http.string("viewer")) h.viewer = v->empty() ? fs::path() : resolve(base_dir, *v);
   if (auto v = http.string("viewer_config")) h.viewer_config = v->empty() ? fs::path() : resolve(base_dir, *v);
   std::map<std::string, std::string, std::less<>> seen;

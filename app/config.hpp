@@ -106,6 +106,8 @@ struct Config {
     std::vector<UserCredential> users;  // [[http.users]]: username + password_hash (Basic auth)
     std::uint64_t max_body_mb = 8192;   // a STOW-RS body; more → 413
     unsigned max_connections = 256;
+    // A connection silent this long (between requests, or within a read or a write) is closed.
+    std::chrono::seconds idle_timeout{60};
     std::filesystem::path viewer;         // the OHIF viewer's built files (absolute; empty: not served)
     std::filesystem::path viewer_config;  // app-config.js served in place of the viewer's (absolute)
   } http;

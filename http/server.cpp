@@ -12,6 +12,7 @@
 #include "base/error.hpp"
 #include "base/json.hpp"
 #include "base/log.hpp"
+#include "base/node_metrics.hpp"
 #include "base/password.hpp"
 #include "net/listen.hpp"
 
@@ -66,17 +67,28 @@ class Connection final : public Exchange {
       parser_->header_limit(16 * 1024);
       parser_->body_limit(settings_.max_body_bytes);
       started_ = false;
+      continued_ = false;
       keep_alive_ = true;
       boost::system::error_code ec;
       stream_.expires_after(settings_.idle_timeout);
       co_await bhttp::async_read_header(stream_, buffer_, *parser_, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout) break;
       if (ec) {
-        if (ec == bhttp::error::header_limit || ec == bhttp::error::bad_target || ec == bhttp::error::bad_method ||
-            ec == bhttp::error::bad_field || ec == bhttp::error::bad_value || ec == bhttp::error::bad_version) {
+        // Whatever the client sent that is not HTTP/1.x gets an answer saying so, then the
+        // connection is closed; a reset connection gets nothing.
+        if (ec.category() == bhttp::make_error_code(bhttp::error::header_limit).category()) {
           keep_alive_ = false;
-          log::warn("http {}: bad request: {}", remote_, ec.message());
-          co_await reply_error(ec == bhttp::error::header_limit ? 431 : 400, "bad request: " + ec.message());
+          if (ec == bhttp::error::body_limit) {
+            // Content-Length says more than the limit: refused before a byte of it is read.
+            log::warn("http {}: request body refused: Content-Length over http.max_body_mb", remote_);
+            co_await reply_error(413, "the request body is larger than http.max_body_mb = " +
+                                          std::to_string(settings_.max_body_bytes >> 20) + " MiB");
+          } else {
+            log::warn("http {}: bad request: {}", remote_, ec.message());
+            co_await reply_error(ec == bhttp::error::header_limit ? 431 : 400, "bad request: " + ec.message());
+          }
+        } else {
+          log::debug("http {}: connection ended while reading a request: {}", remote_, ec.message());
         }
         break;
       }
@@ -131,6 +143,23 @@ class Connection final : public Exchange {
 
   asio::awaitable<std::size_t> read_body(std::span<char> into) override {
     if (parser_->is_done() || into.empty()) co_return 0;
+    if (!continued_) {
+      // A client that waits for "100 Continue" before sending its body (curl does for
+      // large ones) gets it once the handler starts reading.
+      continued_ = true;
+      if (const auto length = parser_->content_length(); length && *length > settings_.max_body_bytes) {
+        keep_alive_ = false;
+        throw HttpError{413, "the request body (Content-Length " + std::to_string(*length) +
+                                 ") is larger than http.max_body_mb = " + std::to_string(settings_.max_body_bytes >> 20) +
+                                 " MiB"};
+      }
+      const auto expect = header("Expect");
+      if (expect && iequals(*expect, "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        stream_.expires_after(settings_.idle_timeout);
+        co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()), asio::use_awaitable);
+      }
+    }
     auto& body = parser_->get().body();
     body.data = into.data();
     body.size = into.size();
@@ -143,8 +172,8 @@ class Connection final : public Exchange {
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec == bhttp::error::body_limit) {
       keep_alive_ = false;
-      throw HttpError{413, "the request body is larger than http.max_body_bytes = " +
-                               std::to_string(settings_.max_body_bytes) + " bytes"};
+      throw HttpError{413, "the request body is larger than http.max_body_mb = " +
+                               std::to_string(settings_.max_body_bytes >> 20) + " MiB"};
     }
     if (ec) {
       keep_alive_ = false;
@@ -162,6 +191,7 @@ class Connection final : public Exchange {
     response.body() = std::move(body);
     response.prepare_payload();
     started_ = true;
+    status_ = status;
     stream_.expires_after(settings_.idle_timeout);
     if (method_ == "HEAD") {
       // The header a GET would have had, without the body.
@@ -187,6 +217,7 @@ class Connection final : public Exchange {
     response.body().more = true;
     serializer_.emplace(response);
     started_ = true;
+    status_ = status;
     stream_.expires_after(settings_.idle_timeout);
     co_await bhttp::async_write_header(stream_, *serializer_, asio::use_awaitable);
   }
@@ -271,7 +302,20 @@ class Connection final : public Exchange {
     co_return false;
   }
 
+  // One request, counted in pacsnode_http_requests_total and timed (a request whose client
+  // went away mid-answer is not).
   asio::awaitable<void> serve_one() {
+    const auto begun = std::chrono::steady_clock::now();
+    status_ = 0;
+    co_await serve_request();
+    const std::string_view handler = settings_.classify ? settings_.classify(method_, path_) : "other";
+    auto& m = metrics::node_metrics();
+    m.http_requests_total.with({std::string(handler), std::string(metrics::status_class(status_))}).inc();
+    m.http_request_duration_seconds.with({std::string(handler)})
+        .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - begun).count());
+  }
+
+  asio::awaitable<void> serve_request() {
     const auto begun = std::chrono::steady_clock::now();
     if (method_ == "OPTIONS") {
       // CORS preflight: allowed without credentials (browsers send none).
@@ -327,6 +371,8 @@ class Connection final : public Exchange {
   std::string remote_, method_, path_, user_;
   QueryParams query_;
   bool started_ = false;
+  bool continued_ = false;  // "100 Continue" was considered for this request
+  unsigned status_ = 0;
   bool keep_alive_ = true;
 };
 
@@ -417,7 +463,8 @@ Server::Server(asio::io_context& io, ServerSettings settings, Handler handler)
       settings_(std::move(settings)),
       handler_(std::move(handler)),
       acceptor_(io),
-      active_(std::make_shared<std::atomic<std::size_t>>(0)) {
+      active_(std::make_shared<std::atomic<std::size_t>>(0)),
+      refusing_(std::make_shared<std::atomic<std::size_t>>(0)) {
   if (settings_.users.empty() && !is_loopback(settings_.bind)) {
     throw Error(ErrorCode::Config, "http.bind = \"" + settings_.bind +
                                        "\" is not a loopback address and no [[http.users]] are configured: "
@@ -449,7 +496,40 @@ asio::awaitable<void> Server::accept_loop() {
     if (active_->load() >= settings_.max_connections) {
       log::warn("http: {} connections open (http.max_connections): refusing one from {}", active_->load(),
                 socket.remote_endpoint(ec).address().to_string());
-      socket.close(ec);
+      // A short answer without waiting (a client that does not read it loses only it).
+      static constexpr std::string_view kBusy =
+          "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\n"
+          "Access-Control-Allow-Origin: *\r\nContent-Type: application/json\r\nContent-Length: 76\r\n\r\n"
+          "{\"error\":\"too many connections (http.max_connections); retry\",\"status\":503}\n";
+      socket.non_blocking(true, ec);
+      socket.write_some(asio::buffer(kBusy.data(), kBusy.size()), ec);
+      socket.shutdown(tcp::socket::shutdown_send, ec);
+      // Closing with the client's request unread would reset the connection and lose the
+      // answer: its bytes are read and dropped for at most a second (a few refusals at a
+      // time; past that they are closed at once).
+      if (refusing_->load() >= 32) {
+        socket.close(ec);
+        continue;
+      }
+      ++*refusing_;
+      asio::co_spawn(socket.get_executor(), [s = std::move(socket), refusing = refusing_]() mutable -> asio::awaitable<void> {
+        asio::steady_timer deadline(s.get_executor());
+        deadline.expires_after(std::chrono::seconds(1));
+        deadline.async_wait([&s](const boost::system::error_code& e) {
+          boost::system::error_code ignored;
+          if (!e) s.close(ignored);
+        });
+        std::array<char, 4096> sink{};
+        for (;;) {
+          boost::system::error_code e;
+          co_await s.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, e));
+          if (e) break;
+        }
+        deadline.cancel();
+        boost::system::error_code ignored;
+        s.close(ignored);
+        --*refusing;
+      }, asio::detached);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);

@@ -29,6 +29,8 @@ struct ServerSettings {
   std::size_t max_connections = 256;
   std::uint64_t max_body_bytes = 8ull << 30;  // a STOW-RS body; more → 413
   std::chrono::seconds idle_timeout{60};      // between requests, and per read or write
+  // The `handler` label of a request in the HTTP metrics ("qido", "wado", …); "other" without.
+  std::function<std::string_view(std::string_view method, const std::string& path)> classify;
 };
 
 class Server {
@@ -52,6 +54,7 @@ class Server {
   tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   std::shared_ptr<std::atomic<std::size_t>> active_;
+  std::shared_ptr<std::atomic<std::size_t>> refusing_;  // connections refused, their request being drained
 };
 
 }  // namespace pacsnode::http
