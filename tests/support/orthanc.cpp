@@ -26,8 +26,10 @@ std::string curl(const std::vector<std::string>& args) {
 
 }  // namespace
 
-Orthanc::Orthanc(std::string ae_title)
-    : ae_title_(std::move(ae_title)), dir_("orthanc"), dicom_port_(free_port()), http_port_(free_port()) {
+Orthanc::Orthanc(std::string ae_title) : Orthanc(OrthancOptions{std::move(ae_title), false, {}}) {}
+
+Orthanc::Orthanc(OrthancOptions options)
+    : ae_title_(std::move(options.ae_title)), dir_("orthanc"), dicom_port_(free_port()), http_port_(free_port()) {
   REQUIRE_MESSAGE(std::filesystem::exists(kOrthanc), "Orthanc is not installed (Debian package orthanc)");
   nlohmann::json config = {
       {"Name", "pacsnode-test"},
@@ -41,6 +43,14 @@ Orthanc::Orthanc(std::string ae_title)
       {"AuthenticationEnabled", false},
       {"Plugins", nlohmann::json::array()},
   };
+  if (options.dicomweb) {
+    constexpr const char* kPlugin = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
+    REQUIRE_MESSAGE(std::filesystem::exists(kPlugin), "Orthanc's DICOMweb plug-in is not installed (orthanc-dicomweb)");
+    config["Plugins"] = nlohmann::json::array({kPlugin});
+    nlohmann::json servers = nlohmann::json::object();
+    for (const auto& [name, url] : options.dicomweb_servers) servers[name] = nlohmann::json::array({url});
+    config["DicomWeb"] = {{"Enable", true}, {"Root", "/dicom-web/"}, {"Servers", servers}};
+  }
   const auto path = dir_.path() / "orthanc.json";
   std::ofstream(path) << config.dump(2);
   ProcessOptions po;
@@ -87,6 +97,12 @@ std::vector<std::uint8_t> Orthanc::file(const std::string& instance_id) const {
 
 std::size_t Orthanc::instance_count() const {
   return nlohmann::json::parse(rest("/statistics")).value("CountInstances", std::size_t{0});
+}
+
+std::string Orthanc::upload(const std::filesystem::path& file) const {
+  const std::string url = "http://127.0.0.1:" + std::to_string(http_port_) + "/instances";
+  const auto answer = nlohmann::json::parse(curl({"-X", "POST", "--data-binary", "@" + file.string(), url}));
+  return answer.at("ID").get<std::string>();
 }
 
 std::string Orthanc::log() const {

@@ -13,9 +13,19 @@
 
 namespace pacsnode::test {
 
+// What an Orthanc is started with beyond the defaults.
+struct OrthancOptions {
+  std::string ae_title = "ORTHANC";
+  // With its DICOMweb plug-in (Debian orthanc-dicomweb): DICOMweb servers it can reach, by
+  // name → root URL ("http://127.0.0.1:8080/dicom-web/"); its own DICOMweb at /dicom-web/.
+  bool dicomweb = false;
+  std::vector<std::pair<std::string, std::string>> dicomweb_servers;
+};
+
 class Orthanc {
  public:
   explicit Orthanc(std::string ae_title = "ORTHANC");
+  explicit Orthanc(OrthancOptions options);
   ~Orthanc();
   Orthanc(const Orthanc&) = delete;
   Orthanc& operator=(const Orthanc&) = delete;
@@ -33,6 +43,8 @@ class Orthanc {
   // The instance's file as Orthanc stores it.
   std::vector<std::uint8_t> file(const std::string& instance_id) const;
   std::size_t instance_count() const;
+  // POSTs a file to /instances; Orthanc's id of the instance.
+  std::string upload(const std::filesystem::path& file) const;
   std::string log() const;
 
  private:
