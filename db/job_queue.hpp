@@ -72,9 +72,9 @@ struct JobFilter {
   std::optional<JobState> state;
   std::string rule;  // "" = any
   std::string peer;  // "" = any; else forward jobs to this peer
+  std::size_t limit = 0;  // 0 = all
   std::string kind;    // "" = any; else "forward", "analyze", …
   std::string plugin;  // "" = any; else analyze jobs with this plug-in
-  std::size_t limit = 0;  // 0 = all
   std::size_t offset = 0;  // skip this many (in id order) first
 };
 
