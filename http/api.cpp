@@ -37,7 +37,8 @@
 namespace pacsnode::http {
 namespace {
 
-using json = nlohmann::json;
+// ordered: members in the order written (an object's identity first), not sorted.
+using json = nlohmann::ordered_json;
 
 constexpr std::size_t kDefaultLimit = 100;
 constexpr std::size_t kMaxLimit = 1000;

@@ -11,7 +11,7 @@
 
 namespace pacsnode::http {
 
-// Every request: DICOMweb under /dicom-web, the viewer's files elsewhere.
+// Every request: DICOMweb under /dicom-web, the admin API under /api, the viewer's files elsewhere.
 asio::awaitable<void> handle_request(Context& context, Exchange& exchange);
 
 // The JSON admin API under /api (`segments`: the path's, "api" first): the node, its

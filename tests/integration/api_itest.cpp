@@ -98,7 +98,9 @@ TEST_CASE("admin API: system, patients, rules, peers, jobs through /api") {
     CHECK(std::to_string(s.at("storage").at("used_bytes").get<long>()) == node.sql("SELECT sum(file_size) FROM instance"));
     CHECK(s.at("storage").at("free_bytes").get<long>() > 0);
     CHECK(s.at("storage").at("root").get<std::string>().find("storage") != std::string::npos);
-    check_error(post(http_port, "/api/system"), 405, "POST");
+    const auto wrong = post(http_port, "/api/system");
+    check_error(wrong, 405, "POST");
+    CHECK(wrong.headers.find("Allow: GET, HEAD") != std::string::npos);
     check_error(request(http_port, "DELETE", "/api/system"), 405, "DELETE");
     check_error(get(http_port, "/api/nothing"), 404, "/api/nothing");
   }
