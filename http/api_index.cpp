@@ -46,7 +46,7 @@ std::vector<std::string> split_backslash(const std::string& text) {
 
 struct PatientRecord {
   std::optional<db::PatientSummary> patient;
-  std::vector<std::string> issuers;  // when no issuer was given and the ID has several
+  std::vector<std::string> issuers;  // the ID's issuers, looked up when no issuer was given
   std::vector<db::HistoryStudy> studies;
   std::vector<db::FindingValue> findings;
 };

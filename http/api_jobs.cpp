@@ -3,6 +3,7 @@
 // applies to.
 #include "http/api_support.hpp"
 
+#include "base/log.hpp"
 #include "db/connection_pool.hpp"
 #include "db/job_queue.hpp"
 #include "net/blocking.hpp"
@@ -50,6 +51,11 @@ std::optional<db::JobState> state_parameter(const Exchange& exchange) {
   return state;
 }
 
+// Who changed the queue, for the log: "admin from 10.0.0.7", "127.0.0.1".
+std::string who(const Exchange& exchange) {
+  return exchange.user().empty() ? exchange.remote_address() : exchange.user() + " from " + exchange.remote_address();
+}
+
 struct JobPage {
   std::vector<db::JobRow> jobs;
   std::size_t total = 0;
@@ -69,10 +75,6 @@ struct AdminResult {
   db::AdminOutcome outcome;
   std::optional<db::JobRow> job;  // after the change
 };
-
-// POST /api/jobs/{id}/retry and /cancel: as `pacsnode jobs retry|cancel`.
-
-// POST /api/jobs/retry?state=dead: every dead job, as `pacsnode jobs retry --dead`.
 
 }  // namespace
 
@@ -136,6 +138,7 @@ asio::awaitable<void> job(Context& context, Exchange& exchange, std::int64_t id)
   co_await reply_json(exchange, 200, body);
 }
 
+// As `pacsnode jobs retry|cancel`.
 asio::awaitable<void> job_action(Context& context, Exchange& exchange, std::int64_t id, db::JobEvent event) {
   known_parameters(exchange, {});
   const bool retry = event == db::JobEvent::Retry;
@@ -154,11 +157,13 @@ asio::awaitable<void> job_action(Context& context, Exchange& exchange, std::int6
                              "; only " + states_leaving(event) + " jobs can be " +
                              (retry ? "queued again" : "cancelled")};
   }
+  log::info("admin API: job {} {} by {}", id, retry ? "queued again" : "cancelled", who(exchange));
   if (!result.job) throw HttpError{404, "no job " + std::to_string(id)};
   const json body = job_json(*result.job);
   co_await reply_json(exchange, 200, body);
 }
 
+// Every dead job, as `pacsnode jobs retry --dead`.
 asio::awaitable<void> retry_dead(Context& context, Exchange& exchange) {
   known_parameters(exchange, {"state"});
   const auto state = state_parameter(exchange);
@@ -169,6 +174,7 @@ asio::awaitable<void> retry_dead(Context& context, Exchange& exchange) {
     db::JobQueue queue(context.connections);
     return queue.retry_dead();
   });
+  log::info("admin API: {} dead job(s) queued again by {}", retried, who(exchange));
   const json body{{"retried", retried}};
   co_await reply_json(exchange, 200, body);
 }

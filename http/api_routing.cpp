@@ -85,17 +85,9 @@ struct Explained {
   std::vector<std::pair<std::string, std::string>> facts;
 };
 
-// POST /api/rules/test: the posted Part-10 file through every rule, as `pacsnode rules test
-
-// --json` answers for a file (nothing is stored or done).
-
 struct PeerJobs {
   std::size_t queued = 0, running = 0, failed = 0, dead = 0;
 };
-
-// POST /api/peers/{name}/echo: 200 whether or not the peer answered ("ok" says which); the
-
-// request itself succeeded, the peer's state is the answer.
 
 }  // namespace
 
@@ -109,6 +101,8 @@ asio::awaitable<void> rules(Context& context, Exchange& exchange) {
   co_await reply_json(exchange, 200, body);
 }
 
+// The posted Part-10 file through every rule, as `pacsnode rules test --json` answers for
+// a file (nothing is stored or done).
 asio::awaitable<void> rules_test(Context& context, Exchange& exchange) {
   known_parameters(exchange, {"calling_ae", "called_ae", "calling_host"});
   const AdminInfo& admin = admin_of(context);
@@ -236,6 +230,8 @@ asio::awaitable<void> peers(Context& context, Exchange& exchange) {
   co_await reply_json(exchange, 200, body);
 }
 
+// 200 whether or not the peer answered ("ok" says which): the request itself succeeded,
+// the peer's state is the answer.
 asio::awaitable<void> echo(Context& context, Exchange& exchange, const std::string& name) {
   known_parameters(exchange, {});
   const AdminInfo& admin = admin_of(context);
