@@ -176,7 +176,16 @@ TEST_CASE("admin API: system, patients, rules, peers, jobs through /api") {
     CHECK(mr.at("rules").at(0).at("trace").at("detail").get<std::string>().find("MR") != std::string::npos);
     CHECK(mr.at("would_do").empty());
 
+    // A file of several MiB arrives in pieces: all of them, in order.
     TempDir dir("api-rules");
+    generate_instances(dir.path(), 1, 1, 1200);
+    const auto big = files_below(dir.path()).at(0);
+    REQUIRE(std::filesystem::file_size(big) > (2u << 20));
+    const auto b = post_file(http_port, "/api/rules/test", big.string()).parsed();
+    CHECK(b.at("bytes") == std::filesystem::file_size(big));
+    CHECK(b.at("sop_instance_uid") != c.at("sop_instance_uid"));
+    CHECK(b.at("matched") == 1);
+
     const auto junk = (dir.path() / "junk.dcm").string();
     std::ofstream(junk) << "not a DICOM file at all";
     check_error(post_file(http_port, "/api/rules/test", junk), 400, "cannot be read");
