@@ -15,9 +15,7 @@
 namespace pacsnode::app {
 namespace {
 
-std::string measurement(const db::FindingValue& v) {
-  return v.derivation_meaning.empty() ? v.concept_meaning : v.concept_meaning + " (" + v.derivation_meaning + ")";
-}
+std::string measurement(const db::FindingValue& v) { return db::measurement_of(v); }
 
 std::string number(double value) { return fmt::format("{:.6g}", value); }
 
@@ -28,15 +26,7 @@ std::string json_number(double value) { return std::isfinite(value) ? number(val
 std::size_t print_findings(const std::string& conninfo, const std::string& patient_id, const std::string& issuer,
                            const FindingsQuery& query, bool json, std::string* out_json) {
   const auto values = db::patient_findings(conninfo, patient_id, issuer, {query.name, query.tracking_uid});
-  // The change from the previous study's value of the same measurement of the same finding
-  // (tracking UID): values come oldest study first.
-  std::map<std::pair<std::string, std::string>, double> previous;
-  std::vector<std::optional<double>> change(values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const auto key = std::make_pair(values[i].tracking_uid, measurement(values[i]) + "\n" + values[i].unit);
-    if (auto it = previous.find(key); it != previous.end()) change[i] = values[i].value - it->second;
-    previous[key] = values[i].value;
-  }
+  const auto change = db::changes_from_previous(values);
   if (json) {
     std::string out = "[";
     for (std::size_t i = 0; i < values.size(); ++i) {

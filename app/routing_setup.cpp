@@ -74,6 +74,12 @@ std::vector<routing::RuleSpec> rule_specs(const Config& config) {
   return specs;
 }
 
+std::vector<routing::PeerAddress> peer_addresses(const Config& config) {
+  std::vector<routing::PeerAddress> out;
+  for (const auto& p : config.peers) out.push_back({p.name, p.ae_title, p.host, p.port});
+  return out;
+}
+
 routing::EngineSettings engine_settings(const Config& config, const std::string& conninfo) {
   const auto& jobs = config.jobs;
   routing::EngineSettings s;

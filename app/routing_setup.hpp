@@ -8,6 +8,7 @@
 
 #include "app/config.hpp"
 #include "routing/engine.hpp"
+#include "routing/explanation.hpp"
 
 namespace pacsnode::ingest {
 class Ingest;
@@ -19,6 +20,9 @@ namespace pacsnode::app {
 // `[[rules]]` configuration) provides them; until it is merged there are none, and the
 // node routes nothing (the queue, the handlers and `pacsnode jobs` work all the same).
 std::vector<routing::RuleSpec> rule_specs(const Config& config);
+
+// The [[peers]] as rule explanations name them.
+std::vector<routing::PeerAddress> peer_addresses(const Config& config);
 
 routing::EngineSettings engine_settings(const Config& config, const std::string& conninfo);
 // kind → handler: forward and analyze. `ingest` (the node's one ingest path) stores the

@@ -11,15 +11,14 @@
 #include "app/database_runtime.hpp"
 #include "db/connection_pool.hpp"
 #include "db/stability.hpp"
+#include "app/routing_setup.hpp"
+#include "routing/explanation.hpp"
 #include "routing/resource_attributes.hpp"
 #include "routing/sources.hpp"
 #include "scu/store.hpp"
 
 namespace pacsnode::app {
 namespace {
-
-constexpr routing::Trigger kTriggers[] = {routing::Trigger::Instance, routing::Trigger::Series,
-                                          routing::Trigger::Study};
 
 std::string folded(std::string_view text) {
   std::string out;
@@ -60,13 +59,7 @@ std::string target_description(const Config& config, const routing::Action& acti
 
 // What `rules test` says an action would do.
 std::string would(const Config& config, const routing::Action& action) {
-  if (action.verb == routing::Verb::Forward) {
-    const PeerConfig* peer = config.find_peer_by_name(action.target);
-    return peer == nullptr ? fmt::format("would forward to {}", action.target)
-                           : fmt::format("would forward to {} (peer {}@{}:{})", action.target, peer->ae_title,
-                                         peer->host, peer->port);
-  }
-  return fmt::format("would analyze with {}", action.target);
+  return routing::would_do(action, peer_addresses(config));
 }
 
 std::string rule_summary(const routing::Rule& rule) {
@@ -150,48 +143,9 @@ void print_text(const Config& config, const FileResult& result, const routing::A
   }
 }
 
-void append_trace_json(std::string& out, const routing::TraceStep& step) {
-  out += fmt::format("{{\"text\":{},\"line\":{},\"column\":{},\"result\":{}", json_string(step.text),
-                     step.position.line, step.position.column, step.result ? "true" : "false");
-  if (!step.detail.empty()) out += ",\"detail\":" + json_string(step.detail);
-  if (!step.children.empty()) {
-    out += ",\"children\":[";
-    for (std::size_t i = 0; i < step.children.size(); ++i) {
-      if (i > 0) out += ',';
-      append_trace_json(out, step.children[i]);
-    }
-    out += ']';
-  }
-  out += '}';
-}
-
 // `head`: the object's first member(s), e.g. "\"file\":\"a.dcm\"".
 std::string json_of(const Config& config, const FileResult& result, const std::string& head) {
-  std::string out = "{" + head;
-  if (!result.error.empty()) return out + ",\"error\":" + json_string(result.error) + "}";
-  out += ",\"rules\":[";
-  std::vector<std::string> plans;
-  for (std::size_t i = 0; i < result.outcomes.size(); ++i) {
-    const auto& o = result.outcomes[i];
-    const routing::Rule& rule = *o.rule;
-    if (i > 0) out += ',';
-    out += fmt::format("\n{{\"name\":{},\"on\":\"{}\",\"priority\":{},\"fallback\":{},\"matched\":{},\"suppressed\":{},"
-                       "\"trace\":",
-                       json_string(rule.name), to_string(rule.on), rule.priority, rule.fallback ? "true" : "false",
-                       o.matched ? "true" : "false", o.suppressed ? "true" : "false");
-    append_trace_json(out, o.trace);
-    out += ",\"actions\":[";
-    if (o.matched) {
-      for (std::size_t k = 0; k < rule.then.size(); ++k) {
-        if (k > 0) out += ',';
-        const std::string w = would(config, rule.then[k]);
-        out += fmt::format("{{\"verb\":\"{}\",\"target\":{},\"would\":{}}}", to_string(rule.then[k].verb),
-                           json_string(rule.then[k].target), json_string(w));
-      }
-    }
-    out += "]}";
-  }
-  return out + "]}";
+  return routing::explanation_json(result.outcomes, peer_addresses(config), head, result.error);
 }
 
 }  // namespace
@@ -237,10 +191,7 @@ int run_rules_test(const Config& config, const RulesTestOptions& options) {
     std::optional<routing::AttributeSet> attributes;
     try {
       attributes = routing::read_file_attributes(path);
-      for (const auto on : kTriggers) {
-        auto outcomes = config.rules.explain(on, *attributes, association);
-        for (auto& o : outcomes) result.outcomes.push_back(std::move(o));
-      }
+      result.outcomes = routing::explain_all(config.rules, *attributes, association);
     } catch (const std::exception& e) {
       result.error = e.what();
       failed = true;

@@ -16,6 +16,7 @@
 #include "base/metrics.hpp"
 #include "db/connection_pool.hpp"
 #include "db/database.hpp"
+#include "http/admin_info.hpp"
 #include "http/context.hpp"
 #include "http/handlers.hpp"
 #include "http/server.hpp"
@@ -49,6 +50,7 @@ void raise_open_files_limit() {
 }  // namespace
 
 int serve(const Config& config) {
+  const auto started = std::chrono::steady_clock::now();
   log::info("pacsnode {} starting: config {}, data dir {}", kVersion, config.file.string(), config.data_dir.string());
   raise_open_files_limit();
   metrics::registry().info("pacsnode_build_info", "The running build", {{"version", kVersion}});
@@ -130,6 +132,18 @@ int serve(const Config& config) {
   http::Context http_context{workers, http_connections, ingest, config.ae_title, config.max_results,
                              config.http.viewer, config.http.viewer_config, kImplementationClassUid,
                              kImplementationVersionName};
+  http::AdminInfo admin_info;
+  admin_info.version = kVersion;
+  admin_info.started = started;
+  admin_info.dicom_port = server.port();
+  admin_info.store = store.get();
+  admin_info.rules = &config.rules;
+  admin_info.peers = peer_addresses(config);
+  admin_info.echo = association_settings(config);
+  // A peer that does not answer should not hold an HTTP request for minutes.
+  admin_info.echo.connect_timeout = admin_info.echo.artim_timeout = admin_info.echo.idle_timeout =
+      std::chrono::seconds(10);
+  http_context.admin = &admin_info;
   std::unique_ptr<http::Server> http_server;
   if (config.http.enabled) {
     http::ServerSettings hs;

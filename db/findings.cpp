@@ -1,5 +1,7 @@
 #include "db/findings.hpp"
 
+#include <map>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -201,6 +203,21 @@ std::vector<FindingValue> patient_findings(const std::string& conninfo, const st
     }
     return values;
   });
+}
+
+std::string measurement_of(const FindingValue& v) {
+  return v.derivation_meaning.empty() ? v.concept_meaning : v.concept_meaning + " (" + v.derivation_meaning + ")";
+}
+
+std::vector<std::optional<double>> changes_from_previous(const std::vector<FindingValue>& values) {
+  std::map<std::pair<std::string, std::string>, double> previous;
+  std::vector<std::optional<double>> change(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto key = std::make_pair(values[i].tracking_uid, measurement_of(values[i]) + "\n" + values[i].unit);
+    if (auto it = previous.find(key); it != previous.end()) change[i] = values[i].value - it->second;
+    previous[key] = values[i].value;
+  }
+  return change;
 }
 
 }  // namespace pacsnode::db

@@ -91,4 +91,11 @@ struct FindingFilter {
 std::vector<FindingValue> patient_findings(const std::string& conninfo, const std::string& patient_id,
                                            const std::string& issuer, const FindingFilter& filter);
 
+// "Volume (Mean)": the concept, with its derivation when there is one.
+std::string measurement_of(const FindingValue& value);
+// For each value (as patient_findings orders them), the change from the previous study's
+// value of the same measurement (and unit) of the same finding (tracking UID); nullopt for
+// the first. What `pacsnode history` and the admin API show.
+std::vector<std::optional<double>> changes_from_previous(const std::vector<FindingValue>& values);
+
 }  // namespace pacsnode::db

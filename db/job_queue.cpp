@@ -327,18 +327,37 @@ int JobQueue::note_unhandled(const std::vector<std::string>& kinds, const std::s
   });
 }
 
+namespace {
+
+// The WHERE clause of a JobFilter: $1 state, $2 rule, $3 peer, $4 kind, $5 plug-in.
+constexpr const char* kJobFilter =
+    " FROM job WHERE ($1 = '' OR state = $1) AND ($2 = '' OR rule = $2)"
+    " AND ($3 = '' OR (kind = 'forward' AND target = $3)) AND ($4 = '' OR kind = $4)"
+    " AND ($5 = '' OR (kind = 'analyze' AND target = $5))";
+
+}  // namespace
+
 std::vector<JobRow> JobQueue::list(const JobFilter& filter) {
-  const std::string sql = std::string("SELECT ") + kJobColumns +
-                          " FROM job WHERE ($1 = '' OR state = $1) AND ($2 = '' OR rule = $2)"
-                          " AND ($3 = '' OR (kind = 'forward' AND target = $3)) ORDER BY id LIMIT NULLIF($4::bigint, 0)";
+  const std::string sql = std::string("SELECT ") + kJobColumns + kJobFilter +
+                          " ORDER BY id LIMIT NULLIF($6::bigint, 0) OFFSET $7::bigint";
   const std::string state = filter.state ? name(*filter.state) : std::string();
   return in_transaction(pool_, "list jobs", [&](pqxx::work& tx) {
     std::vector<JobRow> jobs;
-    for (const auto& r :
-         tx.exec_params(sql, state, filter.rule, filter.peer, static_cast<std::int64_t>(filter.limit))) {
+    for (const auto& r : tx.exec_params(sql, state, filter.rule, filter.peer, filter.kind, filter.plugin,
+                                        static_cast<std::int64_t>(filter.limit),
+                                        static_cast<std::int64_t>(filter.offset))) {
       jobs.push_back(job_from_row(r));
     }
     return jobs;
+  });
+}
+
+std::size_t JobQueue::count(const JobFilter& filter) {
+  const std::string sql = std::string("SELECT count(*)") + kJobFilter;
+  const std::string state = filter.state ? name(*filter.state) : std::string();
+  return in_transaction(pool_, "count jobs", [&](pqxx::work& tx) {
+    return static_cast<std::size_t>(
+        tx.exec_params1(sql, state, filter.rule, filter.peer, filter.kind, filter.plugin)[0].as<std::int64_t>());
   });
 }
 

@@ -73,6 +73,9 @@ struct JobFilter {
   std::string rule;  // "" = any
   std::string peer;  // "" = any; else forward jobs to this peer
   std::size_t limit = 0;  // 0 = all
+  std::string kind;    // "" = any; else "forward", "analyze", …
+  std::string plugin;  // "" = any; else analyze jobs with this plug-in
+  std::size_t offset = 0;  // skip this many (in id order) first
 };
 
 struct ClaimRequest {
@@ -140,6 +143,8 @@ class JobQueue {
 
   // ---- administrators (pacsnode jobs) ----
   std::vector<JobRow> list(const JobFilter& filter);
+  // How many jobs match the filter (its limit and offset ignored).
+  std::size_t count(const JobFilter& filter);
   std::optional<JobDetail> show(std::int64_t id);
   // Queued again with fresh attempts; the destination's back-off is lifted.
   AdminOutcome retry(std::int64_t id);

@@ -18,6 +18,8 @@ class Ingest;
 
 namespace pacsnode::http {
 
+struct AdminInfo;
+
 struct Context {
   asio::thread_pool& workers;      // blocking work: the database, files, transcoding
   db::ConnectionPool& connections;  // the index
@@ -28,6 +30,7 @@ struct Context {
   std::filesystem::path viewer_config;  // our app-config.js, served in place of the viewer's
   std::string implementation_class_uid;     // the File Meta of instances WADO-RS converts
   std::string implementation_version_name;
+  const AdminInfo* admin = nullptr;  // the admin API's facts (/api answers 503 without them)
 };
 
 }  // namespace pacsnode::http

@@ -11,8 +11,12 @@
 
 namespace pacsnode::http {
 
-// Every request: DICOMweb under /dicom-web, the viewer's files elsewhere.
+// Every request: DICOMweb under /dicom-web, the admin API under /api, the viewer's files elsewhere.
 asio::awaitable<void> handle_request(Context& context, Exchange& exchange);
+
+// The JSON admin API under /api (`segments`: the path's, "api" first): the node, its
+// patients, jobs, rules and peers. See README.md, "Admin API (/api)".
+asio::awaitable<void> handle_api(Context& context, Exchange& exchange, const std::vector<std::string>& segments);
 
 // The bundled viewer's files (context.viewer_dir), index.html for its routes; 404 without
 // a viewer configured.

@@ -293,15 +293,23 @@ TEST_CASE("jobs: analyze jobs wait for a node with a handler, with a note") {
 
 TEST_CASE("jobs: list filters, show tells the history and the instances") {
   Fixture f;
+  const auto filter = [](std::optional<JobState> state, std::string rule, std::string peer, std::size_t limit) {
+    db::JobFilter out;
+    out.state = state;
+    out.rule = std::move(rule);
+    out.peer = std::move(peer);
+    out.limit = limit;
+    return out;
+  };
   REQUIRE(f.queue.enqueue(spec("1.2.3", "pacs")));
   auto other_rule = spec("1.2.4", "archive");
   other_rule.rule = "all";
   REQUIRE(f.queue.enqueue(other_rule));
   CHECK(f.queue.list({}).size() == 2);
-  CHECK(f.queue.list({JobState::Queued, "all", "", 0}).size() == 1);
-  CHECK(f.queue.list({std::nullopt, "", "pacs", 0}).front().spec.series_uid == "1.2.3");
-  CHECK(f.queue.list({JobState::Dead, "", "", 0}).empty());
-  CHECK(f.queue.list({std::nullopt, "", "", 1}).size() == 1);
+  CHECK(f.queue.list(filter(JobState::Queued, "all", "", 0)).size() == 1);
+  CHECK(f.queue.list(filter(std::nullopt, "", "pacs", 0)).front().spec.series_uid == "1.2.3");
+  CHECK(f.queue.list(filter(JobState::Dead, "", "", 0)).empty());
+  CHECK(f.queue.list(filter(std::nullopt, "", "", 1)).size() == 1);
   const auto job = f.queue.claim(as("a"));
   REQUIRE(job);
   f.queue.record_instance(job->id, "1.2.3.1", "sent", 0, "", 1);
