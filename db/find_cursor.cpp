@@ -12,23 +12,13 @@ namespace {
 
 constexpr const char* kDeclare = "DECLARE find_cursor NO SCROLL CURSOR FOR ";
 
-// A cursor is planned for its first 10 % of rows by default (cursor_tuple_fraction): with an
-// index in the ORDER BY's order (study_newest_first), PostgreSQL then walks the whole study
-// index filtering on, say, the patient name rather than using the name index and sorting
-// the few matches. We read every row (up to the LIMIT), so plan for all of them; a LIMIT far
-// below the number of matches still gets the ordered index scan that streams.
-void plan_for_all_rows(pqxx::transaction_base& transaction) {
-  transaction.exec("SET LOCAL cursor_tuple_fraction = 1");
-}
-
-// A pooled connection in a read-only transaction planned as above; the transaction ends
-// (closing the cursor) when this goes away.
+// A pooled connection (its cursors planned for all rows: db/pooled_connection.hpp) in a
+// read-only transaction; the transaction ends (closing the cursor) when this goes away.
 struct ReadSession {
   ConnectionPool::Lease lease;
   std::optional<pqxx::read_transaction> transaction;
   explicit ReadSession(ConnectionPool& pool) : lease(pool.acquire()) {
     transaction.emplace((*lease).connection);
-    plan_for_all_rows(*transaction);
   }
   ~ReadSession() {
     try {

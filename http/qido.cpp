@@ -169,35 +169,44 @@ asio::awaitable<void> handle_qido(Context& context, Exchange& exchange, db::Quer
     extra.emplace_back("Warning", "299 pacsnode \"The fuzzymatching parameter is not supported. Only literal matching has been performed.\"");
   }
 
+  // The cursor is opened and its first batch fetched in one hop to the workers, and closed
+  // in the same hop when that batch is the last (a query of one batch: one hop in all).
+  constexpr std::size_t kBatch = 200;
   std::unique_ptr<db::FindCursor> cursor;
   std::optional<Failure> failure;
+  std::vector<std::vector<std::string>> rows;
   db::ConnectionPool& connections = context.connections;
-  co_await net::run_blocking(context.workers, [&cursor, &failure, &connections, &sql]() {
+  co_await net::run_blocking(context.workers, [&cursor, &failure, &connections, &sql, &rows]() {
     try {
       cursor = std::make_unique<db::FindCursor>(connections, sql);
+      rows = cursor->fetch(kBatch);
+      if (rows.size() < kBatch) cursor.reset();
     } catch (const Error& e) {
+      cursor.reset();
       failure = Failure{e.code() == ErrorCode::Unavailable ? 503u : 500u, std::string("database: ") + e.what()};
     } catch (const std::exception& e) {
+      cursor.reset();
       failure = Failure{500, std::string("database: ") + e.what()};
     }
   });
   if (failure) throw HttpError{failure->status, failure->why};
 
-  constexpr std::size_t kBatch = 200;
   const auto columns = db::find_row_columns(level);
   std::size_t seen = 0, sent = 0;
   bool opened = false;
-  std::string out;
-  for (;;) {
-    std::vector<std::vector<std::string>> rows;
-    co_await net::run_blocking(context.workers, [&cursor, &rows, &failure]() {
-      try {
-        rows = cursor->fetch(kBatch);
-      } catch (const std::exception& e) {
-        failure = Failure{503, std::string("database: ") + e.what()};
-      }
-    });
-    if (failure) break;
+  std::string out, whole;
+  for (bool first = true;; first = false) {
+    if (!first) {
+      rows.clear();
+      co_await net::run_blocking(context.workers, [&cursor, &rows, &failure]() {
+        try {
+          rows = cursor->fetch(kBatch);
+        } catch (const std::exception& e) {
+          failure = Failure{503, std::string("database: ") + e.what()};
+        }
+      });
+      if (failure) break;
+    }
     out.clear();
     for (const auto& row : rows) {
       if (seen++ < q.offset) continue;
@@ -209,6 +218,13 @@ asio::awaitable<void> handle_qido(Context& context, Exchange& exchange, db::Quer
       out += json;
       ++sent;
     }
+    const bool last = rows.size() < kBatch || (q.limit != 0 && sent == q.limit);
+    if (!out.empty() && !opened && last) {
+      // Everything in one batch (most queries): one whole answer, one write.
+      whole = std::move(out);
+      whole += "]";
+      break;
+    }
     if (!out.empty()) {
       if (!opened) {
         co_await exchange.begin(200, "application/dicom+json", std::nullopt, extra);
@@ -216,10 +232,15 @@ asio::awaitable<void> handle_qido(Context& context, Exchange& exchange, db::Quer
       }
       co_await exchange.write(out);
     }
-    if (rows.size() < kBatch || (q.limit != 0 && sent == q.limit)) break;
+    if (last) break;
   }
-  co_await net::run_blocking(context.workers, [&cursor]() { cursor.reset(); });
+  if (cursor) co_await net::run_blocking(context.workers, [&cursor]() { cursor.reset(); });
   if (failure) throw HttpError{failure->status, failure->why};
+  if (!whole.empty()) {
+    co_await exchange.reply(200, "application/dicom+json", std::move(whole), extra);
+    log::debug("http {}: QIDO {}: {} match(es)", exchange.remote_address(), exchange.path(), sent);
+    co_return;
+  }
   if (!opened) {
     co_await exchange.reply(204, "", "", extra);
     co_return;

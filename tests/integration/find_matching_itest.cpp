@@ -4,8 +4,12 @@
 // applies. Each row states which patients must match; a refused row expects 0xA900.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/support/findscu.hpp"
 #include "tests/support/node.hpp"
@@ -54,10 +58,70 @@ bool has_key(const std::vector<std::string>& keys, const std::string& keyword) {
   return false;
 }
 
+
+// Percent-encoding of a query parameter's value (UTF-8 bytes as they are).
+std::string percent(const std::string& text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (const unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string latin1_to_utf8(const std::string& text) {
+  std::string out;
+  for (const unsigned char c : text) {
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
+// The same keys as a QIDO-RS query on /studies (values in UTF-8, as QIDO has them; a key
+// without a value is a return key): the status and the PatientIDs of the matches.
+std::pair<int, std::set<std::string>> qido_studies(std::uint16_t port, const std::vector<std::string>& keys) {
+  const bool latin1 = std::find(keys.begin(), keys.end(), "SpecificCharacterSet=ISO_IR 100") != keys.end();
+  std::string query = "includefield=00100020";
+  for (const auto& key : keys) {
+    if (key.rfind("SpecificCharacterSet", 0) == 0) continue;
+    const auto eq = key.find('=');
+    if (eq == std::string::npos) {
+      query += "&includefield=" + key;
+      continue;
+    }
+    const std::string value = key.substr(eq + 1);
+    query += "&" + key.substr(0, eq) + "=" + percent(latin1 ? latin1_to_utf8(value) : value);
+  }
+  auto [code, out] = run({"curl", "-s", "-g", "--max-time", "20", "-w", "\n%{http_code}",
+                          "http://127.0.0.1:" + std::to_string(port) + "/dicom-web/studies?" + query});
+  REQUIRE_MESSAGE(code == 0, out);
+  const auto nl = out.rfind('\n');
+  const int status = std::stoi(out.substr(nl + 1));
+  std::set<std::string> ids;
+  if (status == 200) {
+    for (const auto& match : nlohmann::json::parse(out.substr(0, nl))) {
+      ids.insert(match.at("00100020").at("Value").at(0).get<std::string>());
+    }
+  }
+  return {status, ids};
+}
+
 }  // namespace
 
 TEST_CASE("C-FIND matching, every row of dicom-conformance §4, both information models, every level") {
-  Node node;
+  const auto http_port = free_port();
+  Node node(tables("[http]\nenabled = true\nport = " + std::to_string(http_port) + "\n"));
   TempDir corpus("corpus");
   {
     auto [code, out] = run({"/usr/bin/python3", std::string(PACSNODE_SOURCE_DIR) + "/tests/tools/gen_query_corpus.py",
@@ -197,6 +261,21 @@ TEST_CASE("C-FIND matching, every row of dicom-conformance §4, both information
     CHECK_MESSAGE(r.refused(), r.output);
   }
 
+  {
+    INFO("QIDO-RS /studies: every patient and study row, the same matches as C-FIND (one matching engine)");
+    for (const auto* rows : {&patient_rows, &study_rows}) {
+      for (const auto& row : *rows) {
+        const auto r = qido_studies(http_port, row.keys);
+        INFO("QIDO-RS: " << std::string(row.rule));
+        if (row.refused) {
+          CHECK(r.first == 400);
+        } else {
+          CHECK_MESSAGE((r.first == 200 || r.first == 204), r.first);
+          CHECK_MESSAGE(r.second == row.expected, join(r.second) << " != " << join(row.expected));
+        }
+      }
+    }
+  }
   {
     INFO("IMAGE level: IS values compare as integers (7 matches 007), both roots");
     const std::vector<std::string> above = {"StudyInstanceUID=" + kRoot + "2", "SeriesInstanceUID=" + kRoot + "2.1"};

@@ -1,6 +1,6 @@
 // The C-FIND queries a viewer sends most reach their rows through an index, never a full
 // scan: EXPLAIN of the cursor exactly as db::FindCursor declares it (parameters bound,
-// cursor_tuple_fraction as set there), on an index large enough and ANALYZEd for the
+// cursor_tuple_fraction as db/pooled_connection.hpp sets it), on an index large enough and ANALYZEd for the
 // planner to prefer an index when one fits. A change to the SQL of db/find_query.cpp that
 // defeats an index (a function around a column, an ORDER BY no index provides, …) fails
 // here, not only in the benchmark.
