@@ -63,6 +63,21 @@ std::vector<std::vector<std::string>> FindCursor::fetch(std::size_t n) {
   });
 }
 
+std::vector<std::vector<std::string>> find_all(ConnectionPool& pool, const SqlQuery& query) {
+  return detail::translate_errors("find", [&] {
+    auto lease = pool.acquire();
+    pqxx::result result;
+    try {
+      pqxx::nontransaction tx((*lease).connection);
+      result = tx.exec_params(query.sql, pqxx::prepare::make_dynamic_params(query.params));
+    } catch (...) {
+      if (!(*lease).connection.is_open()) lease.mark_broken();
+      throw;
+    }
+    return rows_as_text(result);
+  });
+}
+
 std::string explain_find(ConnectionPool& pool, const SqlQuery& query) {
   return detail::translate_errors("find", [&] {
     ReadSession session(pool);

@@ -32,6 +32,10 @@ class FindCursor {
   std::unique_ptr<Impl> impl_;
 };
 
+// Every row of `query` in one statement (one round trip, no transaction or cursor): for
+// queries whose SQL LIMIT keeps the answer small. Throws like FindCursor.
+std::vector<std::vector<std::string>> find_all(ConnectionPool& pool, const SqlQuery& query);
+
 // PostgreSQL's plan (EXPLAIN text) for `query` declared exactly as FindCursor declares it,
 // parameters bound: what tests assert index use on. Throws like FindCursor.
 std::string explain_find(ConnectionPool& pool, const SqlQuery& query);

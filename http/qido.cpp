@@ -169,15 +169,30 @@ asio::awaitable<void> handle_qido(Context& context, Exchange& exchange, db::Quer
     extra.emplace_back("Warning", "299 pacsnode \"The fuzzymatching parameter is not supported. Only literal matching has been performed.\"");
   }
 
-  // The cursor is opened and its first batch fetched in one hop to the workers, and closed
-  // in the same hop when that batch is the last (a query of one batch: one hop in all).
+  // Most queries match a few rows: they are asked first with a LIMIT of one batch and one
+  // more, as one statement (one round trip, one hop to the workers). Only when that finds
+  // more than a batch is the query run again through a cursor, which streams however many
+  // rows match.
   constexpr std::size_t kBatch = 200;
+  const std::size_t wanted = q.limit == 0 ? 0 : q.limit + q.offset;  // 0: no limit
   std::unique_ptr<db::FindCursor> cursor;
   std::optional<Failure> failure;
   std::vector<std::vector<std::string>> rows;
   db::ConnectionPool& connections = context.connections;
-  co_await net::run_blocking(context.workers, [&cursor, &failure, &connections, &sql, &rows]() {
+  const db::FindRequest& find = q.find;
+  bool complete = false;  // rows are every match (no cursor)
+  co_await net::run_blocking(context.workers, [&cursor, &failure, &connections, &sql, &rows, &find, &complete, wanted]() {
     try {
+      if (wanted == 0 || wanted > kBatch) {
+        rows = db::find_all(connections, db::build_find_sql(find, kBatch + 1));
+        complete = rows.size() <= kBatch;
+        if (complete) return;
+        rows.clear();
+      } else {
+        rows = db::find_all(connections, sql);
+        complete = true;
+        return;
+      }
       cursor = std::make_unique<db::FindCursor>(connections, sql);
       rows = cursor->fetch(kBatch);
       if (rows.size() < kBatch) cursor.reset();
@@ -218,7 +233,7 @@ asio::awaitable<void> handle_qido(Context& context, Exchange& exchange, db::Quer
       out += json;
       ++sent;
     }
-    const bool last = rows.size() < kBatch || (q.limit != 0 && sent == q.limit);
+    const bool last = complete || rows.size() < kBatch || (q.limit != 0 && sent == q.limit);
     if (!out.empty() && !opened && last) {
       // Everything in one batch (most queries): one whole answer, one write.
       whole = std::move(out);

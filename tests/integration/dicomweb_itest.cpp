@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
 
 #include "tests/support/node.hpp"
 
@@ -170,4 +172,40 @@ TEST_CASE("HTTP: with users, missing or wrong credentials get 401; right ones ge
   const auto ok = get(http_port, "/dicom-web/studies", {"-u", "admin:s3cret"});
   CHECK(ok.status == 204);  // nothing stored yet
   CHECK(node.log().find("401") != std::string::npos);
+}
+
+TEST_CASE("QIDO-RS: more matches than one batch (a cursor streams them), paged with limit and offset") {
+  const auto http_port = free_port();
+  Node node(http_node(http_port));
+  TempDir data("many-studies");
+  generate_instances(data.path(), 450, 450, 8);
+  {
+    auto [code, out] = run({"storescu", "-aec", node.ae_title(), "+sd", "127.0.0.1", std::to_string(node.port()),
+                            data.path().string()});
+    REQUIRE_MESSAGE(code == 0, out);
+  }
+  REQUIRE(node.sql("SELECT count(*) FROM study") == "450");
+  std::set<std::string> all_uids;
+  {
+    const auto r = get(http_port, "/dicom-web/studies");
+    REQUIRE(r.status == 200);
+    const auto json = nlohmann::json::parse(r.body);
+    CHECK(json.size() == 450);
+    for (const auto& m : json) all_uids.insert(value_of(m, "0020000D"));
+    CHECK(all_uids.size() == 450);
+  }
+  // Pages across the batch boundary: together, every study once.
+  std::set<std::string> paged;
+  std::size_t pages_total = 0;
+  for (const auto& [offset, limit] : std::vector<std::pair<int, int>>{{0, 150}, {150, 250}, {400, 100}}) {
+    const auto r = get(http_port, "/dicom-web/studies?offset=" + std::to_string(offset) + "&limit=" + std::to_string(limit));
+    REQUIRE(r.status == 200);
+    const auto json = nlohmann::json::parse(r.body);
+    CHECK(json.size() == static_cast<std::size_t>(std::min(limit, 450 - offset)));
+    for (const auto& m : json) paged.insert(value_of(m, "0020000D"));
+    pages_total += json.size();
+  }
+  CHECK(pages_total == 450);
+  CHECK(paged == all_uids);
+  CHECK(get(http_port, "/dicom-web/studies?offset=450").status == 204);
 }
