@@ -5,6 +5,7 @@
 // response carries the CORS headers. Beast stays inside http/connection.cpp.
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <span>
 #include <string>
@@ -35,6 +36,14 @@ struct HttpError {
   Headers headers;
 };
 
+// A piece of a response body for Exchange::send_segments: `bytes`, or when `file` is set
+// the first `length` bytes of that file.
+struct BodySegment {
+  std::string bytes;
+  std::filesystem::path file;
+  std::uint64_t length = 0;
+};
+
 class Exchange {
  public:
   virtual ~Exchange() = default;
@@ -61,6 +70,13 @@ class Exchange {
                                       std::optional<std::uint64_t> length, const Headers& extra = {}) = 0;
   virtual asio::awaitable<void> write(std::span<const char> bytes) = 0;
   virtual asio::awaitable<void> end() = 0;
+  // In a streamed response with a Content-Length: the segments in order — bytes, or the
+  // first `length` bytes of a file sent by the kernel (sendfile: no copy through our
+  // memory). The copying runs on `workers` as far as the socket takes it each time (a file
+  // not in the page cache must not stall the connections' thread), the waits for the client
+  // here. Throws Error(Unavailable) when the client goes away or stalls past the idle
+  // timeout, Error(Internal) when a file cannot be read or is shorter than its length.
+  virtual asio::awaitable<void> send_segments(const std::vector<BodySegment>& segments, asio::thread_pool& workers) = 0;
   virtual bool started() const = 0;  // a response (or its header) went out
 
   // {"error": reason, "status": status} with the status.

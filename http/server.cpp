@@ -4,7 +4,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <array>
 #include <optional>
 #include <cctype>
@@ -14,6 +20,7 @@
 #include "base/log.hpp"
 #include "base/node_metrics.hpp"
 #include "base/password.hpp"
+#include "net/blocking.hpp"
 #include "net/listen.hpp"
 
 namespace pacsnode::http {
@@ -51,6 +58,78 @@ std::string base64_decode(std::string_view in) {
   }
   return out;
 }
+
+// Writes body segments to a non-blocking socket until they are all out or the socket is
+// full (error = EAGAIN); run() again once it is writable. Runs on a worker thread.
+struct SegmentSender {
+  const std::vector<BodySegment>& segments;
+  int socket;
+  std::size_t index = 0;   // the segment being sent
+  off_t offset = 0;        // within it
+  int fd = -1;             // its file, once opened
+  int error = 0;
+  std::string failure;     // a file that cannot be read: the response must be cut
+
+  SegmentSender(const std::vector<BodySegment>& s, int sock) : segments(s), socket(sock) {}
+  ~SegmentSender() {
+    if (fd >= 0) ::close(fd);
+  }
+  bool done() const { return index == segments.size(); }
+
+  void next() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+    offset = 0;
+    ++index;
+  }
+
+  void run() {
+    error = 0;
+    while (!done()) {
+      const BodySegment& segment = segments[index];
+      if (segment.file.empty()) {
+        const auto left = segment.bytes.size() - static_cast<std::size_t>(offset);
+        if (left == 0) {
+          next();
+          continue;
+        }
+        const ssize_t n = ::send(socket, segment.bytes.data() + offset, left, MSG_NOSIGNAL);
+        if (n > 0) {
+          offset += n;
+          continue;
+        }
+        if (errno == EINTR) continue;
+        error = errno;
+        return;
+      }
+      const auto end = static_cast<off_t>(segment.length);
+      if (offset >= end) {
+        next();
+        continue;
+      }
+      if (fd < 0) {
+        fd = ::open(segment.file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+          failure = "cannot open " + segment.file.string() + ": " + std::strerror(errno);
+          return;
+        }
+      }
+      const ssize_t n = ::sendfile(socket, fd, &offset, static_cast<std::size_t>(std::min<off_t>(end - offset, 1 << 24)));
+      if (n > 0) continue;
+      if (n == 0) {
+        failure = segment.file.string() + " is shorter than its " + std::to_string(segment.length) + " bytes";
+        return;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EPIPE && errno != ECONNRESET) {
+        failure = "cannot send " + segment.file.string() + ": " + std::strerror(errno);
+        return;
+      }
+      error = errno;
+      return;
+    }
+  }
+};
 
 class Connection final : public Exchange {
  public:
@@ -255,6 +334,42 @@ class Connection final : public Exchange {
     if (ec) {
       keep_alive_ = false;
       throw Error(ErrorCode::Unavailable, "the client went away: " + ec.message());
+    }
+  }
+
+  asio::awaitable<void> send_segments(const std::vector<BodySegment>& segments, asio::thread_pool& workers) override {
+    if (method_ == "HEAD") co_return;
+    auto& socket = stream_.socket();
+    boost::system::error_code ec;
+    socket.native_non_blocking(true, ec);
+    SegmentSender sender{segments, socket.native_handle()};
+    for (;;) {
+      co_await net::run_blocking(workers, [&sender]() {
+        sender.run();
+        return 0;
+      });
+      if (!sender.failure.empty()) throw Error(ErrorCode::Internal, sender.failure);
+      if (sender.done()) co_return;
+      if (sender.error != EAGAIN && sender.error != EWOULDBLOCK) {
+        keep_alive_ = false;
+        throw Error(ErrorCode::Unavailable, std::string("the client went away: ") + std::strerror(sender.error));
+      }
+      // The socket is full: wait until the client reads, at most the idle timeout.
+      asio::steady_timer deadline(socket.get_executor());
+      deadline.expires_after(settings_.idle_timeout);
+      bool expired = false;
+      deadline.async_wait([&socket, &expired](const boost::system::error_code& e) {
+        if (e) return;
+        expired = true;
+        boost::system::error_code ignored;
+        socket.cancel(ignored);
+      });
+      co_await socket.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
+      deadline.cancel();
+      if (ec || expired) {
+        keep_alive_ = false;
+        throw Error(ErrorCode::Unavailable, expired ? "the client stopped reading" : "the client went away: " + ec.message());
+      }
     }
   }
 

@@ -4,6 +4,7 @@
 // decoders and policy as retrieve and forward), and every body is streamed: a file goes
 // out in pieces as it is read, so a 2 GB instance is never held in memory.
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -104,13 +105,45 @@ std::string requested_syntax(const Negotiated& negotiated, bool& defaulted) {
 
 }  // namespace
 
+// A growable byte buffer that, unlike std::string and std::vector, does not zero what it
+// grows by: a file is read straight into its tail (zero-filling each MiB first cost a quarter
+// of a retrieve's CPU).
+class Piece {
+ public:
+  const char* data() const { return data_.get(); }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  void clear() { size_ = 0; }
+  void append(const char* bytes, std::size_t n) {
+    std::memcpy(tail(n), bytes, n);
+    size_ += n;
+  }
+  void append(std::string_view text) { append(text.data(), text.size()); }
+  // Room for `n` more bytes at the end; commit(k) keeps the first k of them.
+  char* tail(std::size_t n) {
+    if (size_ + n > capacity_) {
+      const std::size_t capacity = std::max(size_ + n, capacity_ * 2);
+      std::unique_ptr<char[]> grown(new char[capacity]);
+      if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
+      data_ = std::move(grown);
+      capacity_ = capacity;
+    }
+    return data_.get() + size_;
+  }
+  void commit(std::size_t k) { size_ += k; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0, capacity_ = 0;
+};
+
 // The multipart body of a retrieve, produced a piece at a time by run() on a worker.
 struct RetrieveFill {
   const std::vector<Located>& instances;
   const std::vector<std::string>& syntaxes;
   const std::string& boundary;
   const Context& settings;
-  std::string out;              // the next piece
+  Piece out;                    // the next piece
   std::size_t next = 0;         // the next instance to begin
   std::ifstream file;           // the instance being copied as stored, when open
   std::optional<std::string> failure;
@@ -123,23 +156,21 @@ struct RetrieveFill {
     try {
       while (out.size() < kPiece) {
         if (file.is_open()) {
-          const std::size_t at = out.size();
-          out.resize(at + kPiece);
-          file.read(out.data() + at, static_cast<std::streamsize>(kPiece));
+          file.read(out.tail(kPiece), static_cast<std::streamsize>(kPiece));
           const auto n = static_cast<std::size_t>(file.gcount());
-          out.resize(at + n);
+          out.commit(n);
           bytes += n;
           if (file.bad()) throw Error(ErrorCode::Internal, "cannot read " + instances[next - 1].file.string());
           if (n < kPiece) file.close();
           continue;
         }
         if (next == instances.size()) {
-          out += close_delimiter(boundary);
+          out.append(close_delimiter(boundary));
           return;
         }
         const Located& located = instances[next];
         const std::string& syntax = syntaxes[next];
-        out += part_header(boundary, "application/dicom; transfer-syntax=" + syntax, {}, next == 0);
+        out.append(part_header(boundary, "application/dicom; transfer-syntax=" + syntax, {}, next == 0));
         ++next;
         if (syntax == located.transfer_syntax) {
           file.clear();
@@ -197,6 +228,45 @@ asio::awaitable<void> handle_wado_retrieve(Context& context, Exchange& exchange,
 
   const std::string boundary = make_boundary();
   const std::string content_type = "multipart/related; type=\"application/dicom\"; boundary=" + boundary;
+
+  // Every instance as stored (`*`, or the default and stored in Explicit VR LE): the body's
+  // length is known from the files' sizes, and the kernel copies the files to the socket
+  // (sendfile) between part headers.
+  bool as_stored = true;
+  for (std::size_t i = 0; i < instances.size(); ++i) as_stored = as_stored && syntaxes[i] == instances[i].transfer_syntax;
+  if (as_stored) {
+    std::vector<BodySegment> segments;
+    std::optional<std::string> missing;
+    co_await net::run_blocking(context.workers, [&instances, &segments, &missing, &boundary]() {
+      segments.reserve(instances.size() * 2 + 1);
+      for (std::size_t i = 0; i < instances.size(); ++i) {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(instances[i].file, ec);
+        if (ec) {
+          missing = "instance " + instances[i].sop_instance_uid + ": " + instances[i].file.string() + ": " + ec.message();
+          return;
+        }
+        segments.push_back({part_header(boundary, "application/dicom; transfer-syntax=" + instances[i].transfer_syntax, {},
+                                        i == 0),
+                            {}, 0});
+        segments.push_back({{}, instances[i].file, size});
+      }
+      segments.push_back({close_delimiter(boundary), {}, 0});
+    });
+    if (missing) throw HttpError{500, *missing};
+    std::uint64_t length = 0, bytes = 0;
+    for (const auto& segment : segments) {
+      length += segment.file.empty() ? segment.bytes.size() : segment.length;
+      if (!segment.file.empty()) bytes += segment.length;
+    }
+    co_await exchange.begin(200, content_type, length);
+    co_await exchange.send_segments(segments, context.workers);
+    co_await exchange.end();
+    log::info("http {}: WADO {}: {} instance(s), {} bytes", exchange.remote_address(), exchange.path(),
+              instances.size(), bytes);
+    co_return;
+  }
+
   co_await exchange.begin(200, content_type, std::nullopt);
   // The body is assembled on a worker thread about 1 MiB at a time — part headers, files
   // read as stored, converted instances — and written once per piece: one thread hop and
