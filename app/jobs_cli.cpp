@@ -46,15 +46,6 @@ std::string info(const db::JobRow& job) {
   }
 }
 
-std::string states_leaving(db::JobEvent event) {
-  std::string out;
-  const auto states = db::job_states_leaving(event);
-  for (std::size_t i = 0; i < states.size(); ++i) {
-    if (i) out += i + 1 == states.size() ? " or " : ", ";
-    out += db::job_state_name(states[i]);
-  }
-  return out;
-}
 
 int list(db::JobQueue& queue, const JobsCommand& c) {
   db::JobFilter filter;
@@ -162,7 +153,7 @@ int admin(const db::AdminOutcome& outcome, std::int64_t id, const char* done, co
     std::cerr << "pacsnode jobs " << command << ": no job " << id << "\n";
   } else {
     std::cerr << "pacsnode jobs " << command << ": job " << id << " is " << db::job_state_name(*outcome.state)
-              << "; only " << states_leaving(event) << " jobs can be " << done << "\n";
+              << "; only " << db::job_states_leaving_text(event) << " jobs can be " << done << "\n";
   }
   return kExitFailure;
 }

@@ -20,20 +20,6 @@
 namespace pacsnode::app {
 namespace {
 
-std::string folded(std::string_view text) {
-  std::string out;
-  bool space = false;
-  for (const char c : text) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += c;
-  }
-  return out;
-}
 
 std::string join_words(const std::vector<std::string>& words, std::string_view separator) {
   std::string out;
@@ -156,7 +142,7 @@ int run_rules_check(const Config& config) {
   for (const auto& path : config.included_files) std::cout << "included: " << path.string() << "\n";
   for (const auto& rule : rules) {
     std::cout << rule.name << "  " << rule_summary(rule) << "\n";
-    std::cout << "  when  " << folded(rule.when.text()) << "\n";
+    std::cout << "  when  " << routing::fold_whitespace(rule.when.text()) << "\n";
     for (std::size_t i = 0; i < rule.then.size(); ++i) {
       std::cout << (i == 0 ? "  then  " : "        ") << to_string(rule.then[i].verb) << " "
                 << target_description(config, rule.then[i]) << "\n";

@@ -111,4 +111,14 @@ std::chrono::milliseconds retry_delay(int attempt, std::chrono::milliseconds bas
   return std::chrono::milliseconds(static_cast<std::int64_t>(full * factor));
 }
 
+std::string job_states_leaving_text(JobEvent event) {
+  std::string out;
+  const auto states = job_states_leaving(event);
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    if (i) out += i + 1 == states.size() ? " or " : ", ";
+    out += job_state_name(states[i]);
+  }
+  return out;
+}
+
 }  // namespace pacsnode::db

@@ -52,6 +52,8 @@ struct JobTransition {
 std::optional<JobTransition> job_transition(JobState from, JobEvent event);
 // Every state the event leaves, in table order (what its SQL statement accepts).
 std::vector<JobState> job_states_leaving(JobEvent event);
+// The same in words, for messages: "dead, failed or cancelled".
+std::string job_states_leaving_text(JobEvent event);
 JobGuard job_guard(JobEvent event);
 
 std::string_view job_state_name(JobState state);  // "queued", as in the database

@@ -61,15 +61,6 @@ struct JobPage {
   std::size_t total = 0;
 };
 
-std::string states_leaving(db::JobEvent event) {
-  std::string out;
-  const auto states = db::job_states_leaving(event);
-  for (std::size_t i = 0; i < states.size(); ++i) {
-    if (i) out += i + 1 == states.size() ? " or " : ", ";
-    out += db::job_state_name(states[i]);
-  }
-  return out;
-}
 
 struct AdminResult {
   db::AdminOutcome outcome;
@@ -154,7 +145,7 @@ asio::awaitable<void> job_action(Context& context, Exchange& exchange, std::int6
   if (!result.outcome.changed) {
     if (!result.outcome.state) throw HttpError{404, "no job " + std::to_string(id)};
     throw HttpError{409, "job " + std::to_string(id) + " is " + std::string(db::job_state_name(*result.outcome.state)) +
-                             "; only " + states_leaving(event) + " jobs can be " +
+                             "; only " + db::job_states_leaving_text(event) + " jobs can be " +
                              (retry ? "queued again" : "cancelled")};
   }
   log::info("admin API: job {} {} by {}", id, retry ? "queued again" : "cancelled", who(exchange));

@@ -27,21 +27,6 @@ namespace {
 
 constexpr std::uint64_t kMaxPostedFile = 512ull << 20;  // POST /api/rules/test
 
-// Whitespace runs folded to one space: a `when` written over several lines, on one.
-std::string folded(std::string_view text) {
-  std::string out;
-  bool space = false;
-  for (const char c : text) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ';
-    space = false;
-    out += c;
-  }
-  return out;
-}
 
 json rule_json(const routing::Rule& rule, const std::vector<routing::PeerAddress>& peers) {
   json then = json::array();
@@ -61,7 +46,7 @@ json rule_json(const routing::Rule& rule, const std::vector<routing::PeerAddress
               {"fallback", rule.fallback},
               {"stable_after_seconds",
                rule.on == routing::Trigger::Instance ? json(nullptr) : json(rule.stable_after.count() / 1000.0)},
-              {"when", folded(rule.when.text())},
+              {"when", routing::fold_whitespace(rule.when.text())},
               {"then", std::move(then)},
               {"origin", rule.origin}};
 }

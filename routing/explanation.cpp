@@ -72,4 +72,19 @@ std::string explanation_json(const std::vector<RuleOutcome>& outcomes, const std
   return out + "]}";
 }
 
+std::string fold_whitespace(std::string_view text) {
+  std::string out;
+  bool space = false;
+  for (const char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace pacsnode::routing

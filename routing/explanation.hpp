@@ -23,6 +23,9 @@ struct PeerAddress {
 std::vector<RuleOutcome> explain_all(const RuleSet& rules, const AttributeSource& attributes,
                                      const AssociationContext& association);
 
+// Whitespace runs folded to one space: a `when` written over several lines, on one.
+std::string fold_whitespace(std::string_view text);
+
 // "would forward to archive (peer ARCHIVE@10.0.0.9:104)", "would analyze with lung-density".
 std::string would_do(const Action& action, const std::vector<PeerAddress>& peers);
 
