@@ -72,9 +72,15 @@ async function ready(page) {
   await page.waitForSelector('main#page[data-state="ready"]', { timeout: stepMs });
 }
 
-async function shot(page, name) {
+// The whole page, or only its top `height` pixels (small enough for the README).
+async function shot(page, name, height) {
   const file = path.join(spec.out, name);
-  await page.screenshot({ path: file, fullPage: true });
+  if (height) {
+    const width = await page.evaluate(() => document.documentElement.clientWidth);
+    await page.screenshot({ path: file, clip: { x: 0, y: 0, width, height } });
+  } else {
+    await page.screenshot({ path: file, fullPage: true });
+  }
   return file;
 }
 
@@ -148,6 +154,7 @@ async function history(browser) {
   check(figure.viewer_links.every((h) => h.startsWith('/viewer?StudyInstanceUIDs=')), 'a point does not link to the viewer');
   check(figure.drawn, 'the plot is blank');
   const screenshot = await shot(page, 'history.png');
+  await shot(page, 'history-top.png', 1050);
 
   // An unknown patient: the API's 404, said in words.
   seen.allowed.add(404);

@@ -30,11 +30,15 @@ export async function timePlot(container, xs, ys, { label, unit, onPick, dates =
     height,
     tzDate: dates ? kUtc : undefined,
     cursor: { drag: { x: false, y: false }, points: { size: 10 } },
-    legend: { show: true },
-    scales: { x: { time: true }, y: { auto: true } },
+    legend: { show: false },  // the pages list the values in a table
+    scales: {
+      // Bars are centred on their time: half a step of room on either side.
+      x: { time: true, range: bars && xs.length > 1 ? (_, lo, hi) => [lo - (xs[1] - xs[0]) / 2, hi + (xs[1] - xs[0]) / 2] : undefined },
+      y: { auto: true },
+    },
     axes: [
       { stroke: '#555', grid: { stroke: '#e4e4e4' } },
-      { stroke: '#555', grid: { stroke: '#e4e4e4' }, label: unit ? `${label} (${unit})` : label, size: 60 },
+      { stroke: '#555', grid: { stroke: '#e4e4e4' }, label: unit || undefined, size: 64 },
     ],
     series: [
       { label: dates ? 'Study date' : 'Time', value: dates ? '{YYYY}-{MM}-{DD}' : '{HH}:{mm}' },

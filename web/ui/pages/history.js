@@ -97,6 +97,8 @@ export async function render(main, [patientId], search) {
     findings.append(h('p', { class: 'empty' }, 'No findings: no analysis plug-in has reported on this patient\'s studies.'));
     return undefined;
   }
+  const grid = h('div', { class: 'finding-grid' });
+  findings.append(grid);
   const removers = [];
   for (const g of groups) {
     const unit = unitText(g.first.unit);
@@ -107,17 +109,18 @@ export async function render(main, [patientId], search) {
       h('td', { class: 'num value' }, numberText(v.value), unit ? ` ${unit}` : ''),
       h('td', { class: `num change ${v.change > 0 ? 'up' : v.change < 0 ? 'down' : ''}` }, v.change === null ? 'first' : `${signedText(v.change)}${unit ? ` ${unit}` : ''}`),
       h('td', {}, h('a', { href: viewerHref(v.study_instance_uid) }, 'Study')),
-      h('td', {}, v.report_sop_instance_uid ? h('a', { href: viewerHref(v.study_instance_uid, v.report_sop_instance_uid), class: 'sr-link' }, 'SR') : '—'),
-      h('td', { class: 'muted' }, `${v.plugin} ${v.plugin_version}`)));
+      h('td', {}, v.report_sop_instance_uid ? h('a', { href: viewerHref(v.study_instance_uid, v.report_sop_instance_uid), class: 'sr-link' }, 'SR') : '—')));
+    const plugins = [...new Set(g.values.map((v) => `${v.plugin} ${v.plugin_version}`))].join(', ');
     const figure = h('figure', { class: 'finding', dataset: { trackingUid: g.first.tracking_uid, measurement: g.first.measurement, points: points.length } },
-      h('figcaption', {}, h('h3', {}, findingTitle(g.first)), unit ? h('span', { class: 'unit' }, `in ${unit}`) : null),
+      h('figcaption', {}, h('h3', {}, findingTitle(g.first)),
+        h('span', { class: 'unit' }, `${unit ? `in ${unit}; ` : ''}by ${plugins}`)),
       plot,
-      table(['Study date', 'Value', 'Change', '', 'Report', 'Plug-in'], rows));
-    findings.append(figure);
+      table(['Study date', 'Value', 'Change', '', 'Report'], rows));
+    grid.append(figure);
     const xs = points.map((v) => dicomDateSeconds(v.study_date));
     const ys = points.map((v) => v.value);
     removers.push(await timePlot(plot, xs, ys, {
-      label: g.first.measurement, unit, dates: true,
+      label: g.first.measurement, unit, dates: true, height: 180,
       onPick: (i) => { location.href = viewerHref(points[i].study_instance_uid); },
     }));
   }

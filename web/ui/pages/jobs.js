@@ -107,13 +107,14 @@ export async function render(main, _params, search) {
         if (open.has(job.id)) rows.push(h('tr', { class: 'detail-row' }, h('td', { colspan: 10 }, await jobDetail(job.id))));
       }
       const last = page.offset + page.items.length;
-      list.replaceChildren(
+      list.replaceChildren(...[
         page.total === 0 ? h('p', { class: 'empty' }, 'No job matches.') :
           table(['ID', 'Kind', 'Target', 'Rule', 'Study', 'State', 'Attempts', 'Last error', 'Updated', ''], rows, { id: 'jobs-table' }),
         page.total > kLimit ? h('div', { class: 'pager' },
           h('button', { type: 'button', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - kLimit); load(); } }, '← Older'),
           h('span', { class: 'count' }, `${page.offset + 1}–${last} of ${page.total} (oldest first)`),
-          h('button', { type: 'button', disabled: last >= page.total, onclick: () => { offset += kLimit; load(); } }, 'Newer →')) : null);
+          h('button', { type: 'button', disabled: last >= page.total, onclick: () => { offset += kLimit; load(); } }, 'Newer →')) : null,
+      ].filter(Boolean));
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
     } catch (e) {
       list.replaceChildren(errorBox(e, 'The jobs could not be read'));
