@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -61,6 +62,17 @@ json get(std::uint16_t port, const std::string& path) {
   return json::parse(out);
 }
 
+// A request's status line and headers (curl -I style, GET), with the node's credentials.
+std::string head_of(std::uint16_t port, const std::string& path, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {"curl", "-s", "-o", "/dev/null", "-D", "-", "--path-as-is", "-u", "admin:ui-s3cret",
+                                   "--max-time", "30"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back("http://127.0.0.1:" + std::to_string(port) + path);
+  auto [code, out] = run(argv);
+  REQUIRE_MESSAGE(code == 0, path << ": " << out);
+  return out;
+}
+
 std::string peer(const std::string& name, const std::string& ae_title, std::uint16_t port) {
   return peer_toml(name, ae_title, port);
 }
@@ -84,7 +96,8 @@ TEST_CASE("The web UI in a real browser: patients, history with plotted findings
   const auto closed_port = free_port();   // nothing ever listens there
   NodeOptions options = tables(
       "[http]\nenabled = true\nport = " + std::to_string(http_port) + "\nui = \"" + (source / "web" / "ui").string() +
-      "\"\n[[http.users]]\nusername = \"admin\"\npassword_hash = \"" + hash + "\"\n" +
+      "\"\nviewer = \"" + (source / "web" / "vendor" / "ohif").string() + "\"\nviewer_config = \"" +
+      (source / "web" / "ohif" / "app-config.js").string() + "\"\n[[http.users]]\nusername = \"admin\"\npassword_hash = \"" + hash + "\"\n" +
       peer("self", "PACSNODE", dicom_port) + peer("archive", "ARCHIVE", archive_port) +
       peer("offline", "NOBODY", closed_port) +
       "[[plugins]]\nname = \"series-stats\"\ncommand = [\"" PACSNODE_SERIES_STATS "\"]\ntimeout = \"2m\"\n"
@@ -130,6 +143,37 @@ TEST_CASE("The web UI in a real browser: patients, history with plotted findings
       "SELECT st.study_instance_uid FROM study st JOIN patient p ON p.id = st.patient_pk WHERE p.patient_id = 'UI-1'"
       " ORDER BY st.study_date"));
   REQUIRE(study_uids.size() == 3);
+
+  // The UI's and the viewer's files (one static-file server for both): pages' addresses
+  // answer index.html, files their own type, nothing outside the folders.
+  {
+    const auto page = head_of(http_port, "/ui/patients/UI-1?issuer=");
+    CHECK_MESSAGE(page.find("HTTP/1.1 200") == 0, page);
+    CHECK(page.find("text/html") != std::string::npos);
+    CHECK(page.find("Content-Security-Policy: default-src 'self'") != std::string::npos);
+    CHECK(head_of(http_port, "/ui").find("HTTP/1.1 200") == 0);
+    const auto script = head_of(http_port, "/ui/pages/history.js");
+    CHECK(script.find("text/javascript") != std::string::npos);
+    CHECK(head_of(http_port, "/ui/vendor/uplot/uPlot.esm.js").find("HTTP/1.1 200") == 0);
+    CHECK(head_of(http_port, "/ui/nothing.js").find("HTTP/1.1 404") == 0);
+    CHECK(head_of(http_port, "/ui/vendor/uplot/../../ohif/app-config.js").find("HTTP/1.1 404") == 0);
+    auto [c1, escaped] = run({"curl", "-s", "--path-as-is", "-u", "admin:ui-s3cret", "http://127.0.0.1:" +
+                              std::to_string(http_port) + "/ui/../../../../etc/passwd"});
+    CHECK(escaped.find("root:") == std::string::npos);  // a page address at most: index.html
+    CHECK(head_of(http_port, "/ui/", {"-X", "POST"}).find("HTTP/1.1 405") == 0);
+    auto [code, out] = run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:" +
+                            std::to_string(http_port) + "/ui/"});
+    CHECK(out == "401");  // Basic auth covers the UI too
+    const auto viewer = head_of(http_port, "/viewer?StudyInstanceUIDs=1.2.3");
+    CHECK_MESSAGE(viewer.find("HTTP/1.1 200") == 0, viewer);
+    CHECK(viewer.find("Cross-Origin-Embedder-Policy: require-corp") != std::string::npos);
+    CHECK(viewer.find("Content-Security-Policy") == std::string::npos);
+    auto [c2, config] = run({"curl", "-s", "-u", "admin:ui-s3cret", "http://127.0.0.1:" + std::to_string(http_port) +
+                             "/app-config.js"});
+    std::ifstream ours(source / "web" / "ohif" / "app-config.js");
+    CHECK(config == std::string(std::istreambuf_iterator<char>(ours), {}));
+    CHECK(head_of(http_port, "/no-such-bundle.js").find("HTTP/1.1 404") == 0);
+  }
 
   // What the API added for the pages says: arrivals per minute (the hour holds every instance
   // stored: 9 images, 3 SRs, 1 MR), when each rule last fired, the archive's failing deliveries.
