@@ -155,6 +155,12 @@ async function history(browser) {
   check(figure.drawn, 'the plot is blank');
   const screenshot = await shot(page, 'history.png');
   await shot(page, 'history-top.png', 1050);
+  await page.setViewport({ width: 390, height: 800 });
+  await new Promise((r) => setTimeout(r, 300));  // the plots follow their boxes' new width
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await shot(page, 'history-narrow.png');
+  check(overflow <= 0, `the narrow history page is ${overflow} px wider than the screen`);
+  await page.setViewport({ width: 1280, height: 900 });
 
   // An unknown patient: the API's 404, said in words.
   seen.allowed.add(404);
@@ -164,7 +170,7 @@ async function history(browser) {
   check(/404/.test(error) && /NO-SUCH-PATIENT/.test(error), `the unknown patient's error says: ${error}`);
   await page.close();
   check(seen.errors.length === 0, seen.errors.join('; '));
-  return { studies, points: figure.points, values: figure.values, title: figure.title, chart_drawn: figure.drawn, unknown_patient_error: error, screenshot };
+  return { studies, points: figure.points, values: figure.values, title: figure.title, chart_drawn: figure.drawn, unknown_patient_error: error, narrow_overflow: overflow, screenshot };
 }
 
 async function jobs(browser) {

@@ -17,7 +17,7 @@ function studyTimeline(studies) {
   const list = h('ol', { class: 'timeline', 'aria-label': 'Studies by date' }, line);
   const oldestFirst = [...dated].sort((a, b) => a.study_date.localeCompare(b.study_date));
   for (const s of oldestFirst) {
-    const at = hi === lo ? 50 : 4 + (92 * (dicomDateSeconds(s.study_date) - lo)) / (hi - lo);
+    const at = hi === lo ? 50 : (100 * (dicomDateSeconds(s.study_date) - lo)) / (hi - lo);
     const item = h('li', { class: 'timeline-item', dataset: { studyUid: s.study_instance_uid } },
       h('a', { href: `#study-${s.study_instance_uid}`, title: `${dicomDate(s.study_date)} ${s.modalities.join('/')} ${s.description}` },
         h('span', { class: 'dot' }),

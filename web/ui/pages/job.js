@@ -25,4 +25,10 @@ export async function render(main, [id]) {
       await jobDetail(id));
   }
   await load();
+  // A job that is still moving is followed (not while the user is on its buttons).
+  const timer = setInterval(() => {
+    if (document.hidden || body.contains(document.activeElement)) return;
+    load();
+  }, 5000);
+  return () => clearInterval(timer);
 }
