@@ -3,7 +3,7 @@
 // cancel, "retry all dead", auto-refresh.
 import { api, query } from '../api.js';
 import { setQuery } from '../app.js';
-import { errorBox, h, notice, table, timeText, uidCell } from '../dom.js';
+import { errorBox, h, notice, table, timeText, uidCell, viewerHref } from '../dom.js';
 import { actionButtons, jobDetail, jobTarget, kStates, stateBadge } from '../jobs_common.js';
 
 const kLimit = 50;
@@ -98,7 +98,7 @@ export async function render(main, _params, search) {
           h('td', {}, job.kind),
           h('td', {}, jobTarget(job)),
           h('td', {}, job.rule),
-          h('td', {}, uidCell(job.study_instance_uid)),
+          h('td', {}, h('a', { href: viewerHref(job.study_instance_uid), title: 'Open the study in the viewer' }, uidCell(job.study_instance_uid))),
           h('td', {}, stateBadge(job.state)),
           h('td', { class: 'num attempts' }, `${job.attempts} / ${job.max_attempts}`),
           h('td', { class: 'error-text last-error' }, job.last_error || ''),
