@@ -75,7 +75,7 @@ constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_user"};
 constexpr std::string_view kLoggingKeys[] = {"level", "file"};
 constexpr std::string_view kPeerKeys[] = {"name", "ae_title", "host", "port"};
 constexpr std::string_view kHttpKeys[] = {"enabled", "bind", "port", "users", "max_body_mb", "max_connections",
-                                          "viewer", "viewer_config", "idle_timeout"};
+                                          "viewer", "viewer_config", "idle_timeout", "ui"};
 constexpr std::string_view kHttpUserKeys[] = {"username", "password_hash"};
 constexpr std::string_view kJobsKeys[] = {"workers",          "per_peer_concurrency", "max_attempts", "max_age",
                                           "retry_base_delay", "retry_max_delay",      "lease"};
@@ -441,6 +441,7 @@ void read_http(const Section& http, const fs::path& base_dir, Config& config) {
   if (auto v = http.seconds("idle_timeout", 1, 3600)) h.idle_timeout = *v;
   if (auto v = http.string("viewer")) h.viewer = v->empty() ? fs::path() : resolve(base_dir, *v);
   if (auto v = http.string("viewer_config")) h.viewer_config = v->empty() ? fs::path() : resolve(base_dir, *v);
+  if (auto v = http.string("ui")) h.ui = v->empty() ? fs::path() : resolve(base_dir, *v);
   std::map<std::string, std::string, std::less<>> seen;
   constexpr std::string_view kNeeds = "every [[http.users]] entry needs username and password_hash";
   for (const Section& user : http.table_array("users")) {

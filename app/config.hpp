@@ -110,6 +110,7 @@ struct Config {
     std::chrono::seconds idle_timeout{60};
     std::filesystem::path viewer;         // the OHIF viewer's built files (absolute; empty: not served)
     std::filesystem::path viewer_config;  // app-config.js served in place of the viewer's (absolute)
+    std::filesystem::path ui;             // the web UI's files, served under /ui/ (absolute; empty: not served)
   } http;
 
   std::vector<PeerConfig> peers;

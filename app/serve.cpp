@@ -144,6 +144,7 @@ int serve(const Config& config) {
   admin_info.echo.connect_timeout = admin_info.echo.artim_timeout = admin_info.echo.idle_timeout =
       std::chrono::seconds(10);
   http_context.admin = &admin_info;
+  http_context.ui_dir = config.http.ui;
   std::unique_ptr<http::Server> http_server;
   if (config.http.enabled) {
     http::ServerSettings hs;
@@ -162,9 +163,10 @@ int serve(const Config& config) {
       log::critical("{}", e.what());
       return 1;
     }
-    log::info("listening for HTTP on {}:{} ({}; DICOMweb at /dicom-web{})", config.http.bind, http_server->port(),
+    log::info("listening for HTTP on {}:{} ({}; DICOMweb at /dicom-web{}{})", config.http.bind, http_server->port(),
               hs.users.empty() ? "no authentication: loopback only" : fmt::format("{} user(s), Basic auth", hs.users.size()),
-              config.http.viewer.empty() ? "" : ", the viewer at /");
+              config.http.viewer.empty() ? "" : ", the viewer at /",
+              config.http.ui.empty() ? "" : ", the web UI at /ui/");
   }
 
   routing::Engine routing(engine_settings(config, database_runtime->conninfo()), rule_specs(config),

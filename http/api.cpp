@@ -17,6 +17,11 @@ asio::awaitable<void> handle_api(Context& context, Exchange& exchange, const std
     co_await api::system(context, exchange);
     co_return;
   }
+  if (n == 3 && s[1] == "system" && s[2] == "arrivals") {
+    api::allow(exchange, "GET");
+    co_await api::arrivals(context, exchange);
+    co_return;
+  }
   if (n == 2 && s[1] == "patients") {
     api::allow(exchange, "GET");
     co_await api::patients(context, exchange);

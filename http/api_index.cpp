@@ -7,6 +7,7 @@
 
 #include "db/connection_pool.hpp"
 #include "db/findings.hpp"
+#include "db/node_activity.hpp"
 #include "db/patient_directory.hpp"
 #include "db/patient_history.hpp"
 #include "http/admin_info.hpp"
@@ -84,6 +85,28 @@ asio::awaitable<void> system(Context& context, Exchange& exchange) {
   } else {
     body["counts"] = nullptr;
   }
+  co_await reply_json(exchange, 200, body);
+}
+
+// Instances received per minute over the last `minutes` (default 60, at most 1440).
+asio::awaitable<void> arrivals(Context& context, Exchange& exchange) {
+  known_parameters(exchange, {"minutes"});
+  int minutes = 60;
+  if (has_parameter(exchange, "minutes")) {
+    const auto text = parameter(exchange, "minutes");
+    const auto n = digits(text);
+    if (!n || *n == 0 || *n > 1440) throw HttpError{400, "minutes: \"" + text + "\" is not a whole number from 1 to 1440"};
+    minutes = static_cast<int>(*n);
+  }
+  const std::vector<db::MinuteCount> counts =
+      co_await net::run_blocking(context.workers, [&]() { return db::arrivals_per_minute(context.connections, minutes); });
+  json items = json::array();
+  std::int64_t total = 0;
+  for (const auto& c : counts) {
+    items.push_back(json{{"minute", c.minute}, {"instances", c.instances}});
+    total += c.instances;
+  }
+  const json body{{"minutes", minutes}, {"instances", total}, {"items", std::move(items)}};
   co_await reply_json(exchange, 200, body);
 }
 

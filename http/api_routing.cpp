@@ -16,6 +16,7 @@
 #include "base/fd.hpp"
 #include "db/connection_pool.hpp"
 #include "db/job_queue.hpp"
+#include "db/node_activity.hpp"
 #include "http/admin_info.hpp"
 #include "net/blocking.hpp"
 #include "routing/explanation.hpp"
@@ -72,6 +73,7 @@ struct Explained {
 
 struct PeerJobs {
   std::size_t queued = 0, running = 0, failed = 0, dead = 0;
+  std::optional<db::TargetHealth> delivery;  // the back-off state of forwards to the peer
 };
 
 }  // namespace
@@ -82,7 +84,23 @@ asio::awaitable<void> rules(Context& context, Exchange& exchange) {
   const Page page = page_of(exchange);
   static const std::vector<routing::Rule> kNone;
   const auto& all = admin.rules != nullptr ? admin.rules->rules() : kNone;
-  const json body = paged(all, page, [&](const routing::Rule& r) { return rule_json(r, admin.peers); });
+  // When the page's rules last fired; empty when the database cannot say.
+  std::vector<std::string> last_fired = co_await net::run_blocking(context.workers, [&]() {
+    std::vector<std::string> names;
+    for (std::size_t i = page.offset; i < all.size() && i < page.offset + page.limit; ++i) names.push_back(all[i].name);
+    try {
+      return db::rules_last_fired(context.connections, names);
+    } catch (const std::exception&) {
+      return std::vector<std::string>();
+    }
+  });
+  std::size_t index = 0;
+  const json body = paged(all, page, [&](const routing::Rule& r) {
+    json j = rule_json(r, admin.peers);
+    j["last_fired_at"] = index < last_fired.size() ? text_or_null(last_fired[index]) : json(nullptr);
+    ++index;
+    return j;
+  });
   co_await reply_json(exchange, 200, body);
 }
 
@@ -197,6 +215,7 @@ asio::awaitable<void> peers(Context& context, Exchange& exchange) {
         c.failed = queue.count(f);
         f.state = db::JobState::Dead;
         c.dead = queue.count(f);
+        c.delivery = db::target_health(context.connections, "forward", admin.peers[i].name);
         out[i] = c;
       } catch (const std::exception&) {
         break;
@@ -210,6 +229,16 @@ asio::awaitable<void> peers(Context& context, Exchange& exchange) {
     const auto& c = counts[page.offset + index++];
     j["jobs"] = c ? json{{"queued", c->queued}, {"running", c->running}, {"failed", c->failed}, {"dead", c->dead}}
                   : json(nullptr);
+    if (c && c->delivery) {
+      j["delivery"] = json{{"consecutive_failures", c->delivery->consecutive_failures},
+                           {"blocked_until", text_or_null(c->delivery->blocked_until)},
+                           {"last_error", text_or_null(c->delivery->last_error)},
+                           {"updated_at", text_or_null(c->delivery->updated_at)}};
+    } else {
+      j["delivery"] = c ? json{{"consecutive_failures", 0}, {"blocked_until", nullptr}, {"last_error", nullptr},
+                               {"updated_at", nullptr}}
+                        : json(nullptr);
+    }
     return j;
   });
   co_await reply_json(exchange, 200, body);

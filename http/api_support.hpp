@@ -58,6 +58,7 @@ const AdminInfo& admin_of(const Context& context);
 
 // ---- the resources (http/api.cpp dispatches) ----
 asio::awaitable<void> system(Context& context, Exchange& exchange);
+asio::awaitable<void> arrivals(Context& context, Exchange& exchange);  // GET /api/system/arrivals
 asio::awaitable<void> patients(Context& context, Exchange& exchange);
 asio::awaitable<void> patient(Context& context, Exchange& exchange, const std::string& patient_id);
 asio::awaitable<void> jobs(Context& context, Exchange& exchange);

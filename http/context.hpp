@@ -31,6 +31,7 @@ struct Context {
   std::string implementation_class_uid;     // the File Meta of instances WADO-RS converts
   std::string implementation_version_name;
   const AdminInfo* admin = nullptr;  // the admin API's facts (/api answers 503 without them)
+  std::filesystem::path ui_dir{};    // the web UI's files, served under /ui/ ("": not served)
 };
 
 }  // namespace pacsnode::http

@@ -11,7 +11,8 @@
 
 namespace pacsnode::http {
 
-// Every request: DICOMweb under /dicom-web, the admin API under /api, the viewer's files elsewhere.
+// Every request: DICOMweb under /dicom-web, the admin API under /api, the web UI under /ui,
+// the viewer's files elsewhere.
 asio::awaitable<void> handle_request(Context& context, Exchange& exchange);
 
 // The JSON admin API under /api (`segments`: the path's, "api" first): the node, its
@@ -21,6 +22,10 @@ asio::awaitable<void> handle_api(Context& context, Exchange& exchange, const std
 // The bundled viewer's files (context.viewer_dir), index.html for its routes; 404 without
 // a viewer configured.
 asio::awaitable<void> handle_viewer(Context& context, Exchange& exchange);
+
+// The web UI's files (context.ui_dir) under /ui/, index.html for its pages' addresses; 404
+// without a UI configured.
+asio::awaitable<void> handle_ui(Context& context, Exchange& exchange);
 
 // QIDO-RS (PS3.18 §10.6) at `level`, the UIDs of the path (Study, Series) fixed.
 asio::awaitable<void> handle_qido(Context& context, Exchange& exchange, db::QueryLevel level,

@@ -143,6 +143,10 @@ asio::awaitable<void> handle_request(Context& context, Exchange& exchange) {
     co_await handle_api(context, exchange, s);
     co_return;
   }
+  if (!s.empty() && s[0] == "ui") {
+    co_await handle_ui(context, exchange);
+    co_return;
+  }
   if (s.empty() || (s[0] != "api" && s[0] != "metrics" && s[0] != "ui")) {
     co_await handle_viewer(context, exchange);
     co_return;

@@ -2,132 +2,24 @@
 // web/vendor/ohif/) served from [http] viewer, with our app-config.js in place of its own,
 // and every path that is not a file (the viewer's own routes: /viewer, /local, ...) answered
 // with index.html, as a single-page application needs.
-#include <array>
-#include <fstream>
-#include <string_view>
+#include <optional>
 
-#include "base/error.hpp"
-#include "base/log.hpp"
 #include "http/handlers.hpp"
-#include "net/blocking.hpp"
+#include "http/static_files.hpp"
 
 namespace pacsnode::http {
-namespace {
-
-std::string_view content_type_of(const std::filesystem::path& file) {
-  static const std::array<std::pair<std::string_view, std::string_view>, 16> kTypes = {{
-      {".html", "text/html; charset=utf-8"},
-      {".js", "text/javascript; charset=utf-8"},
-      {".mjs", "text/javascript; charset=utf-8"},
-      {".css", "text/css; charset=utf-8"},
-      {".json", "application/json"},
-      {".map", "application/json"},
-      {".wasm", "application/wasm"},
-      {".svg", "image/svg+xml"},
-      {".png", "image/png"},
-      {".jpg", "image/jpeg"},
-      {".ico", "image/x-icon"},
-      {".woff", "font/woff"},
-      {".woff2", "font/woff2"},
-      {".ttf", "font/ttf"},
-      {".txt", "text/plain; charset=utf-8"},
-      {".onnx", "application/octet-stream"},
-  }};
-  const std::string extension = file.extension().string();
-  for (const auto& [ext, type] : kTypes) {
-    if (extension == ext) return type;
-  }
-  return "application/octet-stream";
-}
-
-// The file under `root` that `path` names, or nullopt when it names none (or tries to
-// leave the root).
-std::optional<std::filesystem::path> file_under(const std::filesystem::path& root, std::string_view path) {
-  std::filesystem::path relative;
-  std::size_t start = 0;
-  while (start < path.size()) {
-    const auto slash = path.find('/', start);
-    const std::string_view segment = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    if (segment == ".." || segment.find('\0') != std::string_view::npos || segment.find('\\') != std::string_view::npos) {
-      return std::nullopt;
-    }
-    if (!segment.empty() && segment != ".") relative /= std::string(segment);
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  if (relative.empty()) return std::nullopt;
-  std::error_code ec;
-  const auto file = root / relative;
-  if (!std::filesystem::is_regular_file(file, ec)) return std::nullopt;
-  return file;
-}
-
-struct FileStream {
-  std::ifstream in;
-  std::vector<char> buffer = std::vector<char>(256 * 1024);
-  std::uint64_t size = 0;
-};
-
-}  // namespace
 
 asio::awaitable<void> handle_viewer(Context& context, Exchange& exchange) {
   if (context.viewer_dir.empty()) throw HttpError{404, "nothing at " + exchange.path() + " (no viewer is configured: [http] viewer)"};
-  if (exchange.method() != "GET" && exchange.method() != "HEAD") {
-    throw HttpError{405, std::string(exchange.method()) + " is not allowed on the viewer's files",
-                    Headers{{"Allow", "GET, HEAD"}}};
-  }
+  // Cross-origin isolation lets the viewer use SharedArrayBuffer (its volume and MPR views).
+  static const Headers kIsolation{{"Cross-Origin-Opener-Policy", "same-origin"},
+                                  {"Cross-Origin-Embedder-Policy", "require-corp"},
+                                  {"Cross-Origin-Resource-Policy", "same-origin"}};
+  const StaticSite site{context.viewer_dir, "the viewer", "(run scripts/viewer)", kIsolation};
   const std::string& path = exchange.path();
   std::optional<std::filesystem::path> file;
-  bool spa = false;
-  if (path == "/app-config.js" && !context.viewer_config.empty()) {
-    file = context.viewer_config;
-  } else {
-    file = file_under(context.viewer_dir, path);
-  }
-  if (!file) {
-    // A route of the viewer (no extension in its last segment): its index.html.
-    const auto last = path.substr(path.rfind('/') + 1);
-    if (last.find('.') != std::string::npos) throw HttpError{404, "the viewer has no file " + path};
-    file = context.viewer_dir / "index.html";
-    spa = true;
-  }
-  FileStream stream;
-  bool opened = false;
-  const std::filesystem::path& name = *file;
-  co_await net::run_blocking(context.workers, [&stream, &name, &opened]() {
-    std::error_code ec;
-    stream.size = std::filesystem::file_size(name, ec);
-    if (ec) return;
-    stream.in.open(name, std::ios::binary);
-    opened = static_cast<bool>(stream.in);
-  });
-  if (!opened) {
-    if (spa) throw HttpError{500, "the viewer's index.html is missing from " + context.viewer_dir.string() + " (run scripts/viewer)"};
-    throw HttpError{404, "the viewer has no file " + path};
-  }
-  // Bundles have content hashes in their names: cached for good. The rest is checked
-  // every time, so that a new viewer or app-config.js shows at once. Cross-origin
-  // isolation lets the viewer use SharedArrayBuffer (its volume and MPR views).
-  const bool hashed = name.filename().string().find(".bundle.") != std::string::npos || name.extension() == ".wasm";
-  const Headers extra{{"Cache-Control", hashed ? "public, max-age=31536000, immutable" : "no-cache"},
-                      {"Cross-Origin-Opener-Policy", "same-origin"},
-                      {"Cross-Origin-Embedder-Policy", "require-corp"},
-                      {"Cross-Origin-Resource-Policy", "same-origin"},
-                      {"X-Content-Type-Options", "nosniff"}};
-  co_await exchange.begin(200, content_type_of(name), stream.size, extra);
-  std::uint64_t sent = 0;
-  while (sent < stream.size && exchange.method() != "HEAD") {
-    std::size_t n = 0;
-    co_await net::run_blocking(context.workers, [&stream, &n]() {
-      stream.in.read(stream.buffer.data(), static_cast<std::streamsize>(stream.buffer.size()));
-      n = static_cast<std::size_t>(stream.in.gcount());
-    });
-    if (n == 0) throw Error(ErrorCode::Internal, name.string() + " ended before its size");
-    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, stream.size - sent));
-    co_await exchange.write(std::span<const char>(stream.buffer.data(), n));
-    sent += n;
-  }
-  co_await exchange.end();
+  if (path == "/app-config.js" && !context.viewer_config.empty()) file = context.viewer_config;
+  co_await serve_static(context, exchange, site, path, file);
 }
 
 }  // namespace pacsnode::http

@@ -62,6 +62,8 @@ def parse_args():
     p.add_argument("--patient-id", default="PHANTOM1")
     p.add_argument("--study-uid", default=None)
     p.add_argument("--series-uid", default=None)
+    p.add_argument("--study-date", default="20261203", help="StudyDate (YYYYMMDD)")
+    p.add_argument("--patient-name", default=None, help="default PHANTOM^<KIND>")
     p.add_argument("--truth", default=None, help="also write the truth JSON here")
     # chest
     p.add_argument("--lung-scale", type=float, default=1.0, help="scales both lungs' semi-axes")
@@ -218,14 +220,14 @@ def write_series(a, stored, rng):
         ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
         ds.SOPClassUID = sop_class
         ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-        ds.StudyDate = "20261203"
+        ds.StudyDate = a.study_date
         ds.StudyTime = "101500"
         ds.AccessionNumber = "PH1"
         ds.Modality = a.modality
         ds.Manufacturer = "pacsnode phantom"
         ds.StudyDescription = "PHANTOM " + a.kind.upper()
         ds.SeriesDescription = a.kind
-        ds.PatientName = "PHANTOM^" + a.kind.upper()
+        ds.PatientName = a.patient_name or "PHANTOM^" + a.kind.upper()
         ds.PatientID = a.patient_id
         ds.PatientBirthDate = "19600101"
         ds.PatientSex = "O"
