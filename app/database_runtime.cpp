@@ -5,7 +5,7 @@
 
 namespace pacsnode::app {
 
-DatabaseRuntime::DatabaseRuntime(const Config& config) {
+DatabaseRuntime::DatabaseRuntime(const Config& config, bool serving) {
   if (!config.database_url.empty()) {
     conninfo_ = config.database_url;
     return;
@@ -13,6 +13,7 @@ DatabaseRuntime::DatabaseRuntime(const Config& config) {
   EmbeddedPostgresSettings settings;
   settings.cluster_dir = config.data_dir / "pg";
   settings.run_as_user = config.embedded_user;
+  settings.adopt_orphan = serving;
   embedded_ = std::make_unique<EmbeddedPostgres>(settings);
   embedded_->start();
   conninfo_ = embedded_->conninfo();

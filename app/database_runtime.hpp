@@ -14,7 +14,9 @@ class DatabaseRuntime {
  public:
   // With database.url set: just that URL. Otherwise the embedded cluster: started if it
   // is not running (and then stopped by the destructor), joined if it is.
-  explicit DatabaseRuntime(const Config& config);
+  // `serving`: for `serve`, which holds the data-directory lock and adopts an orphaned
+  // embedded server (app/embedded_postgres.hpp).
+  explicit DatabaseRuntime(const Config& config, bool serving = false);
   ~DatabaseRuntime();
   DatabaseRuntime(const DatabaseRuntime&) = delete;
   DatabaseRuntime& operator=(const DatabaseRuntime&) = delete;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <charconv>
 #include <cstring>
 #include <deque>
@@ -354,8 +355,24 @@ void EmbeddedPostgres::start() {
 
   const bool exists = fs::exists(dir / "PG_VERSION", ec);
   if (exists && is_running()) {
-    // Another pacsnode (or an administrator) runs it: use it, and leave it running.
-    log::info("embedded postgres: a server is already running on {}; connecting to it", dir.string());
+    const Owner found = owner();
+    const bool owner_alive = found.pid > 0 && found.pid != static_cast<long>(::getpid()) &&
+                             (::kill(static_cast<pid_t>(found.pid), 0) == 0 || errno == EPERM);
+    if (settings_.adopt_orphan && !(found.role == "command" && owner_alive)) {
+      // Serve holds the data-directory lock, so no other serve runs on this cluster: a
+      // server not started by a live command is an orphan (a serve killed with -9 leaves
+      // its PostgreSQL running). Ours now, stopped when we stop.
+      log::warn("embedded postgres: adopting the server already running on {} (started by {} {}, {}); it is "
+                "stopped when this node stops",
+                dir.string(), found.role.empty() ? "an unknown process" : found.role, found.pid,
+                owner_alive ? "still alive" : "no longer running");
+      started_by_us_ = true;
+      write_owner();
+    } else {
+      // A command (db status, jobs …) or an administrator runs it: use it, leave it running.
+      log::info("embedded postgres: a server is already running on {} (started by {} {}); connecting to it",
+                dir.string(), found.role.empty() ? "an unknown process" : found.role, found.pid);
+    }
   } else {
     if (!exists) initdb();
     prepare_config();
@@ -371,6 +388,7 @@ void EmbeddedPostgres::start() {
                                                       code, output, log_file.string(), log_tail()));
     }
     started_by_us_ = true;
+    write_owner();
   }
 
   try {
@@ -388,10 +406,27 @@ void EmbeddedPostgres::start() {
   }
 }
 
+EmbeddedPostgres::Owner EmbeddedPostgres::owner() const {
+  Owner found;
+  std::ifstream in(settings_.cluster_dir / "pacsnode-owner");
+  in >> found.role >> found.pid;
+  if (!in && found.pid == 0) found = {};
+  return found;
+}
+
+void EmbeddedPostgres::write_owner() const {
+  const fs::path marker = settings_.cluster_dir / "pacsnode-owner";
+  std::ofstream out(marker, std::ios::trunc);
+  out << (settings_.adopt_orphan ? "serve " : "command ") << ::getpid() << "\n";
+  if (!out) log::warn("embedded postgres: cannot write {}: a restart after a crash will not adopt the server", marker.string());
+}
+
 void EmbeddedPostgres::stop() {
   if (!started_by_us_) return;
   started_by_us_ = false;
   const std::string dir = settings_.cluster_dir.string();
+  std::error_code removed;
+  fs::remove(settings_.cluster_dir / "pacsnode-owner", removed);
   log::info("embedded postgres: stopping the server on {}", dir);
   // fast: roll back open transactions and shut down cleanly (a checkpoint, no recovery on
   // the next start). immediate is the fallback when that hangs.

@@ -14,6 +14,10 @@ struct EmbeddedPostgresSettings {
   std::filesystem::path cluster_dir;   // <data_dir>/pg
   std::string run_as_user = "postgres";  // used only when running as root
   std::filesystem::path bin_dir;       // empty: auto-detect /usr/lib/postgresql/<newest>/bin
+  // `serve`, which holds the data-directory lock: a server found running that no live
+  // command started (a crashed serve's) is adopted — used and stopped at exit like one we
+  // started. Commands (db, jobs, rules …) leave a running server alone.
+  bool adopt_orphan = false;
 };
 
 class EmbeddedPostgres {
@@ -31,6 +35,13 @@ class EmbeddedPostgres {
   void start();
   // pg_ctl stop -m fast; idempotent.
   void stop();
+  // Who started the running server, from <cluster_dir>/pacsnode-owner ("serve <pid>" or
+  // "command <pid>", written after each start by us, removed at our stop).
+  struct Owner {
+    std::string role;  // "serve", "command"; empty when there is no marker
+    long pid = 0;
+  };
+  Owner owner() const;
   // True if a postmaster is running on this cluster (ours or another process's).
   bool is_running() const;
   // libpq connection string for the cluster's socket ("host=<socket dir> dbname=pacsnode ...").
@@ -52,6 +63,7 @@ class EmbeddedPostgres {
   void prepare_socket_dir() const;
   void fix_ownership() const;
   std::string log_tail() const;
+  void write_owner() const;
 
   EmbeddedPostgresSettings settings_;
   bool started_by_us_ = false;

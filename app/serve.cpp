@@ -71,7 +71,7 @@ int serve(const Config& config) {
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<db::IndexWriter> index;
   try {
-    database_runtime = std::make_unique<DatabaseRuntime>(config);
+    database_runtime = std::make_unique<DatabaseRuntime>(config, true);
     db::Database database({database_runtime->conninfo()});
     const int applied = database.migrate();
     log::info("database ready ({}), {} migration(s) applied",

@@ -134,3 +134,22 @@ TEST_CASE("database.url: serve uses that server instead of an embedded one") {
   CHECK(cluster.psql("SELECT count(*) FROM instance") == "1");
   CHECK(node.stop() == 0);
 }
+
+TEST_CASE("serve after a kill -9 adopts the crashed node's embedded PostgreSQL and stops it when it stops") {
+  Node node;
+  REQUIRE(node.database_running());
+  node.kill();
+  // pg_ctl daemonised the server: the crash left it running, with no one to stop it.
+  REQUIRE(node.database_running());
+  node.restart();
+  CHECK_MESSAGE(node.log().find("adopting the server already running") != std::string::npos, node.log_tail());
+  CHECK(node.echo_ok());
+  CHECK(node.sql("SELECT count(*) FROM instance") == "0");
+  CHECK(node.stop() == 0);
+  CHECK_FALSE(node.database_running());
+  // A clean start and stop after that: started by us, stopped by us, nothing adopted.
+  node.restart();
+  CHECK(node.echo_ok());
+  CHECK(node.stop() == 0);
+  CHECK_FALSE(node.database_running());
+}
