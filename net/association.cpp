@@ -1,5 +1,7 @@
 #include "net/association.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -208,11 +210,23 @@ void Association::release_read_buffer() {
   }
 }
 
+// Acknowledge at once what arrives. A peer that leaves Nagle's algorithm on (DCMTK's tools
+// without TCP_NODELAY=1, and the software built on them) writes a PDU in pieces (its
+// header, the PDV header, the value) and holds each small piece until the one before it is
+// acknowledged, while Linux delays the ACK of a segment no answer follows by up to 40 ms:
+// every C-STORE waited for it twice (measured: 18 instances/s). Linux leaves quick-ack mode
+// by itself, so it is asked for before every read (one setsockopt).
+void Association::quick_ack() {
+  const int on = 1;
+  ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &on, sizeof on);
+}
+
 asio::awaitable<Association::ReadResult> Association::read_pdu() {
   ReadResult result;
   std::size_t pdu_size = 0;
   std::array<std::uint8_t, kPduHeaderSize> header{};
   error_code ec;
+  quick_ack();
   co_await asio::async_read(socket_, asio::buffer(header), asio::redirect_error(use_awaitable, ec));
   if (!ec) {
     const PduHeader h = decode_header(header);
@@ -243,6 +257,7 @@ asio::awaitable<Association::ReadResult> Association::read_pdu() {
       const std::size_t piece =
           within_advertised ? h.length : std::min<std::size_t>(h.length - have, std::max(kReadChunk, have));
       if (read_buffer_.size() < kPduHeaderSize + have + piece) read_buffer_.resize(kPduHeaderSize + have + piece);
+      quick_ack();
       co_await asio::async_read(socket_, asio::buffer(read_buffer_.data() + kPduHeaderSize + have, piece),
                                 asio::redirect_error(use_awaitable, ec));
       have += piece;

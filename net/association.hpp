@@ -259,6 +259,7 @@ class Association : public std::enable_shared_from_this<Association> {
   void request_answered(const CommandSet& response);
   void write_abort_now(const AAbort& abort);
   void release_read_buffer();
+  void quick_ack();  // TCP_QUICKACK before a read
   std::uint32_t pdata_limit() const;
   std::uint16_t next_message_id_ = 1;
 
