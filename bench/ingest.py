@@ -42,8 +42,11 @@ MB = 1e6
 
 
 class Scenario:
-    def __init__(self, key, kind, associations, title, rounds=None):
+    def __init__(self, key, kind, associations, title, rounds=None, nagle=False):
         self.key, self.kind, self.associations, self.title, self.rounds = key, kind, associations, title, rounds
+        # The client leaves Nagle's algorithm on (storescu without TCP_NODELAY=1 in its
+        # environment, as DCMTK-based modality software ships).
+        self.nagle = nagle
 
 
 def log(msg):
@@ -118,6 +121,9 @@ def run_once(server, scenario, groups, info, run_dir, env, sample_memory):
         busy0 = procstat.system_busy_seconds()
         sampler = procstat.RssSampler(server.cpu_roots if sample_memory else (lambda: []),
                                       interval=0.05 if sample_memory else 3600)
+        client_env = env
+        if scenario.nagle:
+            client_env = {k: v for k, v in env.items() if k != "TCP_NODELAY"}
         t0 = time.monotonic()
         with sampler:
             clients = []
@@ -126,7 +132,7 @@ def run_once(server, scenario, groups, info, run_dir, env, sample_memory):
                     clients.append(subprocess.Popen(
                         ["storescu", "-aet", servers.CALLING_AE, "-aec", server.ae, "+sd",
                          "127.0.0.1", str(server.port), group],
-                        stdout=out, stderr=subprocess.STDOUT, env=env))
+                        stdout=out, stderr=subprocess.STDOUT, env=client_env))
             codes = [c.wait() for c in clients]
             wall = time.monotonic() - t0
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -302,7 +308,7 @@ def main():
     p.add_argument("--servers", default=",".join(DEFAULT_SERVERS), help=f"comma-separated subset of {SERVER_KEYS}")
     p.add_argument("--rules", action="store_true",
                    help="also run pacsnode with the 20 rules of bench/rules20.toml (server pacsnode-rules)")
-    p.add_argument("--scenarios", help="comma-separated subset of small-1,small-4,small-8,large-4,memory-8 "
+    p.add_argument("--scenarios", help="comma-separated subset of small-1,small-4,small-8,large-4,small-1-nagle,memory-8 "
                                        "(memory-8 implies --memory)")
     p.add_argument("--memory", action="store_true",
                    help="also run 8 concurrent huge instances (pacsnode's peak RSS), once per server")
@@ -333,6 +339,8 @@ def main():
         Scenario("small-4", "small", 4, f"{small_n} small CT instances (~38 KB), 4 parallel associations"),
         Scenario("small-8", "small", 8, f"{small_n} small CT instances (~38 KB), 8 parallel associations"),
         Scenario("large-4", "large", 4, f"{large_n} large DX instances (~4.2 MB), 4 parallel associations"),
+        Scenario("small-1-nagle", "small", 1, f"{small_n} small CT instances (~38 KB), 1 association, the client "
+                 "with Nagle's algorithm on (no TCP_NODELAY=1); once per server", rounds=1, nagle=True),
     ]
     if args.scenarios:
         keep = {k.strip() for k in args.scenarios.split(",")}
