@@ -12,6 +12,9 @@ namespace {
 
 constexpr const char* kDeclare = "DECLARE find_cursor NO SCROLL CURSOR FOR ";
 
+// Query shapes prepared per connection at most (find_all); others are sent unprepared.
+constexpr std::size_t kMaxPrepared = 64;
+
 // A pooled connection (its cursors planned for all rows: db/pooled_connection.hpp) in a
 // read-only transaction; the transaction ends (closing the cursor) when this goes away.
 struct ReadSession {
@@ -68,8 +71,17 @@ std::vector<std::vector<std::string>> find_all(ConnectionPool& pool, const SqlQu
     auto lease = pool.acquire();
     pqxx::result result;
     try {
-      pqxx::nontransaction tx((*lease).connection);
-      result = tx.exec_params(query.sql, pqxx::prepare::make_dynamic_params(query.params));
+      PooledConnection& pooled = *lease;
+      auto found = pooled.prepared.find(query.sql);
+      if (found == pooled.prepared.end() && pooled.prepared.size() < kMaxPrepared) {
+        const std::string name = "pn_find_" + std::to_string(pooled.prepared.size());
+        pooled.connection.prepare(name, query.sql);
+        found = pooled.prepared.emplace(query.sql, name).first;
+      }
+      pqxx::nontransaction tx(pooled.connection);
+      result = found != pooled.prepared.end()
+                   ? tx.exec_prepared(found->second, pqxx::prepare::make_dynamic_params(query.params))
+                   : tx.exec_params(query.sql, pqxx::prepare::make_dynamic_params(query.params));
     } catch (...) {
       if (!(*lease).connection.is_open()) lease.mark_broken();
       throw;

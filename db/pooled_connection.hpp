@@ -4,6 +4,9 @@
 #include <pqxx/pqxx>
 
 #include <string>
+#include <unordered_map>
+
+#include <string>
 #include <vector>
 
 #include "db/connection_pool.hpp"
@@ -32,6 +35,10 @@ struct PooledConnection {
     pqxx::nontransaction(connection).exec("SET cursor_tuple_fraction = 1");
   }
   pqxx::connection connection;
+  // Statements prepared on this connection, by SQL text (db::find_all): a viewer asks the
+  // same few query shapes again and again, and parsing and planning them was most of
+  // PostgreSQL's part of a small query.
+  std::unordered_map<std::string, std::string> prepared;
 };
 
 // Runs fn(tx) in one transaction on a pooled connection and commits; a connection that
