@@ -507,7 +507,7 @@ std::vector<std::string_view> find_row_columns(QueryLevel level) {
   return columns;
 }
 
-SqlQuery build_find_sql(const FindRequest& request, std::size_t limit) {
+SqlQuery build_find_sql(const FindRequest& request, std::size_t limit, std::size_t offset) {
   const bool study_root = request.model == InformationModel::StudyRoot;
   if (study_root && request.level == QueryLevel::Patient) refuse("Study Root has no PATIENT level");
   const int level = static_cast<int>(request.level);
@@ -586,6 +586,7 @@ SqlQuery build_find_sql(const FindRequest& request, std::size_t limit) {
   for (std::size_t i = 0; i < b.where.size(); ++i) sql += (i ? " AND " : " WHERE ") + b.where[i];
   sql += " ORDER BY " + order;
   if (limit > 0) sql += " LIMIT " + b.bind(std::to_string(limit));
+  if (offset > 0) sql += " OFFSET " + b.bind(std::to_string(offset));
   return {std::move(sql), std::move(b.params)};
 }
 

@@ -85,14 +85,15 @@ struct SqlQuery {
   std::vector<std::string> params;  // $1..$n, all text, never NULL
 };
 
-// The SELECT for `request`, at most `limit` rows (0: no limit), ordered: patients by name,
-// studies newest first, series by SeriesNumber, instances by InstanceNumber.
+// The SELECT for `request`, at most `limit` rows (0: no limit) after skipping `offset`,
+// ordered: patients by name, studies newest first, series by SeriesNumber, instances by
+// InstanceNumber (each with the row id last, so that pages do not overlap).
 // Throws pacsnode::Error(InvalidArgument) for requests PS3.4 refuses: Study Root with
 // PATIENT level, a wildcard or multi-valued unique key above the query level (an absent or
 // empty one is accepted and constrains nothing), wildcards in UI, DA or TM keys, malformed
 // dates and times, a TM range crossing midnight, a non-integer IS value, multiple values
 // outside UI keys and ModalitiesInStudy.
-SqlQuery build_find_sql(const FindRequest& request, std::size_t limit);
+SqlQuery build_find_sql(const FindRequest& request, std::size_t limit, std::size_t offset = 0);
 
 // The row shape of build_find_sql's result: every row holds the columns of each level from
 // the patient down to the query level, in this order, whatever the information model

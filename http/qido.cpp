@@ -160,7 +160,7 @@ asio::awaitable<void> handle_qido(Context& context, Exchange& exchange, db::Quer
   const Query q = parse_query(exchange, level, path_uids, context.max_results);
   db::SqlQuery sql;
   try {
-    sql = db::build_find_sql(q.find, q.limit == 0 ? 0 : q.limit + q.offset);
+    sql = db::build_find_sql(q.find, q.limit, q.offset);
   } catch (const Error& e) {
     throw HttpError{400, std::string("bad query: ") + e.what()};
   }
@@ -174,17 +174,19 @@ asio::awaitable<void> handle_qido(Context& context, Exchange& exchange, db::Quer
   // more than a batch is the query run again through a cursor, which streams however many
   // rows match.
   constexpr std::size_t kBatch = 200;
-  const std::size_t wanted = q.limit == 0 ? 0 : q.limit + q.offset;  // 0: no limit
+  const std::size_t wanted = q.limit;  // 0: no limit (the offset is skipped by the SQL)
   std::unique_ptr<db::FindCursor> cursor;
   std::optional<Failure> failure;
   std::vector<std::vector<std::string>> rows;
   db::ConnectionPool& connections = context.connections;
   const db::FindRequest& find = q.find;
   bool complete = false;  // rows are every match (no cursor)
-  co_await net::run_blocking(context.workers, [&cursor, &failure, &connections, &sql, &rows, &find, &complete, wanted]() {
+  const std::size_t offset = q.offset;
+  co_await net::run_blocking(context.workers, [&cursor, &failure, &connections, &sql, &rows, &find, &complete, wanted,
+                                               offset]() {
     try {
       if (wanted == 0 || wanted > kBatch) {
-        rows = db::find_all(connections, db::build_find_sql(find, kBatch + 1));
+        rows = db::find_all(connections, db::build_find_sql(find, kBatch + 1, offset));
         complete = rows.size() <= kBatch;
         if (complete) return;
         rows.clear();
@@ -207,7 +209,7 @@ asio::awaitable<void> handle_qido(Context& context, Exchange& exchange, db::Quer
   if (failure) throw HttpError{failure->status, failure->why};
 
   const auto columns = db::find_row_columns(level);
-  std::size_t seen = 0, sent = 0;
+  std::size_t sent = 0;
   bool opened = false;
   std::string out, whole;
   for (bool first = true;; first = false) {
@@ -224,7 +226,6 @@ asio::awaitable<void> handle_qido(Context& context, Exchange& exchange, db::Quer
     }
     out.clear();
     for (const auto& row : rows) {
-      if (seen++ < q.offset) continue;
       if (q.limit != 0 && sent == q.limit) break;
       const auto answer = query::answer_row(row, columns, level, q.keys);
       std::string json = dicom::build_find_response_json(q.keys, answer.values, answer.sequences);

@@ -57,6 +57,12 @@ TEST_CASE("find sql: empty and bare * are universal; the limit is bound") {
   CHECK(q.params == std::vector<std::string>{"100"});
   CHECK(build_find_sql({InformationModel::StudyRoot, QueryLevel::Study, {}}, 0).sql.find("LIMIT") ==
         std::string::npos);
+  // QIDO-RS's offset is skipped by PostgreSQL, bound like the limit.
+  const auto paged = build_find_sql({InformationModel::StudyRoot, QueryLevel::Study, {}}, 50, 200);
+  CHECK(paged.sql.find("st.id LIMIT $1 OFFSET $2") != std::string::npos);
+  CHECK(paged.params == std::vector<std::string>{"50", "200"});
+  CHECK(build_find_sql({InformationModel::StudyRoot, QueryLevel::Study, {}}, 50).sql.find("OFFSET") ==
+        std::string::npos);
 }
 
 TEST_CASE("find sql: single value is a case-sensitive equality, padding trimmed, hyphen literal") {
