@@ -274,7 +274,10 @@ void Registry::remove_callback(const std::string& name, std::uint64_t id) {
 std::string Registry::render() const {
   std::string out;
   std::lock_guard lock(mutex_);
-  for (const auto& [name, entry] : entries_) {
+  for (const auto& [key, entry] : entries_) {
+    // A plain reference, not the structured binding: clang 14 (the fuzz build) cannot
+    // capture a binding in the lambdas below.
+    const std::string& name = key;
     const Entry& e = *entry;
     out += "# HELP ";
     out += name;

@@ -19,17 +19,14 @@
 #include "http/multipart.hpp"
 #include "ingest/index_async.hpp"
 #include "net/blocking.hpp"
+#include "net/command_set.hpp"
 #include "storage/store.hpp"
 
 namespace pacsnode::http {
 namespace {
 
-// Failure Reasons (PS3.18 Table 10.5.3-2 and the C-STORE statuses of PS3.4 Annex B).
-constexpr std::uint16_t kCannotUnderstand = 0xC000;
-constexpr std::uint16_t kDataSetDoesNotMatch = 0xA900;
-constexpr std::uint16_t kOutOfResources = 0xA700;
-constexpr std::uint16_t kProcessingFailure = 0x0110;
-// Not in the standard's table: dcm4chee's code for an instance of another study than the
+// Failure Reasons are the C-STORE statuses (PS3.18 Table 10.5.3-2, PS3.4 Annex B:
+// net::status) and, not in the standard's table: dcm4chee's code for an instance of another study than the
 // request's path names, which clients of dcm4chee already know.
 constexpr std::uint16_t kOtherStudy = 0xC409;
 
@@ -83,7 +80,7 @@ class Receiver {
         essence = std::string(*type);
       }
       if (essence != "application/dicom") {
-        part.fail(kCannotUnderstand, "its Content-Type is " + std::string(*type) + ", not application/dicom");
+        part.fail(net::status::CannotUnderstand, "its Content-Type is " + std::string(*type) + ", not application/dicom");
       }
     }
   }
@@ -238,7 +235,7 @@ asio::awaitable<void> handle_stow(Context& context, Exchange& exchange, const st
       try {
         ingest::Placed placed = context.ingest.place(*part.temp, announced, origin);
         if (!placed.mismatch.empty()) {
-          p.failure = placed.other_study ? kOtherStudy : kDataSetDoesNotMatch;
+          p.failure = placed.other_study ? kOtherStudy : net::status::DataSetDoesNotMatchSopClass;
           p.why = placed.mismatch;
           return p;
         }
@@ -248,7 +245,7 @@ asio::awaitable<void> handle_stow(Context& context, Exchange& exchange, const st
         p.failure = ingest::failure_status(e);
         p.why = e.what();
       } catch (const std::exception& e) {
-        p.failure = kProcessingFailure;
+        p.failure = net::status::ProcessingFailure;
         p.why = e.what();
       }
       return p;
@@ -263,7 +260,7 @@ asio::awaitable<void> handle_stow(Context& context, Exchange& exchange, const st
     part.duplicate = placing.duplicate;
     part.bytes = static_cast<std::uint64_t>(placing.record->instance.file_size);
     const ingest::Indexed indexed = co_await ingest::index_async(context.ingest, std::move(*placing.record));
-    if (!indexed.ok) part.fail(kProcessingFailure, indexed.error);
+    if (!indexed.ok) part.fail(net::status::ProcessingFailure, indexed.error);
   }
 
   // The answer (PS3.18 §10.5.3): Referenced SOP Sequence, Failed SOP Sequence.

@@ -9,15 +9,16 @@
 #include "db/index_writer.hpp"
 #include "dicom/extract.hpp"
 #include "ingest/stored_record.hpp"
+#include "net/command_set.hpp"
 #include "storage/store.hpp"
 
 namespace pacsnode::ingest {
 
 std::uint16_t failure_status(const Error& error) {
   switch (error.code()) {
-    case ErrorCode::OutOfResources: return 0xA700;
-    case ErrorCode::InvalidArgument: return 0xC000;
-    default: return 0x0110;
+    case ErrorCode::OutOfResources: return net::status::OutOfResources;
+    case ErrorCode::InvalidArgument: return net::status::CannotUnderstand;
+    default: return net::status::ProcessingFailure;
   }
 }
 

@@ -28,15 +28,23 @@ asio::awaitable<void> handle_echo(net::Association& association, const net::Mess
 
 namespace {
 
-// The `operation` label of pacsnode_dimse_request_duration_seconds.
-const char* operation_label(std::uint16_t raw) {
+// pacsnode_dimse_request_duration_seconds for a command field, looked up once per
+// operation (a family's lookup takes its lock and builds the label list: not per message).
+metrics::Histogram& duration_of(std::uint16_t raw) {
+  auto& family = metrics::node_metrics().dimse_request_duration_seconds;
+  static metrics::Histogram& echo = family.with({"c_echo"});
+  static metrics::Histogram& store = family.with({"c_store"});
+  static metrics::Histogram& find = family.with({"c_find"});
+  static metrics::Histogram& move = family.with({"c_move"});
+  static metrics::Histogram& get = family.with({"c_get"});
+  static metrics::Histogram& other = family.with({"other"});
   switch (raw) {
-    case 0x0030: return "c_echo";
-    case 0x0001: return "c_store";
-    case 0x0020: return "c_find";
-    case 0x0021: return "c_move";
-    case 0x0010: return "c_get";
-    default: return "other";
+    case 0x0030: return echo;
+    case 0x0001: return store;
+    case 0x0020: return find;
+    case 0x0021: return move;
+    case 0x0010: return get;
+    default: return other;
   }
 }
 
@@ -61,7 +69,7 @@ asio::awaitable<void> serve_association(std::shared_ptr<net::Association> associ
   while (auto message = co_await association->receive()) {
     const auto field = message->command.command_field();
     const auto raw = field ? static_cast<std::uint16_t>(*field) : 0;
-    metrics::Timer timer(m.dimse_request_duration_seconds.with({operation_label(raw)}));
+    metrics::Timer timer(duration_of(raw));
     if (log::enabled(log::Level::debug)) log::debug("{} received {}", association->tag(), message->command.describe());
     try {
       if (raw & 0x8000) {

@@ -13,8 +13,6 @@
 namespace pacsnode::scp {
 namespace {
 
-std::uint16_t status_for(const Error& e) { return ingest::failure_status(e); }
-
 // Where a C-STORE data set goes: a temp file, or nowhere when the instance is refused
 // before it arrives (invalid UID, disk below the watermark) — the data is read and dropped
 // so that the association stays usable, and the refusal status is answered at the end.
@@ -29,7 +27,7 @@ class StoreSink final : public net::DataSink {
       temp_->write(fragment);
     } catch (const Error& e) {
       // The association keeps only the message; the cause decides the status.
-      write_status_ = status_for(e);
+      write_status_ = ingest::failure_status(e);
       throw;
     }
   }
@@ -40,7 +38,7 @@ class StoreSink final : public net::DataSink {
     try {
       temp_->flush_and_free();
     } catch (const Error& e) {
-      write_status_ = status_for(e);
+      write_status_ = ingest::failure_status(e);
       throw;
     }
   }
@@ -106,7 +104,7 @@ net::SinkFactory StoreService::sink_factory() {
       temp.write(dicom::encode_file_meta(meta));
       return std::make_unique<StoreSink>(std::move(temp));
     } catch (const Error& e) {
-      return std::make_unique<StoreSink>(status_for(e), e.what());
+      return std::make_unique<StoreSink>(ingest::failure_status(e), e.what());
     }
   };
 }
@@ -138,7 +136,7 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
                                                     : storage::CommitOutcome::Stored;
         return {net::status::Success, {}, std::move(placed.record), outcome};
       } catch (const Error& e) {
-        return {status_for(e), e.what(), {}, {}};
+        return {ingest::failure_status(e), e.what(), {}, {}};
       } catch (const std::exception& e) {
         return {net::status::ProcessingFailure, e.what(), {}, {}};
       }
@@ -158,12 +156,15 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
   }
 
   net::CommandSet response = make_response(request.command, finished.status);
-  auto& m = metrics::node_metrics();
+  // Looked up once (a family's lookup takes its lock and builds the label list).
+  static metrics::Counter& received = metrics::node_metrics().instances_received_total.with({"dimse"});
+  static metrics::Counter& received_bytes = metrics::node_metrics().bytes_received_total.with({"dimse"});
+  static metrics::Counter& failed = metrics::node_metrics().instances_failed_total.with({"dimse"});
   if (finished.status == net::status::Success) {
-    m.instances_received_total.with({"dimse"}).inc();
-    m.bytes_received_total.with({"dimse"}).inc(stored_bytes);
+    received.inc();
+    received_bytes.inc(stored_bytes);
   } else {
-    m.instances_failed_total.with({"dimse"}).inc();
+    failed.inc();
   }
   if (finished.status == net::status::Success) {
     log::debug("{} stored {}{}", association.tag(), instance_uid,
