@@ -80,9 +80,10 @@ int serve(const Config& config) {
     index = std::make_unique<db::IndexWriter>(index_writer_settings(config, database_runtime->conninfo()));
     const auto report = scp::reconcile(*store, *index, database_runtime->conninfo(), false);
     log::info("storage {}: {} instance file(s); reconciled: {} indexed, {} index row(s) without file removed, {} "
-              "unreadable, {} interrupted transfer(s) removed",
+              "unreadable, {} interrupted transfer(s) removed, {} interrupted replacement(s) finished, {} dropped",
               config.storage_path.string(), report.files_total, report.files_indexed, report.rows_removed,
-              report.files_unreadable, report.temp_files_removed);
+              report.files_unreadable, report.temp_files_removed, report.replacements_finished,
+              report.replacements_dropped);
   } catch (const std::exception& e) {
     log::critical("startup: {}", e.what());
     return 1;

@@ -58,24 +58,57 @@ std::int64_t count_instances(const std::string& conninfo) {
   });
 }
 
-void for_each_file_path(const std::string& conninfo, const std::function<void(const std::string&)>& fn) {
+struct FilePathCursor::State {
+  pqxx::connection conn;
+  pqxx::read_transaction tx;
+  std::vector<std::string> chunk;
+  std::size_t next = 0;
+  bool exhausted = false;
+  explicit State(const std::string& conninfo) : conn(conninfo), tx(conn) {}
+};
+
+FilePathCursor::FilePathCursor(const std::string& conninfo) {
   translate_errors("file path listing", [&] {
-    pqxx::connection conn(conninfo);
-    pqxx::read_transaction tx(conn);
-    tx.exec0("DECLARE file_paths NO SCROLL CURSOR FOR SELECT file_path FROM instance");
-    const std::string fetch = "FETCH " + std::to_string(kChunk) + " FROM file_paths";
-    for (;;) {
-      const auto rows = tx.exec(fetch);
-      for (const auto& row : rows) fn(row[0].as<std::string>());
-      if (rows.size() < kChunk) break;
-    }
+    state_ = std::make_unique<State>(conninfo);
+    state_->tx.exec0("DECLARE file_paths NO SCROLL CURSOR FOR SELECT file_path FROM instance ORDER BY file_path");
   });
 }
 
+FilePathCursor::~FilePathCursor() = default;
+
+const std::string* FilePathCursor::peek() {
+  State& s = *state_;
+  if (s.next == s.chunk.size()) {
+    if (s.exhausted) return nullptr;
+    translate_errors("file path listing", [&] {
+      const auto rows = s.tx.exec("FETCH " + std::to_string(kChunk) + " FROM file_paths");
+      s.chunk.clear();
+      s.next = 0;
+      for (const auto& row : rows) s.chunk.push_back(row[0].as<std::string>());
+      s.exhausted = rows.size() < kChunk;
+    });
+    if (s.chunk.empty()) return nullptr;
+  }
+  return &s.chunk[s.next];
+}
+
+void FilePathCursor::pop() { ++state_->next; }
+
 std::vector<std::string> all_file_paths(const std::string& conninfo) {
   std::vector<std::string> paths;
-  for_each_file_path(conninfo, [&](const std::string& path) { paths.push_back(path); });
+  FilePathCursor cursor(conninfo);
+  for (const std::string* path; (path = cursor.peek()); cursor.pop()) paths.push_back(*path);
   return paths;
+}
+
+std::optional<std::string> checksum_of_file(const std::string& conninfo, const std::string& file_path) {
+  return translate_errors("checksum lookup", [&]() -> std::optional<std::string> {
+    pqxx::connection conn(conninfo);
+    pqxx::read_transaction tx(conn);
+    const auto rows = tx.exec_params("SELECT checksum FROM instance WHERE file_path = $1", file_path);
+    if (rows.empty() || rows[0][0].is_null()) return std::nullopt;
+    return rows[0][0].as<std::string>();
+  });
 }
 
 std::int64_t delete_instances_by_file_paths(const std::string& conninfo, const std::vector<std::string>& file_paths) {

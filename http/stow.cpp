@@ -152,8 +152,7 @@ class Receiver {
 struct Placing {
   std::uint16_t failure = 0;
   std::string why;
-  std::optional<IndexRecord> record;
-  bool duplicate = false;
+  std::optional<ingest::Placed> placed;
 };
 
 nlohmann::json element(std::string_view vr, nlohmann::json value) {
@@ -239,8 +238,7 @@ asio::awaitable<void> handle_stow(Context& context, Exchange& exchange, const st
           p.why = placed.mismatch;
           return p;
         }
-        p.record = std::move(placed.record);
-        p.duplicate = placed.already_existed;
+        p.placed = std::move(placed);
       } catch (const Error& e) {
         p.failure = ingest::failure_status(e);
         p.why = e.what();
@@ -255,11 +253,12 @@ asio::awaitable<void> handle_stow(Context& context, Exchange& exchange, const st
       part.fail(placing.failure, placing.why);
       continue;
     }
-    part.study_instance_uid = placing.record->study.study_instance_uid;
-    part.series_instance_uid = placing.record->series.series_instance_uid;
-    part.duplicate = placing.duplicate;
-    part.bytes = static_cast<std::uint64_t>(placing.record->instance.file_size);
-    const ingest::Indexed indexed = co_await ingest::index_async(context.ingest, std::move(*placing.record));
+    const IndexRecord& record = *placing.placed->record;
+    part.study_instance_uid = record.study.study_instance_uid;
+    part.series_instance_uid = record.series.series_instance_uid;
+    part.duplicate = placing.placed->already_existed;
+    part.bytes = static_cast<std::uint64_t>(record.instance.file_size);
+    const ingest::Indexed indexed = co_await ingest::index_async(context.ingest, std::move(*placing.placed));
     if (!indexed.ok) part.fail(net::status::ProcessingFailure, indexed.error);
   }
 

@@ -9,16 +9,16 @@
 
 namespace pacsnode::ingest {
 
-inline asio::awaitable<Indexed> index_async(Ingest& ingest, IndexRecord record) {
-  auto initiate = [&ingest](auto handler, IndexRecord r) {
+inline asio::awaitable<Indexed> index_async(Ingest& ingest, Placed placed) {
+  auto initiate = [&ingest](auto handler, Placed p) {
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    ingest.index(std::move(r), [shared](Indexed result) {
+    ingest.index(std::move(p), [shared](Indexed result) {
       auto executor = asio::get_associated_executor(*shared);
       asio::post(executor, [shared, result = std::move(result)]() mutable { (*shared)(std::move(result)); });
     });
   };
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Indexed)>(initiate, asio::use_awaitable,
-                                                                                        std::move(record));
+                                                                                        std::move(placed));
 }
 
 }  // namespace pacsnode::ingest

@@ -71,22 +71,37 @@ Placed Ingest::place(storage::TempFile& temp, const Announced& announced, const 
   }
 }
 
-void Ingest::index(IndexRecord record, std::function<void(Indexed)> done) {
-  index_.submit(std::move(record), [this, done = std::move(done)](db::IndexResult result) {
+void Ingest::index(Placed placed, std::function<void(Indexed)> done) {
+  std::filesystem::path staged;
+  if (placed.replaced) staged = placed.record->instance.file_path;
+  index_.submit(std::move(*placed.record), [this, staged, done = std::move(done)](db::IndexResult result) {
     Indexed indexed;
     if (result.outcome == db::IndexOutcome::Failed) {
       indexed.error = "index: " + result.error;
-    } else {
-      indexed.ok = true;
-      if (!result.replaced_file_path.empty()) {
-        try {
-          store_.remove(result.replaced_file_path);
-        } catch (const std::exception& e) {
-          log::warn("ingest: cannot remove the replaced file {}: {}", result.replaced_file_path, e.what());
-        }
-      }
-      indexed.indexed_late = result.outcome == db::IndexOutcome::Inserted;
+      if (!staged.empty()) store_.abandon_replacement(staged);
+      done(std::move(indexed));
+      return;
     }
+    if (!staged.empty()) {
+      try {
+        store_.finish_replacement(staged);
+      } catch (const std::exception& e) {
+        // The row describes the staged file, which stays: the next start puts it in place.
+        indexed.error = std::string("replacement indexed but not put in place: ") + e.what();
+        log::error("ingest: {}", indexed.error);
+        done(std::move(indexed));
+        return;
+      }
+    }
+    indexed.ok = true;
+    if (!result.replaced_file_path.empty()) {
+      try {
+        store_.remove(result.replaced_file_path);
+      } catch (const std::exception& e) {
+        log::warn("ingest: cannot remove the replaced file {}: {}", result.replaced_file_path, e.what());
+      }
+    }
+    indexed.indexed_late = result.outcome == db::IndexOutcome::Inserted;
     done(std::move(indexed));
   });
 }
@@ -103,7 +118,7 @@ IndexRecord Ingest::store_part10(std::span<const std::uint8_t> part10, const std
   std::promise<Indexed> promise;
   auto future = promise.get_future();
   IndexRecord record = *placed.record;
-  index(std::move(*placed.record), [&promise](Indexed indexed) { promise.set_value(std::move(indexed)); });
+  index(std::move(placed), [&promise](Indexed indexed) { promise.set_value(std::move(indexed)); });
   const Indexed indexed = future.get();
   if (!indexed.ok) throw Error(ErrorCode::Unavailable, indexed.error);
   return record;

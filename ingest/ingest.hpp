@@ -52,7 +52,9 @@ struct Placed {
   bool other_study = false;  // the mismatch is the Study Instance UID
   std::optional<IndexRecord> record;  // what to index (the kept copy's, for a kept duplicate)
   bool already_existed = false;       // a copy of this SOP Instance UID was there (kept)
-  bool replaced = false;              // it replaced an earlier copy's file
+  // (replace) an earlier copy is in place: the new file is staged beside it, and index()
+  // puts it in the old one's place once its row has committed (storage::CommitOutcome).
+  bool replaced = false;
 };
 
 // The index's verdict on a placed file.
@@ -77,9 +79,10 @@ class Ingest {
   // Blocking (parsing, fsync): parse the complete temp file, check it, commit it under its
   // SOP Instance UID. The temp file is discarded on any failure or mismatch.
   Placed place(storage::TempFile& temp, const Announced& announced, const Origin& origin);
-  // Hands a placed record to the index writer; `done` runs on a writer thread with the
-  // outcome, after the replaced file (if any) was removed.
-  void index(IndexRecord record, std::function<void(Indexed)> done);
+  // Hands a placed file's record to the index writer; `done` runs on a writer thread with
+  // the outcome, after a staged replacement took the old copy's place (or was dropped, when
+  // the commit failed: then the old copy and its row stay as they were).
+  void index(Placed placed, std::function<void(Indexed)> done);
   // The two in one, blocking until the index has committed: for what the node writes
   // itself. Returns the stored instance's record; throws pacsnode::Error when it could not
   // be stored or indexed.

@@ -2,7 +2,9 @@
 // Brings the index and the files on disk back into agreement: at every start (after a crash,
 // a file may be in place whose index row never committed, and leftovers of interrupted
 // transfers are left as .part files), and for `pacsnode db reindex` (disaster recovery: the index is
-// rebuilt from the files alone).
+// rebuilt from the files alone). One pass over the folders and one over the index in the
+// same (bytewise) order, merged: the time is the listing's, and memory holds one folder's
+// names and one chunk of index rows whatever the store's size.
 #include <cstddef>
 #include <string>
 
@@ -23,6 +25,8 @@ struct ReconcileReport {
   std::size_t rows_removed = 0;       // in the index, file missing: row deleted
   std::size_t files_unreadable = 0;   // on disk, cannot be parsed: left alone, logged
   std::size_t files_total = 0;
+  std::size_t replacements_finished = 0;  // staged, indexed, crash before the rename: put in place
+  std::size_t replacements_dropped = 0;   // staged, never indexed: removed (the old copy stays)
 };
 
 // With `rebuild`, the index is emptied first and every file re-indexed.

@@ -62,8 +62,7 @@ class StoreSink final : public net::DataSink {
 struct Finished {
   std::uint16_t status = net::status::Success;
   std::string error;  // for the log and ErrorComment
-  std::optional<IndexRecord> record;  // to index
-  storage::CommitOutcome outcome = storage::CommitOutcome::Stored;
+  std::optional<ingest::Placed> placed;  // to index
 };
 
 std::string short_text(std::string text) {
@@ -115,13 +114,14 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
   auto* sink = dynamic_cast<StoreSink*>(request.sink.get());
   Finished finished;
   std::uint64_t stored_bytes = 0;
+  bool duplicate = false, replaced = false;
   if (!request.command.has_data_set() || !sink) {
-    finished = {net::status::CannotUnderstand, "C-STORE-RQ without a data set", {}, {}};
+    finished = {net::status::CannotUnderstand, "C-STORE-RQ without a data set", {}};
   } else if (sink->refusal() != 0) {
-    finished = {sink->refusal(), sink->why(), {}, {}};
+    finished = {sink->refusal(), sink->why(), {}};
   } else if (!request.sink_error.empty()) {
     sink->temp().discard();
-    finished = {sink->write_status(), request.sink_error, {}, {}};
+    finished = {sink->write_status(), request.sink_error, {}};
   } else {
     const auto* context = association.context(request.pc_id);
     const ingest::Origin origin{association.peer_ae(), association.called_ae(),
@@ -130,26 +130,25 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
     finished = co_await net::run_blocking(workers_, [&]() -> Finished {
       try {
         ingest::Placed placed = ingest_.place(temp, {instance_uid, class_uid, {}}, origin);
-        if (!placed.mismatch.empty()) return {net::status::DataSetDoesNotMatchSopClass, placed.mismatch, {}, {}};
-        const auto outcome = placed.already_existed ? storage::CommitOutcome::AlreadyExists
-                             : placed.replaced      ? storage::CommitOutcome::Replaced
-                                                    : storage::CommitOutcome::Stored;
-        return {net::status::Success, {}, std::move(placed.record), outcome};
+        if (!placed.mismatch.empty()) return {net::status::DataSetDoesNotMatchSopClass, placed.mismatch, {}};
+        return {net::status::Success, {}, std::move(placed)};
       } catch (const Error& e) {
-        return {ingest::failure_status(e), e.what(), {}, {}};
+        return {ingest::failure_status(e), e.what(), {}};
       } catch (const std::exception& e) {
-        return {net::status::ProcessingFailure, e.what(), {}, {}};
+        return {net::status::ProcessingFailure, e.what(), {}};
       }
     });
-    if (finished.record) {
-      stored_bytes = static_cast<std::uint64_t>(finished.record->instance.file_size);
-      const ingest::Indexed result = co_await ingest::index_async(ingest_, std::move(*finished.record));
+    if (finished.placed) {
+      stored_bytes = static_cast<std::uint64_t>(finished.placed->record->instance.file_size);
+      duplicate = finished.placed->already_existed;
+      replaced = finished.placed->replaced;
+      const ingest::Indexed result = co_await ingest::index_async(ingest_, std::move(*finished.placed));
       if (!result.ok) {
         // The file is in place but not indexed: it is picked up by the next start's
         // reconciliation, but the modality must not be told it is safe now.
         finished.status = net::status::ProcessingFailure;
         finished.error = result.error;
-      } else if (finished.outcome == storage::CommitOutcome::AlreadyExists && result.indexed_late) {
+      } else if (duplicate && result.indexed_late) {
         log::info("{} {} was stored without an index row: indexed now", association.tag(), instance_uid);
       }
     }
@@ -168,9 +167,9 @@ asio::awaitable<void> StoreService::handle(net::Association& association, net::M
   }
   if (finished.status == net::status::Success) {
     log::debug("{} stored {}{}", association.tag(), instance_uid,
-               finished.outcome == storage::CommitOutcome::AlreadyExists ? " (duplicate, kept the first copy)"
-               : finished.outcome == storage::CommitOutcome::Replaced    ? " (replaced the previous copy)"
-                                                                         : "");
+               duplicate  ? " (duplicate, kept the first copy)"
+               : replaced ? " (replaced the previous copy)"
+                          : "");
   } else {
     log::warn("{} C-STORE {} refused with {:#06x}: {}", association.tag(), instance_uid.substr(0, 80), finished.status,
               finished.error);

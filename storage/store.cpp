@@ -1,11 +1,13 @@
 #include "storage/store.hpp"
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -182,36 +184,68 @@ std::uint64_t Store::free_bytes() const {
 
 bool Store::below_watermark() const { return free_bytes() < settings_.min_free_bytes; }
 
+fs::path staged_path(const fs::path& relative) {
+  fs::path staged = relative;
+  staged += ".new";
+  return staged;
+}
+
+namespace {
+
+bool rename_noreplace(const fs::path& from, const fs::path& to) {
+  // renameat2(RENAME_NOREPLACE): atomic even when two associations send the same instance.
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno == EEXIST) return false;
+  throw io_error("cannot rename into", to);
+}
+
+}  // namespace
+
 CommitOutcome Store::commit(TempFile& temp, const fs::path& relative, bool replace) {
   const fs::path target = absolute(relative);
   const fs::path folder = target.parent_path();
   temp.sync();
   CommitOutcome outcome = CommitOutcome::Stored;
-  if (replace) {
-    if (fs::exists(target)) outcome = CommitOutcome::Replaced;
-    if (::rename(temp.path().c_str(), target.c_str()) != 0) throw io_error("cannot rename into", target);
-  } else {
-    // renameat2(RENAME_NOREPLACE): atomic even when two associations send the same instance.
-    if (::renameat2(AT_FDCWD, temp.path().c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
-      if (errno == EEXIST) {
-        temp.discard();
-        return CommitOutcome::AlreadyExists;
-      }
-      throw io_error("cannot rename into", target);
+  fs::path placed = target;
+  if (!rename_noreplace(temp.path(), target)) {
+    if (!replace) {
+      temp.discard();
+      return CommitOutcome::AlreadyExists;
     }
+    // The old copy stays until the new row has committed (finish_replacement).
+    placed = absolute(staged_path(relative));
+    if (!rename_noreplace(temp.path(), placed)) {
+      throw Error(ErrorCode::Unavailable, "another copy of " + target.filename().string() +
+                                              " is being stored at this moment; try again");
+    }
+    outcome = CommitOutcome::Replaced;
   }
   ::close(std::exchange(temp.fd_, -1));
-  temp.path_.clear();  // it is the stored file now
+  temp.path_.clear();  // it is the stored (or staged) file now
   try {
     fsync_directory(folder);
   } catch (const Error&) {
     // The rename may not be durable and the caller answers a failure: a new file left in
     // place would make the peer's retry an AlreadyExists, acknowledged but never indexed.
-    // A file that replaced another cannot be taken back; it stays, complete and synced.
-    if (outcome == CommitOutcome::Stored) ::unlink(target.c_str());
+    ::unlink(placed.c_str());
     throw;
   }
   return outcome;
+}
+
+void Store::finish_replacement(const fs::path& relative) {
+  const fs::path target = absolute(relative);
+  if (::rename(absolute(staged_path(relative)).c_str(), target.c_str()) != 0) {
+    throw io_error("cannot rename the replacement into", target);
+  }
+  fsync_directory(target.parent_path());
+}
+
+void Store::abandon_replacement(const fs::path& relative) noexcept {
+  try {
+    ::unlink(absolute(staged_path(relative)).c_str());
+  } catch (...) {
+  }
 }
 
 void Store::remove(const fs::path& relative) {
@@ -243,22 +277,33 @@ std::pair<std::uint64_t, std::string> Store::size_and_checksum(const fs::path& r
   return {size, TempFile::format_checksum(hasher)};
 }
 
-std::size_t Store::clean_temp() {
-  std::size_t removed = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(settings_.root / "objects", ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->path().extension() == ".part" && fs::remove(it->path(), ec)) ++removed;
-  }
-  return removed;
-}
-
-void Store::for_each_object(const std::function<void(const fs::path&)>& visit) const {
-  std::error_code ec;
-  const fs::path objects = settings_.root / "objects";
-  for (auto it = fs::recursive_directory_iterator(objects, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (it->is_regular_file() && it->path().extension() == ".dcm") visit(it->path().lexically_relative(settings_.root));
+void Store::for_each_folder(const std::function<void(FolderListing&)>& visit) const {
+  FolderListing listing;
+  for (unsigned i = 0; i < kFanOut; ++i) {
+    listing.folder = fmt::format("objects/{:03x}", i);
+    listing.objects.clear();
+    listing.staged.clear();
+    listing.temp.clear();
+    const fs::path dir = settings_.root / listing.folder;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) {
+      if (errno == ENOENT) continue;  // created at start; gone only if someone removed it
+      throw io_error("cannot list", dir);
+    }
+    while (const dirent* entry = ::readdir(d)) {
+      const std::string_view name(entry->d_name);
+      if (entry->d_type != DT_REG && entry->d_type != DT_UNKNOWN) continue;
+      if (name.ends_with(".dcm")) {
+        listing.objects.emplace_back(name);
+      } else if (name.ends_with(".dcm.new")) {
+        listing.staged.emplace_back(name);
+      } else if (name.starts_with('.') && name.ends_with(".part")) {
+        listing.temp.emplace_back(name);
+      }
+    }
+    ::closedir(d);
+    std::sort(listing.objects.begin(), listing.objects.end());
+    visit(listing);
   }
 }
 

@@ -57,7 +57,22 @@ class TempFile {
   std::unique_ptr<Hasher> hasher_;
 };
 
+// Replaced: (replace) a copy was in place; the new file waits beside it, synced, as
+// <relative>.new until the index has committed its row, then finish_replacement() renames it
+// over the old copy (abandon_replacement() drops it when the commit failed). A crash between
+// the two leaves both files, and start-up reconciliation keeps the one the row describes.
 enum class CommitOutcome { Stored, AlreadyExists, Replaced };
+
+// Where a replacement waits for its index commit: <relative>.new.
+std::filesystem::path staged_path(const std::filesystem::path& relative);
+
+// One folder of the store as start-up reconciliation walks it.
+struct FolderListing {
+  std::string folder;                  // "objects/<hhh>", relative to the root
+  std::vector<std::string> objects;    // *.dcm file names, sorted bytewise
+  std::vector<std::string> staged;     // *.dcm.new file names (replacements a crash interrupted)
+  std::vector<std::string> temp;       // .*.part file names (interrupted transfers)
+};
 
 // `root`/`relative` for a relative path from the index, refusing (pacsnode::Error
 // InvalidArgument) an absolute path, an empty one, or one that leaves the root. Every
@@ -80,20 +95,26 @@ class Store {
   bool below_watermark() const;
   std::uint64_t free_bytes() const;
 
-  // Makes `temp` the file at `relative`: sync, rename (with replace=false, never over an
-  // existing file: AlreadyExists, temp discarded), fsync of the folder so the rename is
-  // durable. Throws pacsnode::Error; when the folder's fsync fails, a new file is removed
-  // again (a replacing one stays: what it replaced is gone).
+  // Makes `temp` the file at `relative`: sync, rename never over an existing file, fsync of
+  // the folder so the rename is durable. When a copy is there: AlreadyExists (temp
+  // discarded), or with `replace` the file is staged (Replaced, above). Throws
+  // pacsnode::Error, and then nothing changed: when the folder's fsync fails the renamed
+  // file is removed again; a second replacement of the same instance while one waits for
+  // its commit is refused (Unavailable: the sender retries).
   CommitOutcome commit(TempFile& temp, const std::filesystem::path& relative, bool replace);
+  // After the index committed the staged replacement's row: rename it over the old copy,
+  // fsync the folder. Throws pacsnode::Error (the next start finishes it: the row says so).
+  void finish_replacement(const std::filesystem::path& relative);
+  // The index commit failed: the old copy and its row stay, the staged file goes.
+  void abandon_replacement(const std::filesystem::path& relative) noexcept;
   void remove(const std::filesystem::path& relative);
 
   // Size and checksum of a stored file, as a TempFile would have computed them.
   std::pair<std::uint64_t, std::string> size_and_checksum(const std::filesystem::path& relative) const;
 
-  // Removes leftovers of interrupted transfers (.part files); returns how many.
-  std::size_t clean_temp();
-  // Every stored object file, as a relative path.
-  void for_each_object(const std::function<void(const std::filesystem::path&)>& visit) const;
+  // The 4,096 folders in order (objects/000 … objects/fff, which is also the bytewise order
+  // of their paths), each listed once, one at a time: memory holds one folder's names.
+  void for_each_folder(const std::function<void(FolderListing&)>& visit) const;
 
  private:
   StorageSettings settings_;

@@ -410,6 +410,68 @@ TEST_CASE("re-sending the same instances: one row each, under both duplicate pol
   }
 }
 
+TEST_CASE("replace: the new copy takes the old one's place only once its row committed; a crash between keeps "
+          "the copy the index describes") {
+  Node node(tables("[storage]\nduplicates = \"replace\"\n"));
+  TempDir data("gen");
+  generate_instances(data.path(), 1, 1);
+  const fs::path v1 = files_below(data.path()).at(0);
+  const std::string uid = data_set_instance_uid(v1);
+  // The same instance with other content (a second version from the modality).
+  const fs::path v2 = data.path() / "v2.dcm";
+  auto [gen, gen_out] = run({"/usr/bin/python3", "-c",
+                             "import sys, pydicom; d = pydicom.dcmread(sys.argv[1]); d.ImageComments = 'second version'; "
+                             "d.save_as(sys.argv[2])",
+                             v1.string(), v2.string()});
+  REQUIRE_MESSAGE(gen == 0, gen_out);
+  auto send = [&](const fs::path& file) {
+    auto [code, out] = run({"storescu", "-aec", "PACSNODE", "127.0.0.1", std::to_string(node.port()), file.string()});
+    REQUIRE_MESSAGE(code == 0, out);
+  };
+  auto row = [&] { return index_rows(node).at(uid); };
+  auto file_matches_row = [&] {
+    const auto rows = index_rows(node);
+    REQUIRE(rows.size() == 1);
+    const IndexRow& r = rows.at(uid);
+    CHECK(fs::file_size(node.storage() / r.file_path) == r.file_size);
+    CHECK(r.checksum == "xxh3-128:" + xxh128_of_files(node, rows).at(r.file_path));
+  };
+  auto staged = [&] { return node.storage() / (row().file_path + ".new"); };
+
+  send(v1);
+  const IndexRow first = row();
+  const auto first_bytes = read_bytes(node.storage() / first.file_path);
+  send(v2);
+  file_matches_row();
+  CHECK(row().checksum != first.checksum);
+  CHECK(dump_data_set(node.storage() / row().file_path).find("second version") != std::string::npos);
+  CHECK_FALSE(fs::exists(staged()));
+  const IndexRow second = row();
+
+  SUBCASE("crash before the commit: the staged copy was never acknowledged and goes") {
+    std::ofstream(staged(), std::ios::binary).write(reinterpret_cast<const char*>(first_bytes.data()),
+                                                    static_cast<std::streamsize>(first_bytes.size()));
+    node.kill();
+    node.restart();
+    CHECK_FALSE(fs::exists(staged()));
+    CHECK(row().checksum == second.checksum);
+    file_matches_row();
+    CHECK(node.log().find("a replacement never indexed") != std::string::npos);
+  }
+  SUBCASE("crash after the commit, before the rename: the copy the row describes is put in place") {
+    std::ofstream(staged(), std::ios::binary).write(reinterpret_cast<const char*>(first_bytes.data()),
+                                                    static_cast<std::streamsize>(first_bytes.size()));
+    node.sql("UPDATE instance SET checksum = '" + first.checksum + "', file_size = " + std::to_string(first.file_size) +
+             " WHERE sop_instance_uid = '" + uid + "'");
+    node.kill();
+    node.restart();
+    CHECK_FALSE(fs::exists(staged()));
+    CHECK(read_bytes(node.storage() / row().file_path) == first_bytes);
+    file_matches_row();
+    CHECK(node.log().find("the replacement indexed before the crash put in place") != std::string::npos);
+  }
+}
+
 TEST_CASE("free disk below the watermark: 0xA700 before anything is written") {
   Node node(tables("[storage]\nmin_free_mb = 1000000000\n"));
   const fs::path file = kPydicomFiles / "CT_small.dcm";
