@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 
 #include "base/error.hpp"
 #include "base/log.hpp"
@@ -57,10 +58,60 @@ PatientKey patient_key(const Row& row) {
   return {row.rec->patient.patient_id, row.rec->patient.issuer_of_patient_id};
 }
 
+// What this session's committed transactions left in a patient, study or series row: its
+// id, its parent's id and a hash of the values written. A batch whose patient, study or
+// series would be written with the same values under the same parent skips that upsert
+// (three statements, each locking and re-reading a row, for the common case of an instance
+// of a series already indexed). The writer session is the only one writing these rows
+// while the node runs; any failure forgets everything (the next batch upserts again, and
+// learns again).
+struct Known {
+  std::int64_t id = 0;
+  std::int64_t parent = 0;  // patient for a study, study for a series; 0 for a patient
+  std::size_t hash = 0;
+};
+
+struct KnownRows {
+  // Bounds memory (about 150 bytes an entry); when full, a level starts over.
+  static constexpr std::size_t kMax = 100000;
+  std::map<std::pair<std::string, std::string>, Known> patients;
+  std::unordered_map<std::string, Known> studies, series;
+  void clear() {
+    patients.clear();
+    studies.clear();
+    series.clear();
+  }
+  template <typename Map, typename Key>
+  static void put(Map& map, const Key& key, const Known& known) {
+    if (map.size() >= kMax && !map.count(key)) map.clear();
+    map[key] = known;
+  }
+  void merge(const KnownRows& learned) {
+    for (const auto& [k, v] : learned.patients) put(patients, k, v);
+    for (const auto& [k, v] : learned.studies) put(studies, k, v);
+    for (const auto& [k, v] : learned.series) put(series, k, v);
+  }
+};
+
+// The values of one level as its upsert writes them (parent id excluded).
+std::size_t hash_values(std::initializer_list<const std::optional<std::string>*> values) {
+  std::string joined;
+  for (const auto* v : values) {
+    if (v->has_value()) {
+      joined += **v;
+      joined += '\x1f';
+    } else {
+      joined += '\x1e';
+    }
+  }
+  return std::hash<std::string>{}(joined);
+}
+
 // What one attempt produced; thrown away when the attempt is retried.
 struct Attempt {
   std::vector<IndexResult> results;
   std::vector<std::string> messages;  // logged once the transaction has committed
+  KnownRows learned;                  // rows written, remembered once the transaction has committed
 };
 
 std::string one_line(std::string text) {
@@ -259,9 +310,33 @@ int max_round(const std::vector<Row*>& order) {
   return rounds;
 }
 
+std::size_t patient_hash(const Row& row) {
+  const auto& p = row.rec->patient;
+  const std::optional<std::string> name = p.patient_name, sex = p.patient_sex, attrs = row.patient_attrs;
+  return hash_values({&name, &row.birth_date, &sex, &attrs});
+}
+
+std::size_t study_hash(const Row& row) {
+  const auto& s = row.rec->study;
+  const std::optional<std::string> accession = s.accession_number, id = s.study_id, description = s.study_description,
+                                   referring = s.referring_physician_name, attrs = row.study_attrs;
+  return hash_values({&row.study_date, &row.study_time, &accession, &id, &description, &referring, &attrs});
+}
+
+std::size_t series_hash(const Row& row) {
+  const auto& s = row.rec->series;
+  const std::optional<std::string> modality = s.modality,
+                                   number = s.series_number ? std::optional<std::string>(std::to_string(*s.series_number))
+                                                            : std::nullopt,
+                                   description = s.series_description, body_part = s.body_part_examined,
+                                   attrs = row.series_attrs;
+  return hash_values({&modality, &number, &description, &body_part, &row.series_date, &row.series_time, &attrs});
+}
+
 // The common case: each patient, study and series once (with the values of the batch's
-// last record for it: last writer wins), then the instances in one statement per round.
-void write_fast(BatchWriter& writer, const std::vector<Row*>& order, Attempt& out) {
+// last record for it: last writer wins) — or not at all when `known` says its row already
+// holds exactly those values —, then the instances in one statement per round.
+void write_fast(BatchWriter& writer, const std::vector<Row*>& order, const KnownRows& known, Attempt& out) {
   std::map<PatientKey, const Row*> patients;
   std::map<std::string, const Row*> studies, series;
   for (const Row* row : order) {
@@ -272,14 +347,56 @@ void write_fast(BatchWriter& writer, const std::vector<Row*>& order, Attempt& ou
     later(studies[row->rec->study.study_instance_uid]);
     later(series[row->rec->series.series_instance_uid]);
   }
+  std::map<PatientKey, std::int64_t> patient_pk;
   std::vector<const Row*> patient_rows;
-  for (const auto& [key, row] : patients) patient_rows.push_back(row);
-  const auto patient_pk = writer.patients(patient_rows, out.messages);
-  std::vector<std::pair<const Row*, std::int64_t>> study_rows, series_rows;
-  for (const auto& [uid, row] : studies) study_rows.emplace_back(row, patient_pk.at(patient_key(*row)));
-  const auto study_pk = writer.studies(study_rows, out.messages);
-  for (const auto& [uid, row] : series) series_rows.emplace_back(row, study_pk.at(row->rec->study.study_instance_uid));
-  const auto series_pk = writer.series(series_rows, out.messages);
+  std::map<PatientKey, std::size_t> patient_hashes;
+  for (const auto& [key, row] : patients) {
+    const std::size_t h = patient_hash(*row);
+    if (auto k = known.patients.find(key); k != known.patients.end() && k->second.hash == h) {
+      patient_pk[key] = k->second.id;
+    } else {
+      patient_rows.push_back(row);
+      patient_hashes[key] = h;
+    }
+  }
+  if (!patient_rows.empty()) {
+    for (const auto& [key, id] : writer.patients(patient_rows, out.messages)) {
+      patient_pk[key] = id;
+      out.learned.patients[key] = {id, 0, patient_hashes.at(key)};
+    }
+  }
+
+  auto level = [&](const std::map<std::string, const Row*>& entries, const std::unordered_map<std::string, Known>& seen,
+                   auto parent_of, auto hash_of, auto upsert, std::unordered_map<std::string, Known>& learned) {
+    std::map<std::string, std::int64_t> ids;
+    std::vector<std::pair<const Row*, std::int64_t>> rows;
+    std::map<std::string, Known> fresh;
+    for (const auto& [uid, row] : entries) {
+      const std::int64_t parent = parent_of(*row);
+      const std::size_t h = hash_of(*row);
+      if (auto k = seen.find(uid); k != seen.end() && k->second.hash == h && k->second.parent == parent) {
+        ids[uid] = k->second.id;
+      } else {
+        rows.emplace_back(row, parent);
+        fresh[uid] = {0, parent, h};
+      }
+    }
+    if (!rows.empty()) {
+      for (const auto& [uid, id] : upsert(rows)) {
+        ids[uid] = id;
+        Known k = fresh.at(uid);
+        k.id = id;
+        learned[uid] = k;
+      }
+    }
+    return ids;
+  };
+  const auto study_pk = level(
+      studies, known.studies, [&](const Row& row) { return patient_pk.at(patient_key(row)); }, study_hash,
+      [&](const auto& rows) { return writer.studies(rows, out.messages); }, out.learned.studies);
+  const auto series_pk = level(
+      series, known.series, [&](const Row& row) { return study_pk.at(row.rec->study.study_instance_uid); },
+      series_hash, [&](const auto& rows) { return writer.series(rows, out.messages); }, out.learned.series);
   // A SOP Instance UID twice in one batch: the later record goes in a later round, which
   // sees the earlier one as an existing row, just as if they had come in two batches.
   for (int round = 0, rounds = max_round(order); round < rounds; ++round) {
@@ -365,6 +482,7 @@ struct IndexSession::Impl {
   DuplicatePolicy duplicates;
   bool route_arrivals = true;
   std::unique_ptr<pqxx::connection> conn;
+  KnownRows known;
 
   void connect() {
     conn = std::make_unique<pqxx::connection>(conninfo);
@@ -460,12 +578,14 @@ std::vector<IndexResult> IndexSession::write(const std::vector<const IndexRecord
       if (careful) {
         write_careful(tx, *d.conn, writer, order, out);
       } else {
-        write_fast(writer, order, out);
+        write_fast(writer, order, d.known, out);
       }
       tx.commit();
+      d.known.merge(out.learned);
       d.finish(out, rows);
       return out.results;
     } catch (const pqxx::in_doubt_error& e) {
+      d.known.clear();
       d.conn.reset();
       last_error = one_line(e.what());
       const auto doubt = d.resolve_in_doubt(rows, out);
@@ -475,12 +595,17 @@ std::vector<IndexResult> IndexSession::write(const std::vector<const IndexRecord
       }
       if (doubt == Impl::Doubt::Unknown) return fail_all("commit outcome unknown: " + last_error);
     } catch (const pqxx::broken_connection& e) {
+      d.known.clear();
       d.conn.reset();
       lost_connection = true;
       last_error = one_line(e.what());
     } catch (const pqxx::transaction_rollback& e) {
+      d.known.clear();
       last_error = one_line(e.what());
     } catch (const pqxx::sql_error& e) {
+      // E.g. a series row that someone deleted while this session remembered it: the
+      // record-by-record retry upserts every level again.
+      d.known.clear();
       last_error = one_line(e.what());
       if (!d.conn || !retryable(e, *d.conn)) {
         if (careful) return fail_all(last_error);
@@ -491,6 +616,7 @@ std::vector<IndexResult> IndexSession::write(const std::vector<const IndexRecord
       }
       if (!d.conn->is_open()) d.conn.reset();
     } catch (const std::exception& e) {
+      d.known.clear();
       d.conn.reset();
       return fail_all(one_line(e.what()));
     }
