@@ -29,15 +29,15 @@ import servers  # noqa: E402
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 PYTHON = "/usr/bin/python3"  # Debian's, which has pydicom (a pyenv shim may come first in PATH)
-SERVER_KEYS = ["pacsnode", "pacsnode-rules", "storescp", "orthanc", "orthanc-pg"]
-DEFAULT_SERVERS = ["pacsnode", "storescp", "orthanc", "orthanc-pg"]  # pacsnode-rules: with --rules
+SERVER_KEYS = ["pacsnode", "pacsnode-rules", "storescp", "fsync-copy", "orthanc", "orthanc-pg"]
+DEFAULT_SERVERS = ["pacsnode", "storescp", "fsync-copy", "orthanc", "orthanc-pg"]  # pacsnode-rules: with --rules
 RULES_FILE = os.path.join(BENCH_DIR, "rules20.toml")
 # pacsnode's CPU is also read this long after the last storescu (or when routing caught up, if
 # later): the same window for pacsnode with and without rules, so that both include the same
 # background work (the sweeper, PostgreSQL's writer and autovacuum), and the rules' series and
 # study firings (stable_after 20 s) fall inside it.
 SETTLE_S = 25
-REFERENCES = ["storescp", "orthanc", "orthanc-pg"]
+REFERENCES = ["storescp", "fsync-copy", "orthanc", "orthanc-pg"]
 MB = 1e6
 
 
@@ -128,11 +128,13 @@ def run_once(server, scenario, groups, info, run_dir, env, sample_memory):
         with sampler:
             clients = []
             for group, client_log in zip(groups, client_logs):
+                if hasattr(server, "client_argv"):  # the fsync copy: no network
+                    argv = server.client_argv(group)
+                else:
+                    argv = ["storescu", "-aet", servers.CALLING_AE, "-aec", server.ae, "+sd", "127.0.0.1",
+                            str(server.port), group]
                 with open(client_log, "wb") as out:
-                    clients.append(subprocess.Popen(
-                        ["storescu", "-aet", servers.CALLING_AE, "-aec", server.ae, "+sd",
-                         "127.0.0.1", str(server.port), group],
-                        stdout=out, stderr=subprocess.STDOUT, env=client_env))
+                    clients.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=client_env))
             codes = [c.wait() for c in clients]
             wall = time.monotonic() - t0
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -373,6 +375,7 @@ def main():
         "pacsnode": servers.PacsNode(procs, env, args.pacsnode),
         "pacsnode-rules": servers.PacsNode(procs, env, args.pacsnode, RULES_FILE),
         "storescp": servers.StoreScp(procs, env),
+        "fsync-copy": servers.FsyncCopy(procs, env),
         "orthanc": servers.Orthanc(procs, env),
         "orthanc-pg": servers.OrthancPg(procs, env, workdir),
     }
@@ -414,7 +417,8 @@ def main():
                         continue
                     infos["huge"] = generate(dataset_dir, "huge", 8, 8, huge_mb)
                 else:
-                    keys = order
+                    # The copy has no network: a client's Nagle setting means nothing to it.
+                    keys = [k for k in order if not (scenario.nagle and k == "fsync-copy")]
                 groups = split_groups(dataset_dir, scenario.kind, scenario.associations)
                 for key in keys:
                     server = server_objs[key]

@@ -146,6 +146,38 @@ class StoreScp(Server):
         return count_dicom_files(self.out)
 
 
+class FsyncCopy(Server):
+    """Not a server: the disk's own cost of durable instances (bench/fsync_copy.py), one copy
+    process per association of the scenario, into a store laid out like pacsnode's. Its CPU
+    is the copy processes' (reported as client CPU; the server's is 0)."""
+    key = "fsync-copy"
+    label = "per-file fsync copy (no network)"
+    ae = ""
+    SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fsync_copy.py")
+
+    def start(self, run_dir, ready_timeout=120):
+        self.run_dir = run_dir
+        self.out = os.path.join(run_dir, "store")
+        for i in range(4096):
+            os.makedirs(os.path.join(self.out, "objects", f"{i:03x}"))
+        self.port = 0
+
+    def client_argv(self, group):
+        return ["/usr/bin/python3", self.SCRIPT, group, self.out]
+
+    def cpu_roots(self):
+        return []
+
+    def main_pid(self):
+        return None
+
+    def stored(self):
+        return count_dicom_files(self.out)
+
+    def stop(self):
+        pass
+
+
 class Orthanc(Server):
     key = "orthanc"
     label = "Orthanc (SQLite)"
