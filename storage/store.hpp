@@ -54,6 +54,8 @@ class TempFile {
   std::filesystem::path path_;
   std::vector<std::uint8_t> buffer_;
   std::uint64_t size_ = 0;
+  std::uint64_t written_ = 0;         // bytes handed to the OS
+  std::uint64_t writeback_from_ = 0;  // where the last early writeback request ended
   std::unique_ptr<Hasher> hasher_;
 };
 
