@@ -204,11 +204,7 @@ def report(args, results):
         ratio = f"{pw['mb_s'] / ow['mb_s']:.1f}×" if pw and ow else "—"
         lines.append(f"| {args.series_size} instances | {((pw or ow)['bytes']) / 1e6:.1f} | "
                      f"{'%.0f' % pw['mb_s'] if pw else '—'} | {'%.0f' % ow['mb_s'] if ow else '—'} | {ratio} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    os.makedirs(args.results, exist_ok=True)
-    with open(os.path.join(args.results, f"dicomweb-{datetime.date.today().isoformat()}.md"), "w") as f:
-        f.write(text)
+    procstat.write_report(args.results, "dicomweb", "\n".join(lines))
 
 
 if __name__ == "__main__":

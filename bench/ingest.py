@@ -429,13 +429,7 @@ def main():
                     log(f"[round {rnd + 1}/{rounds}] {scenario.key:8} {server.label:22} {describe(r)}")
 
         report = render(args, rounds, scenarios, server_objs, unavailable, results, infos, started)
-        print(report)
-        os.makedirs(args.results, exist_ok=True)
-        stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
-        path = os.path.join(args.results, f"ingest-{stamp}{'-quick' if args.quick else ''}.md")
-        with open(path, "w") as f:
-            f.write(report + "\n")
-        log(f"written to {path}")
+        procstat.write_report(args.results, "ingest-quick" if args.quick else "ingest", report)
     except KeyboardInterrupt as e:
         log(f"interrupted ({e}); cleaning up")
         return 130

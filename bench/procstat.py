@@ -1,10 +1,13 @@
-"""Process helpers for the ingest benchmark: CPU time and memory of process trees read from
-/proc, free ports, and a registry that stops everything the benchmark started."""
+"""Process helpers for the benchmarks: CPU time and memory of process trees read from
+/proc, free ports, a registry that stops everything the benchmark started, and where a
+benchmark's report goes."""
 
+import datetime
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -200,3 +203,14 @@ def system_busy_seconds():
     # user nice system idle iowait irq softirq steal (guest time is already in user)
     busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + (fields[7] if len(fields) > 7 else 0)
     return busy / CLOCK_TICKS
+
+
+def write_report(results_dir, name, text):
+    """Prints the report and writes it to <results_dir>/<name>-<date and time>.md; returns the path."""
+    print(text)
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(results_dir, f"{name}-{datetime.datetime.now():%Y-%m-%d-%H%M%S}.md")
+    with open(path, "w") as f:
+        f.write(text.rstrip("\n") + "\n")
+    print(f"written to {path}", file=sys.stderr, flush=True)
+    return path

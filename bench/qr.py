@@ -312,13 +312,7 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
 
     lines = report(args, results, loads, moves, move_bytes if results else 0, million, load_before, os.getloadavg())
-    text = "\n".join(lines)
-    print(text)
-    os.makedirs(args.results, exist_ok=True)
-    path = os.path.join(args.results, f"qr-{datetime.datetime.now():%Y%m%d-%H%M%S}.md")
-    with open(path, "w") as f:
-        f.write(text + "\n")
-    log(f"written to {path}")
+    procstat.write_report(args.results, "qr", "\n".join(lines))
 
 
 def report(args, results, loads, moves, move_bytes, million, load_before, load_after):

@@ -163,13 +163,7 @@ def main():
                  "|---|---|---|---|"]
         for r in results:
             lines.append(f"| {r['label']} | {r['ready_s']:.1f} s | {r['vm_hwm'] / 2**20:.0f} MiB | {r['line']} |")
-        report = "\n".join(lines)
-        print(report)
-        os.makedirs(args.results, exist_ok=True)
-        path = os.path.join(args.results, f"startup-{datetime.datetime.now():%Y-%m-%d-%H%M%S}.md")
-        with open(path, "w") as f:
-            f.write(report + "\n")
-        log(f"written to {path}")
+        procstat.write_report(args.results, "startup", "\n".join(lines))
     except servers.Unavailable as e:
         log(f"pacsnode: {e}")
         return 1
