@@ -224,6 +224,8 @@ asio::awaitable<void> handle_stow(Context& context, Exchange& exchange, const st
   // Every complete part, through the ingest path: placed (parsed, checked, synced, renamed),
   // then indexed; the answer goes out once every index commit is done.
   const ingest::Origin origin{"", context.ae_title, ""};
+  std::vector<ingest::Placed> placed;
+  std::vector<Part*> placed_parts;
   for (auto& owned : parts) {
     Part& part = *owned;
     if (part.failure != 0) continue;
@@ -258,8 +260,13 @@ asio::awaitable<void> handle_stow(Context& context, Exchange& exchange, const st
     part.series_instance_uid = record.series.series_instance_uid;
     part.duplicate = placing.placed->already_existed;
     part.bytes = static_cast<std::uint64_t>(record.instance.file_size);
-    const ingest::Indexed indexed = co_await ingest::index_async(context.ingest, std::move(*placing.placed));
-    if (!indexed.ok) part.fail(net::status::ProcessingFailure, indexed.error);
+    placed.push_back(std::move(*placing.placed));
+    placed_parts.push_back(&part);
+  }
+  // All of them to the index writer at once: committed together, not one transaction each.
+  const auto indexed = co_await ingest::index_all_async(context.ingest, std::move(placed));
+  for (std::size_t i = 0; i < indexed.size(); ++i) {
+    if (!indexed[i].ok) placed_parts[i]->fail(net::status::ProcessingFailure, indexed[i].error);
   }
 
   // The answer (PS3.18 §10.5.3): Referenced SOP Sequence, Failed SOP Sequence.
