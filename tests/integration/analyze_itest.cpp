@@ -62,23 +62,8 @@ Phantom make_phantom(const fs::path& dir, const std::string& patient_id, const s
   return p;
 }
 
-std::vector<std::string> rows(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
 
-std::string one(const Node& node, const std::string& query) {
-  auto r = rows(node.sql(query));
-  REQUIRE_MESSAGE(r.size() == 1, query << " → " << r.size() << " rows");
-  return r.front();
-}
-
-int count(const Node& node, const std::string& query) { return std::stoi(one(node, query)); }
+int count(const Node& node, const std::string& query) { return std::stoi(node.sql_one(query)); }
 
 std::string analysis_toml(const Orthanc& pacs, const std::string& extra_plugins = {}) {
   return peer_toml("pacs", pacs.ae_title(), pacs.dicom_port()) +
@@ -104,7 +89,7 @@ void wait_all_done(const Node& node, int expected_jobs, std::chrono::seconds tim
 
 // The stored file of an instance in the node's storage.
 fs::path stored_file(const Node& node, const std::string& sop_instance_uid) {
-  return node.storage() / one(node, "SELECT file_path FROM instance WHERE sop_instance_uid = '" + sop_instance_uid + "'");
+  return node.storage() / node.sql_one("SELECT file_path FROM instance WHERE sop_instance_uid = '" + sop_instance_uid + "'");
 }
 
 double truth_of(const nlohmann::json& truth, const std::string& lung, const std::string& what) {
@@ -123,12 +108,12 @@ TEST_CASE("analysis end to end: phantom CT → lung-density → SR stored, valid
   store(node, first.files);
   wait_all_done(node, 2);  // analyze, then forward of the SR
 
-  const std::string sr = one(node, "SELECT sr_sop_instance_uid FROM analysis_report");
-  CHECK(one(node, "SELECT state FROM job WHERE kind = 'analyze'") == "done");
-  CHECK(one(node, "SELECT state || ' ' || target || ' ' || sop_instance_uid FROM job WHERE kind = 'forward'") ==
+  const std::string sr = node.sql_one("SELECT sr_sop_instance_uid FROM analysis_report");
+  CHECK(node.sql_one("SELECT state FROM job WHERE kind = 'analyze'") == "done");
+  CHECK(node.sql_one("SELECT state || ' ' || target || ' ' || sop_instance_uid FROM job WHERE kind = 'forward'") ==
         "done pacs " + sr);
   // Stored and indexed like any received instance: in the same study, a series of its own.
-  CHECK(one(node, "SELECT st.study_instance_uid || ' ' || se.modality FROM instance i JOIN series se ON se.id = "
+  CHECK(node.sql_one("SELECT st.study_instance_uid || ' ' || se.modality FROM instance i JOIN series se ON se.id = "
                   "i.series_pk JOIN study st ON st.id = se.study_pk WHERE i.sop_instance_uid = '" + sr + "'") ==
         "1.2.826.0.1.3680043.10.1337.99.1 SR");
   const fs::path sr_file = stored_file(node, sr);
@@ -176,7 +161,7 @@ TEST_CASE("analysis end to end: phantom CT → lung-density → SR stored, valid
                     "HAVING count(DISTINCT tracking_uid) <> 1) x") == 0);
   CHECK(count(node, "SELECT count(DISTINCT tracking_uid) FROM finding") == 3);
   const std::string sr2 =
-      one(node, "SELECT sr_sop_instance_uid FROM analysis_report WHERE study_instance_uid = '1.2.826.0.1.3680043.10.1337.99.2'");
+      node.sql_one("SELECT sr_sop_instance_uid FROM analysis_report WHERE study_instance_uid = '1.2.826.0.1.3680043.10.1337.99.2'");
   CHECK(dciodvfy_errors(stored_file(node, sr2)).empty());
   CHECK(pacs.instance_id(sr2).has_value());
   auto [h2_code, h2_out] = pacsnode_cli(node.config_path(), {"history", "LUNG-1", "--finding", "right lung", "--json"});
@@ -210,7 +195,7 @@ TEST_CASE("analysis: the same study sent twice gives one SR; the series amended 
   const std::vector<fs::path> rest(p.files.end() - static_cast<std::ptrdiff_t>(held), p.files.end());
   store(node, most);
   wait_all_done(node, 2);
-  const std::string first_sr = one(node, "SELECT sr_sop_instance_uid FROM analysis_report");
+  const std::string first_sr = node.sql_one("SELECT sr_sop_instance_uid FROM analysis_report");
 
   // The same instances again: nothing new to report.
   store(node, most);
@@ -223,9 +208,9 @@ TEST_CASE("analysis: the same study sent twice gives one SR; the series amended 
   store(node, rest);
   REQUIRE(wait_for([&] { return count(node, "SELECT count(*) FROM analysis_report") == 2; }, 120s));
   wait_all_done(node, 4);
-  CHECK(one(node, "SELECT firing FROM job WHERE kind = 'analyze' ORDER BY id DESC LIMIT 1") == "2");
+  CHECK(node.sql_one("SELECT firing FROM job WHERE kind = 'analyze' ORDER BY id DESC LIMIT 1") == "2");
   const std::string second_sr =
-      one(node, "SELECT sr_sop_instance_uid || ' ' || replaces_sop_instance_uid FROM analysis_report WHERE "
+      node.sql_one("SELECT sr_sop_instance_uid || ' ' || replaces_sop_instance_uid FROM analysis_report WHERE "
                 "replaces_sop_instance_uid IS NOT NULL");
   CHECK(second_sr.substr(second_sr.find(' ') + 1) == first_sr);
   const fs::path file = stored_file(node, second_sr.substr(0, second_sr.find(' ')));
@@ -290,7 +275,7 @@ TEST_CASE("analysis: plug-ins that crash, hang past their timeout leaving a chil
   CHECK(count(node, "SELECT count(*) FROM analysis_report") == 0);
   // `jobs show` prints the plug-in's output.
   auto [show_code, show] = pacsnode_cli(node.config_path(),
-                                        {"jobs", "show", one(node, "SELECT id FROM job WHERE target = 'crash'")});
+                                        {"jobs", "show", node.sql_one("SELECT id FROM job WHERE target = 'crash'")});
   CHECK(show_code == 0);
   CHECK(show.find("about to crash") != std::string::npos);
   // Nothing of the hung plug-in is left: not even the child it started.
@@ -341,10 +326,10 @@ dcmodify -nb -gin -i "PatientID=SOMEONE-ELSE" "$PACSNODE_OUT_DIR/other.dcm")");
   CHECK(node.sql("SELECT last_error FROM job WHERE target = 'foreign'").find("SOMEONE-ELSE") != std::string::npos);
   CHECK(node.sql("SELECT state FROM job WHERE target = 'own'").find("done") == 0);
   const std::string derived =
-      one(node, "SELECT i.sop_instance_uid FROM instance i JOIN series se ON se.id = i.series_pk WHERE "
+      node.sql_one("SELECT i.sop_instance_uid FROM instance i JOIN series se ON se.id = i.series_pk WHERE "
                 "se.series_description = 'derived by a plug-in'");
   CHECK(count(node, "SELECT count(*) FROM instance i JOIN patient p ON true WHERE p.patient_id = 'SOMEONE-ELSE'") == 0);
-  CHECK(one(node, "SELECT sop_instance_uid FROM job WHERE kind = 'forward'") == derived);
+  CHECK(node.sql_one("SELECT sop_instance_uid FROM job WHERE kind = 'forward'") == derived);
   CHECK(pacs.instance_id(derived).has_value());
   CHECK(count(node, "SELECT count(*) FROM analysis_report") == 0);
 }

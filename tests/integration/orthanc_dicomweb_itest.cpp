@@ -33,16 +33,8 @@ std::set<std::string> values(const nlohmann::json& matches, const std::string& t
 }
 
 std::set<std::string> column(const Node& node, const std::string& query) {
-  std::set<std::string> out;
-  std::string text = node.sql(query);
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) out.insert(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
+  const auto rows = node.sql_rows(query);
+  return {rows.begin(), rows.end()};
 }
 
 // A value of the file as dcmdump reads it: "[text]" or a number.

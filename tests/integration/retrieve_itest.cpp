@@ -121,13 +121,8 @@ std::set<std::string> received_uids(const Node& node, const fs::path& dir) {
 }
 
 std::set<std::string> lines(const std::string& text) {
-  std::set<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.insert(line);
-  }
-  return out;
+  const auto all = lines_of(text);
+  return {all.begin(), all.end()};
 }
 
 // The index's view of one study: its instances, its (only) series, its patient.

@@ -28,21 +28,6 @@ namespace {
 
 const std::string kData = "/usr/lib/python3/dist-packages/pydicom/data/test_files/";
 
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
-std::string one(const Node& node, const std::string& query) {
-  const auto rows = lines(node.sql(query));
-  REQUIRE_MESSAGE(rows.size() == 1, query << " → " << rows.size() << " rows");
-  return rows.front();
-}
 
 // A water phantom series (tests/tools/gen_chest_phantom.py) of patient UI-1 on `date`.
 std::vector<fs::path> water_study(const fs::path& dir, const std::string& date, double sigma, int seed) {
@@ -118,30 +103,30 @@ TEST_CASE("The web UI in a real browser: patients, history with plotted findings
   store(node, {kData + "MR_small.dcm"});
   const bool settled = wait_for(
       [&] {
-        return one(node, "SELECT count(*) FROM job WHERE kind = 'analyze' AND state = 'done'") == "3" &&
-               one(node, "SELECT count(*) FROM job WHERE kind = 'forward' AND state = 'dead'") == "1";
+        return node.sql_one("SELECT count(*) FROM job WHERE kind = 'analyze' AND state = 'done'") == "3" &&
+               node.sql_one("SELECT count(*) FROM job WHERE kind = 'forward' AND state = 'dead'") == "1";
       },
       120s);
   REQUIRE_MESSAGE(settled, node.sql("SELECT id, kind, target, state, attempts, last_error FROM job ORDER BY id")
                                << "\n" << node.log_tail(40));
-  const std::string dead_job = one(node, "SELECT id FROM job WHERE kind = 'forward'");
+  const std::string dead_job = node.sql_one("SELECT id FROM job WHERE kind = 'forward'");
 
   // The finding the page must plot: series-stats' whole-series mean, one value per study.
   const std::string tracking_uid =
-      one(node, "SELECT DISTINCT tracking_uid FROM finding WHERE tracking_identifier = 'whole series'");
+      node.sql_one("SELECT DISTINCT tracking_uid FROM finding WHERE tracking_identifier = 'whole series'");
   const std::string measurement = "Attenuation Coefficient (Mean)";
   std::map<std::string, double> expected;  // study UID → value
-  for (const auto& row : lines(node.sql(
+  for (const auto& row : node.sql_rows(
            "SELECT ar.study_instance_uid || '|' || f.value FROM finding f JOIN analysis_report ar ON ar.id = f.report_pk"
            " WHERE f.tracking_uid = '" + tracking_uid + "' AND f.concept_meaning = 'Attenuation Coefficient'"
-           " AND f.derivation_meaning = 'Mean'"))) {
+           " AND f.derivation_meaning = 'Mean'")) {
     const auto bar = row.find('|');
     expected[row.substr(0, bar)] = std::stod(row.substr(bar + 1));
   }
   REQUIRE(expected.size() == 3);
-  const auto study_uids = lines(node.sql(
+  const auto study_uids = node.sql_rows(
       "SELECT st.study_instance_uid FROM study st JOIN patient p ON p.id = st.patient_pk WHERE p.patient_id = 'UI-1'"
-      " ORDER BY st.study_date"));
+      " ORDER BY st.study_date");
   REQUIRE(study_uids.size() == 3);
 
   // The UI's and the viewer's files (one static-file server for both): pages' addresses
@@ -181,7 +166,7 @@ TEST_CASE("The web UI in a real browser: patients, history with plotted findings
     const json arrivals = get(http_port, "/api/system/arrivals");
     CHECK(arrivals.at("minutes") == 60);
     REQUIRE(arrivals.at("items").size() == 60);
-    CHECK(std::to_string(arrivals.at("instances").get<long>()) == one(node, "SELECT count(*) FROM instance"));
+    CHECK(std::to_string(arrivals.at("instances").get<long>()) == node.sql_one("SELECT count(*) FROM instance"));
     CHECK(arrivals.at("instances") == 13);
     long sum = 0;
     for (const auto& m : arrivals.at("items")) sum += m.at("instances").get<long>();
@@ -196,7 +181,7 @@ TEST_CASE("The web UI in a real browser: patients, history with plotted findings
     REQUIRE(rules.at("items").size() == 2);
     for (const auto& r : rules.at("items")) CHECK_MESSAGE(r.at("last_fired_at").is_string(), r.dump());
     CHECK(rules.at("items").at(0).at("last_fired_at").get<std::string>().substr(0, 4) ==
-          one(node, "SELECT to_char(max(created_at) AT TIME ZONE 'UTC', 'YYYY') FROM job"));
+          node.sql_one("SELECT to_char(max(created_at) AT TIME ZONE 'UTC', 'YYYY') FROM job"));
 
     const json peers = get(http_port, "/api/peers");
     REQUIRE(peers.at("items").size() == 3);
@@ -255,7 +240,7 @@ TEST_CASE("The web UI in a real browser: patients, history with plotted findings
 
   // Jobs: retried from the page, the forward ran and the archive has the MR image.
   CHECK(report.at("jobs").at("final_state") == "done");
-  CHECK(one(node, "SELECT state FROM job WHERE id = " + dead_job) == "done");
+  CHECK(node.sql_one("SELECT state FROM job WHERE id = " + dead_job) == "done");
   CHECK(archive.received_uids().count("1.3.6.1.4.1.5962.1.1.4.1.1.20040826185059.5457") == 1);
 
   // Rules: the explanation of `pacsnode rules test` for CT_small.

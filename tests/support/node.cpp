@@ -71,6 +71,23 @@ std::string Node::sql(const std::string& query) const {
   return psql(postgres, postgres.conninfo(), query);
 }
 
+std::vector<std::string> Node::sql_rows(const std::string& query) const { return lines_of(sql(query)); }
+
+std::string Node::sql_one(const std::string& query) const {
+  const auto rows = sql_rows(query);
+  REQUIRE_MESSAGE(rows.size() == 1, query << " → " << rows.size() << " rows");
+  return rows.front();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
 void generate_instances(const std::filesystem::path& dir, int count, int studies, int pixels) {
   auto [code, out] = run({"/usr/bin/python3", std::string(PACSNODE_SOURCE_DIR) + "/tests/tools/gen_instances.py",
                           dir.string(), std::to_string(count), "--studies", std::to_string(studies), "--pixels",

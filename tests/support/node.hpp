@@ -67,6 +67,10 @@ class Node {
   // Runs SQL against the node's embedded database (psql, tuples only, '|' separated), through
   // its socket: also while serve is down, as long as the postmaster runs.
   std::string sql(const std::string& query) const;
+  // sql()'s rows, one string each ('|' between columns), in the order psql printed them.
+  std::vector<std::string> sql_rows(const std::string& query) const;
+  // The one row the query returns (REQUIREs exactly one).
+  std::string sql_one(const std::string& query) const;
   // The embedded PostgreSQL's postmaster is running (it outlives a kill(): pg_ctl started it
   // in a session of its own).
   bool database_running() const;
@@ -88,6 +92,9 @@ class Node {
 
 // Generates `count` synthetic CT instances into `dir` (tests/tools/gen_instances.py).
 void generate_instances(const std::filesystem::path& dir, int count, int studies, int pixels = 64);
+
+// The non-empty lines of `text`, in order.
+std::vector<std::string> lines_of(const std::string& text);
 
 // Files below `dir` (recursively), sorted.
 std::vector<std::filesystem::path> files_below(const std::filesystem::path& dir);
