@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -149,14 +150,23 @@ void check_report_input(const ReportInput& input) {
     check_uid(p.sop_instance_uid, "predecessor's SOP Instance UID");
     if (p.sop_instance_uid == input.sop_instance_uid) invalid("the report cannot be its own predecessor");
   }
-  std::set<std::string> tracking_uids;
+  // A tracking UID names one finding: groups may share one only when they are the same
+  // finding (tracking identifier, finding, site, laterality), e.g. measured in a volume and
+  // on one slice; a viewer then shows them together.
+  std::map<std::string, std::size_t> tracking_uids;
   for (std::size_t g = 0; g < result.groups.size(); ++g) {
     const plugins::MeasurementGroup& group = result.groups[g];
     const std::string where = "Measurements[" + std::to_string(g) + "]";
     check_text(group.tracking_identifier, 64, where + ".TrackingIdentifier");
     check_uid(input.tracking_uids[g], where + " tracking UID");
-    if (!tracking_uids.insert(input.tracking_uids[g]).second) {
-      invalid(where + " tracking UID " + input.tracking_uids[g] + " is used by another group too");
+    const auto [first, fresh] = tracking_uids.emplace(input.tracking_uids[g], g);
+    if (!fresh) {
+      const plugins::MeasurementGroup& other = result.groups[first->second];
+      if (other.tracking_identifier != group.tracking_identifier || other.finding != group.finding ||
+          other.finding_site != group.finding_site || other.laterality != group.laterality) {
+        invalid(where + " tracking UID " + input.tracking_uids[g] + " is used by another group too (Measurements[" +
+                std::to_string(first->second) + "], another finding)");
+      }
     }
     check_code(group.finding, where + ".Finding");
     if (group.finding_site) check_code(*group.finding_site, where + ".FindingSite");

@@ -11,6 +11,7 @@
 #include <dcmtk/dcmsr/cmr/init.h>
 #include <dcmtk/dcmsr/cmr/tid1500.h>
 #include <dcmtk/dcmsr/codes/dcm.h>
+#include <dcmtk/dcmsr/codes/sct.h>
 #include <dcmtk/dcmsr/dsrdoc.h>
 
 #include <algorithm>
@@ -71,6 +72,9 @@ struct Source {
   std::filesystem::path path;
   std::unique_ptr<DcmFileFormat> file;
   std::string sop_class_uid, sop_instance_uid, study_instance_uid, series_instance_uid, modality;
+  Uint16 rows = 0, columns = 0;
+  long frames = 1;  // Number of Frames; 1 when absent
+  bool multi_frame = false;  // has a Number of Frames: only then may a reference name a frame
   bool had_character_set = false;
   DcmDataset& data_set() const { return *file->getDataset(); }
 };
@@ -95,6 +99,13 @@ Source load_source(const std::filesystem::path& path) {
   source.study_instance_uid = string_of(ds, DCM_StudyInstanceUID);
   source.series_instance_uid = string_of(ds, DCM_SeriesInstanceUID);
   source.modality = string_of(ds, DCM_Modality);
+  ds.findAndGetUint16(DCM_Rows, source.rows);
+  ds.findAndGetUint16(DCM_Columns, source.columns);
+  Sint32 frames = 0;
+  if (ds.findAndGetSint32(DCM_NumberOfFrames, frames).good()) {
+    source.multi_frame = true;
+    source.frames = std::max<Sint32>(frames, 1);
+  }
   const std::string name = "analysed file " + path.string();
   check_uid(source.sop_class_uid, name + ": SOP Class UID");
   check_uid(source.sop_instance_uid, name + ": SOP Instance UID");
@@ -207,6 +218,135 @@ void fill_group(CMR_TID1501_in_TID1500& tid1501, const plugins::MeasurementGroup
   if (!tid1501.isValid()) invalid(where + ": DCMTK finds the measurement group (TID 1501) invalid");
 }
 
+// (TID 1410) A group measured in a region of one image. DCMTK 3.6.7 has no class for this
+// template, so its content items are added to the finished document tree, with the same
+// concepts and relationships DCMTK's TID 1501 and TID 1419 (in TID 1411) use.
+class PlanarGroupWriter {
+ public:
+  explicit PlanarGroupWriter(DSRDocumentTree& tree) : tree_(tree) {}
+
+  // Adds the group after node `previous` (0: as the first child of `container`).
+  std::size_t write(std::size_t container, std::size_t previous, const plugins::MeasurementGroup& group,
+                    const std::string& tracking_uid, const Source& image, const std::string& where) {
+    where_ = where;
+    std::size_t id = 0;
+    if (previous == 0) {
+      if (tree_.gotoNode(container) == 0) internal("Imaging Measurements container lost");
+      id = tree_.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Container, DSRTypes::AM_belowCurrentBeforeFirstChild);
+    } else {
+      if (tree_.gotoNode(previous) == 0) internal("preceding measurement group lost");
+      id = tree_.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Container, DSRTypes::AM_afterCurrent);
+    }
+    if (id == 0) internal("DCMTK refuses a measurement group here");
+    check(tree_.getCurrentContentItem().setConceptName(CODE_DCM_MeasurementGroup), where + ": measurement group");
+    check(tree_.getCurrentContentItem().setTemplateIdentification("1410", "DCMR"), where + ": template identification");
+
+    child(id, DSRTypes::RT_contains, DSRTypes::VT_Text, CODE_DCM_TrackingIdentifier, "tracking identifier");
+    check(item().setStringValue(group.tracking_identifier), where + ": tracking identifier");
+    child(id, DSRTypes::RT_contains, DSRTypes::VT_UIDRef, CODE_DCM_TrackingUniqueIdentifier, "tracking unique identifier");
+    check(item().setStringValue(tracking_uid), where + ": tracking unique identifier");
+    child(id, DSRTypes::RT_contains, DSRTypes::VT_Code, CODE_DCM_Finding, "finding");
+    check(item().setCodeValue(coded(group.finding, where + ".Finding")), where + ": finding");
+
+    const plugins::ImageRegion& region = *group.image_region;
+    const std::size_t scoord = child(id, DSRTypes::RT_contains, DSRTypes::VT_SCoord, CODE_DCM_ImageRegion, "image region");
+    DSRSpatialCoordinatesValue coordinates(graphic_type(region.graphic_type));
+    for (std::size_t i = 0; i + 1 < region.graphic_data.size(); i += 2) {
+      coordinates.getGraphicDataList().addItem(static_cast<Float32>(region.graphic_data[i]),
+                                               static_cast<Float32>(region.graphic_data[i + 1]));
+    }
+    check(item().setSpatialCoordinates(coordinates), where + ".imageRegion");
+    DSRImageReferenceValue reference(image.sop_class_uid, image.sop_instance_uid);
+    // A single-frame image has no frame to name (frame 1 of it is the image).
+    if (region.referenced_frame_number && image.multi_frame) reference.getFrameList().addItem(*region.referenced_frame_number);
+    child(scoord, DSRTypes::RT_selectedFrom, DSRTypes::VT_Image, std::nullopt, "image of the region");
+    check(item().setImageReference(reference), where + ".imageRegion.referencedSOPInstanceUID");
+
+    if (group.finding_site) {
+      const std::size_t site = child(id, DSRTypes::RT_hasConceptMod, DSRTypes::VT_Code, CODE_SCT_FindingSite, "finding site");
+      check(item().setCodeValue(coded(*group.finding_site, where + ".FindingSite")), where + ": finding site");
+      if (group.laterality) {
+        child(site, DSRTypes::RT_hasConceptMod, DSRTypes::VT_Code, CODE_SCT_Laterality, "laterality");
+        check(item().setCodeValue(coded(*group.laterality, where + ".Laterality")), where + ": laterality");
+      }
+    }
+    for (std::size_t i = 0; i < group.items.size(); ++i) {
+      const plugins::MeasurementItem& m = group.items[i];
+      const std::string at = where + ".measurementItems[" + std::to_string(i) + "]";
+      const DSRCodedEntryValue quantity = coded(m.quantity, at + ".quantity");
+      const std::size_t num = child(id, DSRTypes::RT_contains, DSRTypes::VT_Num, quantity, "measurement");
+      const DSRNumericMeasurementValue value(OFString(to_decimal_string(m.value)->c_str()), coded(m.unit, at + ".units"));
+      check(item().setNumericValue(value), at + ": value");
+      if (m.method) {
+        child(num, DSRTypes::RT_hasConceptMod, DSRTypes::VT_Code, CODE_SCT_MeasurementMethod, "measurement method");
+        check(item().setCodeValue(coded(*m.method, at + ".method")), at + ": method");
+      }
+      if (m.derivation) {
+        child(num, DSRTypes::RT_hasConceptMod, DSRTypes::VT_Code, CODE_DCM_Derivation, "derivation");
+        check(item().setCodeValue(coded(*m.derivation, at + ".derivationModifier")), at + ": derivation");
+      }
+    }
+    return id;
+  }
+
+ private:
+  [[noreturn]] void internal(const std::string& what) const {
+    throw Error(ErrorCode::Internal, "measurement report: " + where_ + ": " + what);
+  }
+
+  static DSRTypes::E_GraphicType graphic_type(const std::string& name) {
+    if (name == "POINT") return DSRTypes::GT_Point;
+    if (name == "CIRCLE") return DSRTypes::GT_Circle;
+    if (name == "ELLIPSE") return DSRTypes::GT_Ellipse;
+    return DSRTypes::GT_Polyline;  // parse_result admits nothing else
+  }
+
+  DSRContentItem& item() { return tree_.getCurrentContentItem(); }
+
+  // A new last child of `parent`, the cursor on it; the IMAGE a region is selected from has
+  // no concept name.
+  std::size_t child(std::size_t parent, DSRTypes::E_RelationshipType relationship, DSRTypes::E_ValueType type,
+                    const std::optional<DSRCodedEntryValue>& name, const char* what) {
+    if (tree_.gotoNode(parent) == 0) internal(std::string("parent of the ") + what + " lost");
+    const std::size_t id = tree_.addContentItem(relationship, type, DSRTypes::AM_belowCurrent);
+    if (id == 0) invalid(where_ + ": DCMTK refuses the " + what + " in a measurement group");
+    if (name) check(item().setConceptName(*name), where_ + ": " + what);
+    return id;
+  }
+
+  DSRDocumentTree& tree_;
+  std::string where_;
+};
+
+// Adds the groups that have an image region to the document, each in its place among the
+// TID 1501 groups (which are the other groups, in order).
+void add_planar_groups(DSRDocumentTree& tree, const plugins::AnalysisResult& result,
+                       const std::vector<std::string>& tracking_uids, const std::vector<const Source*>& region_images) {
+  if (tree.gotoNamedNode(CODE_DCM_ImagingMeasurements) == 0) {
+    throw Error(ErrorCode::Internal, "measurement report: no Imaging Measurements container in the tree");
+  }
+  const std::size_t container = tree.getNodeID();
+  std::vector<std::size_t> individual;  // the TID 1501 groups DCMTK wrote, in order
+  if (tree.goDown() != 0) {
+    do {
+      if (tree.getCurrentContentItem().getConceptName() == CODE_DCM_MeasurementGroup) individual.push_back(tree.getNodeID());
+    } while (tree.gotoNext() != 0);
+  }
+  PlanarGroupWriter writer(tree);
+  std::size_t previous = 0, next_individual = 0;
+  for (std::size_t g = 0; g < result.groups.size(); ++g) {
+    if (!result.groups[g].image_region) {
+      if (next_individual == individual.size()) {
+        throw Error(ErrorCode::Internal, "measurement report: fewer TID 1501 groups in the tree than in the result");
+      }
+      previous = individual[next_individual++];
+      continue;
+    }
+    previous = writer.write(container, previous, result.groups[g], tracking_uids[g], *region_images[g],
+                            "Measurements[" + std::to_string(g) + "]");
+  }
+}
+
 }  // namespace
 
 BuiltReport build_measurement_report(const ReportInput& input) {
@@ -250,6 +390,32 @@ BuiltReport build_measurement_report(const ReportInput& input) {
     }
     reference_items += references[g].size() * result.groups[g].items.size();
   }
+  // Each region's image: analysed, with the frame it names, and the region inside it.
+  std::vector<const Source*> region_images(result.groups.size(), nullptr);
+  for (std::size_t g = 0; g < result.groups.size(); ++g) {
+    if (!result.groups[g].image_region) continue;
+    const plugins::ImageRegion& region = *result.groups[g].image_region;
+    const std::string where = "Measurements[" + std::to_string(g) + "].imageRegion";
+    const auto found = by_sop_instance.find(region.referenced_sop_instance_uid);
+    if (found == by_sop_instance.end()) {
+      invalid(where + ".referencedSOPInstanceUID: " + region.referenced_sop_instance_uid + " is not one of the analysed instances");
+    }
+    const Source& image = *found->second;
+    if (region.referenced_frame_number && *region.referenced_frame_number > image.frames) {
+      invalid(where + ".referencedFrameNumber: " + std::to_string(*region.referenced_frame_number) + ", but the image has " +
+              std::to_string(image.frames) + " frame" + (image.frames == 1 ? "" : "s"));
+    }
+    for (std::size_t i = 0; i + 1 < region.graphic_data.size(); i += 2) {
+      const double column = region.graphic_data[i], row = region.graphic_data[i + 1];
+      if (column > image.columns || row > image.rows) {
+        char shown[64];
+        std::snprintf(shown, sizeof shown, "(%g, %g)", column, row);
+        invalid(where + ".graphicData: point " + shown + " lies outside the image (" + std::to_string(image.columns) +
+                " columns, " + std::to_string(image.rows) + " rows)");
+      }
+    }
+    region_images[g] = &image;
+  }
   if (reference_items > kMaxImageReferenceItems) {
     invalid(std::to_string(reference_items) + " image references (items × listed images), at most " +
             std::to_string(kMaxImageReferenceItems) + ": list fewer images or leave imageReferences empty (all)");
@@ -285,9 +451,13 @@ BuiltReport build_measurement_report(const ReportInput& input) {
   check(library.moveCommonImageDescriptorsToImageGroups(), "image library: common descriptors");
   if (!library.isValid()) invalid("DCMTK finds the image library (TID 1600) invalid");
 
-  // TID 1501 measurement groups, one per finding.
+  // TID 1501 measurement groups, one per finding measured without a region (those with one
+  // are added to the finished tree below).
+  bool first_individual = true;
   for (std::size_t g = 0; g < result.groups.size(); ++g) {
-    if (g > 0) check(report.addIndividualMeasurements(), "new measurement group");
+    if (result.groups[g].image_region) continue;
+    if (!first_individual) check(report.addIndividualMeasurements(), "new measurement group");
+    first_individual = false;
     fill_group(report.getIndividualMeasurements(), result.groups[g], input.tracking_uids[g], references[g],
                "Measurements[" + std::to_string(g) + "]");
   }
@@ -301,6 +471,7 @@ BuiltReport build_measurement_report(const ReportInput& input) {
   // The document: Enhanced SR in the analysed study, a new series.
   DSRDocument doc;
   check(doc.setTreeFromRootTemplate(report, OFTrue /*expandTree*/), "SR document tree");
+  add_planar_groups(doc.getTree(), result, input.tracking_uids, region_images);
   bool utf8 = false;
   for (const Source& source : sources) utf8 = utf8 || source.had_character_set;
   utf8 = utf8 || !detail::input_is_ascii(input);
