@@ -1,5 +1,6 @@
 #include "report/input_check.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -173,6 +174,25 @@ void check_report_input(const ReportInput& input) {
     if (group.laterality) {
       if (!group.finding_site) invalid(where + ".Laterality without a FindingSite (laterality qualifies the site)");
       check_code(*group.laterality, where + ".Laterality");
+    }
+    if (group.image_region) {
+      // parse_result checks the shape in full; this is what the SCOORD needs to be written.
+      const plugins::ImageRegion& region = *group.image_region;
+      const std::size_t points = region.graphic_data.size() / 2;
+      const std::string& type = region.graphic_type;
+      const bool count_ok = region.graphic_data.size() % 2 == 0 && points <= plugins::kMaxRegionPoints &&
+                            ((type == "POINT" && points == 1) || (type == "CIRCLE" && points == 2) ||
+                             (type == "ELLIPSE" && points == 4) || (type == "POLYLINE" && points >= 4));
+      if (!count_ok) {
+        invalid(where + ".imageRegion: graphic type '" + type + "' with " + std::to_string(points) +
+                (points == 1 ? " point" : " points"));
+      }
+      for (const double v : region.graphic_data) {
+        if (!std::isfinite(v) || v < 0 || v > plugins::kMaxImageCoordinate) {
+          invalid(where + ".imageRegion.graphicData: a coordinate is not a number from 0 to 65535");
+        }
+      }
+      if (!group.image_references.empty()) invalid(where + ": imageReferences beside an imageRegion");
     }
     if (group.items.empty()) invalid(where + " has no measurement items");
     if (group.items.size() > plugins::kMaxItemsPerGroup) {

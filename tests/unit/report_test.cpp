@@ -891,6 +891,14 @@ TEST_CASE("report: a result whose only groups have regions; regions that do not 
   check_invalid([&] { build_measurement_report(input_for(result, ct)); },
                 "Measurements[1].imageRegion.referencedFrameNumber: 2, but the image has 1 frame");
   result.groups[1].image_region->referenced_frame_number.reset();
+  result.groups[1].image_region->graphic_type = "MULTIPOINT";
+  check_invalid([&] { build_measurement_report(input_for(result, ct)); },
+                "Measurements[1].imageRegion: graphic type 'MULTIPOINT' with 1 point");
+  result.groups[1].image_region->graphic_type = "POINT";
+  result.groups[1].image_region->graphic_data = {10, std::nan("")};
+  check_invalid([&] { build_measurement_report(input_for(result, ct)); },
+                "Measurements[1].imageRegion.graphicData: a coordinate is not a number from 0 to 65535");
+  result.groups[1].image_region->graphic_data = {10, 10};
   result.groups[1].image_region->referenced_sop_instance_uid = "1.2.3";
   check_invalid([&] { build_measurement_report(input_for(result, ct)); },
                 "Measurements[1].imageRegion.referencedSOPInstanceUID: 1.2.3 is not one of the analysed instances");
