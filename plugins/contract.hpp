@@ -21,6 +21,8 @@ inline constexpr int kExitTemporaryFailure = 75;  // EX_TEMPFAIL: try again late
 inline constexpr std::size_t kMaxResultBytes = 4 << 20;  // out/result.json
 inline constexpr std::size_t kMaxGroups = 1000;          // measurement groups
 inline constexpr std::size_t kMaxItemsPerGroup = 1000;   // measurement items in one group
+inline constexpr std::size_t kMaxRegionPoints = 10000;   // (column, row) pairs in one image region
+inline constexpr double kMaxImageCoordinate = 65535;     // Columns and Rows are US: no image is larger
 
 // A coded concept: (CodeValue, CodingSchemeDesignator, CodeMeaning).
 struct Code {
@@ -39,7 +41,19 @@ struct MeasurementItem {
   std::optional<Code> method;       // e.g. (126030, DCM, "Sum of segmented voxel method for volume")
 };
 
-// One measurement group (TID 1501): one finding at one site.
+// Where on one image a group was measured: a planar region (a TID 1410 Image Region, an SCOORD)
+// in image pixel coordinates, (0,0) the top left corner of the top left pixel.
+struct ImageRegion {
+  // "POLYLINE" (closed: the last point repeats the first), "CIRCLE" (centre, a point on the
+  // circle), "ELLIPSE" (major axis end points, then minor axis end points) or "POINT".
+  std::string graphic_type;
+  std::vector<double> graphic_data;         // column, row, column, row, …
+  std::string referenced_sop_instance_uid;  // one of task.json's files
+  std::optional<int> referenced_frame_number;  // 1-based; absent: a single-frame image
+  bool operator==(const ImageRegion&) const = default;
+};
+
+// One measurement group: one finding at one site (TID 1501; TID 1410 when it has a region).
 struct MeasurementGroup {
   std::string tracking_identifier;  // free text, 1-64 characters, e.g. "right lung"
   Code finding;                     // e.g. (39607008, SCT, "Lung")
@@ -48,6 +62,8 @@ struct MeasurementGroup {
   std::vector<MeasurementItem> items;  // at least one
   // SOP Instance UIDs of input instances the measurements were made on; empty: all of them.
   std::vector<std::string> image_references;
+  // The region on one image the measurements were made in; then image_references is empty.
+  std::optional<ImageRegion> image_region;
 };
 
 // out/result.json, parsed and checked (plugins/result.hpp).

@@ -102,6 +102,92 @@ MeasurementItem item(const json& value, const std::string& path) {
   return result;
 }
 
+// A string for an error message: quoted, or only its length when it is too long to show.
+std::string shown(const std::string& s) {
+  return s.size() <= 64 ? json(s).dump() : fmt::format("a string of {} bytes", s.size());
+}
+
+// A region is an area or a point on one input image (README, "What the plug-in gives back").
+ImageRegion image_region(const json& value, const std::string& path, const std::unordered_set<std::string_view>& inputs) {
+  require_object(value, path);
+  ImageRegion result;
+  const std::string type_path = path + ".graphicType";
+  const json& type = require(value, path, "graphicType");
+  if (!type.is_string()) fail(type_path, fmt::format("must be a string (got {})", type_name(type)));
+  result.graphic_type = type.get<std::string>();
+  std::size_t points_needed = 0;  // 0: at least 4 (a closed polyline)
+  if (result.graphic_type == "POINT") {
+    points_needed = 1;
+  } else if (result.graphic_type == "CIRCLE") {
+    points_needed = 2;
+  } else if (result.graphic_type == "ELLIPSE") {
+    points_needed = 4;
+  } else if (result.graphic_type == "MULTIPOINT") {
+    // TID 1410's Image Region is one region; scattered points are no region (highdicom and
+    // dcmjs refuse it too).
+    fail(type_path, "\"MULTIPOINT\" is not a region: use POLYLINE (closed), CIRCLE, ELLIPSE or POINT");
+  } else if (result.graphic_type != "POLYLINE") {
+    fail(type_path, fmt::format("must be \"POLYLINE\", \"CIRCLE\", \"ELLIPSE\" or \"POINT\" (got {})",
+                                shown(result.graphic_type)));
+  }
+
+  const std::string data_path = path + ".graphicData";
+  const json& data = require(value, path, "graphicData");
+  if (!data.is_array()) fail(data_path, fmt::format("must be an array (got {})", type_name(data)));
+  if (data.size() % 2 != 0) fail(data_path, fmt::format("must be (column, row) pairs: an even count of numbers (got {})", data.size()));
+  const std::size_t points = data.size() / 2;
+  if (points > kMaxRegionPoints) fail(data_path, fmt::format("at most {} points (got {})", kMaxRegionPoints, points));
+  if (points_needed != 0 && points != points_needed) {
+    fail(data_path, fmt::format("{} {} has {} point{} (got {})", result.graphic_type == "ELLIPSE" ? "an" : "a",
+                                result.graphic_type, points_needed,
+                                points_needed == 1 ? "" : "s", points));
+  }
+  result.graphic_data.reserve(data.size());
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const json& number = data[i];
+    const std::string at = fmt::format("{}[{}]", data_path, i);
+    if (!number.is_number()) fail(at, fmt::format("must be a number (got {})", type_name(number)));
+    const double v = number.get<double>();
+    if (!std::isfinite(v) || v < 0 || v > kMaxImageCoordinate) {
+      fail(at, fmt::format("must be an image coordinate from 0 to {} (got {})", kMaxImageCoordinate, number.dump()));
+    }
+    result.graphic_data.push_back(v);
+  }
+  const auto& d = result.graphic_data;
+  auto same = [&](std::size_t a, std::size_t b) { return d[2 * a] == d[2 * b] && d[2 * a + 1] == d[2 * b + 1]; };
+  if (result.graphic_type == "POLYLINE") {
+    if (points < 4) fail(data_path, fmt::format("a POLYLINE region has at least 4 points, the last one repeating the first (got {})", points));
+    if (!same(0, points - 1)) fail(data_path, "a POLYLINE region must be closed: its last point must repeat the first");
+    double twice_area = 0;  // shoelace
+    for (std::size_t i = 0; i + 1 < points; ++i) twice_area += d[2 * i] * d[2 * i + 3] - d[2 * i + 2] * d[2 * i + 1];
+    if (std::abs(twice_area) < 1e-9) fail(data_path, "the POLYLINE encloses no area");
+  } else if (result.graphic_type == "CIRCLE") {
+    if (same(0, 1)) fail(data_path, "a CIRCLE's point on the circle must differ from its centre");
+  } else if (result.graphic_type == "ELLIPSE") {
+    const double ax = d[2] - d[0], ay = d[3] - d[1], bx = d[6] - d[4], by = d[7] - d[5];
+    const double a = std::hypot(ax, ay), b = std::hypot(bx, by);
+    if (a == 0 || b == 0) fail(data_path, "an ELLIPSE's axes must have a length");
+    if (b > a) fail(data_path, "an ELLIPSE's first axis (points 1-2) is its major axis: it must not be shorter than the second");
+    if (std::abs(ax * bx + ay * by) > 1e-3 * a * b) fail(data_path, "an ELLIPSE's axes must be perpendicular");
+  }
+
+  const std::string uid_path = path + ".referencedSOPInstanceUID";
+  const json& uid = require(value, path, "referencedSOPInstanceUID");
+  if (!uid.is_string()) fail(uid_path, fmt::format("must be a string (got {})", type_name(uid)));
+  result.referenced_sop_instance_uid = uid.get<std::string>();
+  if (!inputs.contains(result.referenced_sop_instance_uid)) {
+    fail(uid_path, fmt::format("{} is not the SOP Instance UID of an input instance", shown(result.referenced_sop_instance_uid)));
+  }
+  if (const json* frame = member(value, "referencedFrameNumber")) {
+    const std::string frame_path = path + ".referencedFrameNumber";
+    if (!frame->is_number_integer() || frame->get<std::int64_t>() < 1 || frame->get<std::int64_t>() > 2147483647) {
+      fail(frame_path, fmt::format("must be a frame number from 1 (got {})", frame->dump()));
+    }
+    result.referenced_frame_number = static_cast<int>(frame->get<std::int64_t>());
+  }
+  return result;
+}
+
 MeasurementGroup group(const json& value, const std::string& path, const std::unordered_set<std::string_view>& inputs) {
   require_object(value, path);
   MeasurementGroup result;
@@ -119,6 +205,12 @@ MeasurementGroup group(const json& value, const std::string& path, const std::un
       const auto& uid = ref.get_ref<const std::string&>();
       if (!inputs.contains(uid)) fail(ref_path, fmt::format("\"{}\" is not the SOP Instance UID of an input instance", uid));
       result.image_references.push_back(uid);
+    }
+  }
+  if (const json* region = member(value, "imageRegion")) {
+    result.image_region = image_region(*region, path + ".imageRegion", inputs);
+    if (!result.image_references.empty()) {
+      fail(path + ".imageReferences", "must be empty when the group has an imageRegion (the region names its image)");
     }
   }
   const std::string items_path = path + ".measurementItems";
@@ -192,6 +284,15 @@ std::string result_to_json(const AnalysisResult& result) {
     if (g.finding_site) group_json["FindingSite"] = code_json(*g.finding_site);
     if (g.laterality) group_json["Laterality"] = code_json(*g.laterality);
     group_json["imageReferences"] = g.image_references;
+    if (g.image_region) {
+      const ImageRegion& r = *g.image_region;
+      nlohmann::ordered_json region;
+      region["graphicType"] = r.graphic_type;
+      region["graphicData"] = r.graphic_data;
+      region["referencedSOPInstanceUID"] = r.referenced_sop_instance_uid;
+      if (r.referenced_frame_number) region["referencedFrameNumber"] = *r.referenced_frame_number;
+      group_json["imageRegion"] = std::move(region);
+    }
     nlohmann::ordered_json items = nlohmann::ordered_json::array();
     for (const MeasurementItem& i : g.items) {
       nlohmann::ordered_json item_json;

@@ -1,7 +1,9 @@
 #include "report/input_check.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -149,20 +151,48 @@ void check_report_input(const ReportInput& input) {
     check_uid(p.sop_instance_uid, "predecessor's SOP Instance UID");
     if (p.sop_instance_uid == input.sop_instance_uid) invalid("the report cannot be its own predecessor");
   }
-  std::set<std::string> tracking_uids;
+  // A tracking UID names one finding: groups may share one only when they are the same
+  // finding (tracking identifier, finding, site, laterality), e.g. measured in a volume and
+  // on one slice; a viewer then shows them together.
+  std::map<std::string, std::size_t> tracking_uids;
   for (std::size_t g = 0; g < result.groups.size(); ++g) {
     const plugins::MeasurementGroup& group = result.groups[g];
     const std::string where = "Measurements[" + std::to_string(g) + "]";
     check_text(group.tracking_identifier, 64, where + ".TrackingIdentifier");
     check_uid(input.tracking_uids[g], where + " tracking UID");
-    if (!tracking_uids.insert(input.tracking_uids[g]).second) {
-      invalid(where + " tracking UID " + input.tracking_uids[g] + " is used by another group too");
+    const auto [first, fresh] = tracking_uids.emplace(input.tracking_uids[g], g);
+    if (!fresh) {
+      const plugins::MeasurementGroup& other = result.groups[first->second];
+      if (other.tracking_identifier != group.tracking_identifier || other.finding != group.finding ||
+          other.finding_site != group.finding_site || other.laterality != group.laterality) {
+        invalid(where + " tracking UID " + input.tracking_uids[g] + " is used by another group too (Measurements[" +
+                std::to_string(first->second) + "], another finding)");
+      }
     }
     check_code(group.finding, where + ".Finding");
     if (group.finding_site) check_code(*group.finding_site, where + ".FindingSite");
     if (group.laterality) {
       if (!group.finding_site) invalid(where + ".Laterality without a FindingSite (laterality qualifies the site)");
       check_code(*group.laterality, where + ".Laterality");
+    }
+    if (group.image_region) {
+      // parse_result checks the shape in full; this is what the SCOORD needs to be written.
+      const plugins::ImageRegion& region = *group.image_region;
+      const std::size_t points = region.graphic_data.size() / 2;
+      const std::string& type = region.graphic_type;
+      const bool count_ok = region.graphic_data.size() % 2 == 0 && points <= plugins::kMaxRegionPoints &&
+                            ((type == "POINT" && points == 1) || (type == "CIRCLE" && points == 2) ||
+                             (type == "ELLIPSE" && points == 4) || (type == "POLYLINE" && points >= 4));
+      if (!count_ok) {
+        invalid(where + ".imageRegion: graphic type '" + type + "' with " + std::to_string(points) +
+                (points == 1 ? " point" : " points"));
+      }
+      for (const double v : region.graphic_data) {
+        if (!std::isfinite(v) || v < 0 || v > plugins::kMaxImageCoordinate) {
+          invalid(where + ".imageRegion.graphicData: a coordinate is not a number from 0 to 65535");
+        }
+      }
+      if (!group.image_references.empty()) invalid(where + ": imageReferences beside an imageRegion");
     }
     if (group.items.empty()) invalid(where + " has no measurement items");
     if (group.items.size() > plugins::kMaxItemsPerGroup) {

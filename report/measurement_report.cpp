@@ -29,23 +29,23 @@
 #include "report/coding_schemes.hpp"
 #include "report/device_uid.hpp"
 #include "report/ds_value.hpp"
+#include "report/dsr_helpers.hpp"
 #include "report/input_check.hpp"
+#include "report/planar_groups.hpp"
 
 namespace pacsnode::report {
 namespace {
 
 using plugins::Code;
 using detail::check_uid;
+using detail::check;
+using detail::coded;
 using detail::invalid;
 
 constexpr const char* kExplicitVrLittleEndian = "1.2.840.10008.1.2.1";
 // Image references listed per measurement (TID 320) multiply: items × images. Beyond this
 // many the report would be tens of megabytes of references; refused with a message.
 constexpr std::size_t kMaxImageReferenceItems = 100000;
-
-void check(const OFCondition& status, const std::string& what) {
-  if (status.bad()) invalid(what + ": " + status.text());
-}
 
 void check_internal(const OFCondition& status, const std::string& what) {
   if (status.bad()) throw Error(ErrorCode::Internal, "measurement report: " + what + ": " + status.text());
@@ -58,19 +58,15 @@ void initialize_dcmtk_once() {
   std::call_once(once, [] { CMR_ContentMappingResource::initializeAllContextGroups(); });
 }
 
-DSRCodedEntryValue coded(const Code& code, const std::string& where) {
-  DSRCodedEntryValue value;
-  check(value.setCode(code.value, code.scheme, code.meaning, DSRTypes::CVT_Short, OFTrue),
-        where + " (" + code.value + ", " + code.scheme + ", \"" + code.meaning + "\")");
-  return value;
-}
-
 // --- the analysed instances ---
 
 struct Source {
   std::filesystem::path path;
   std::unique_ptr<DcmFileFormat> file;
   std::string sop_class_uid, sop_instance_uid, study_instance_uid, series_instance_uid, modality;
+  Uint16 rows = 0, columns = 0;
+  long frames = 1;  // Number of Frames; 1 when absent
+  bool multi_frame = false;  // has a Number of Frames: only then may a reference name a frame
   bool had_character_set = false;
   DcmDataset& data_set() const { return *file->getDataset(); }
 };
@@ -95,6 +91,13 @@ Source load_source(const std::filesystem::path& path) {
   source.study_instance_uid = string_of(ds, DCM_StudyInstanceUID);
   source.series_instance_uid = string_of(ds, DCM_SeriesInstanceUID);
   source.modality = string_of(ds, DCM_Modality);
+  ds.findAndGetUint16(DCM_Rows, source.rows);
+  ds.findAndGetUint16(DCM_Columns, source.columns);
+  Sint32 frames = 0;
+  if (ds.findAndGetSint32(DCM_NumberOfFrames, frames).good()) {
+    source.multi_frame = true;
+    source.frames = std::max<Sint32>(frames, 1);
+  }
   const std::string name = "analysed file " + path.string();
   check_uid(source.sop_class_uid, name + ": SOP Class UID");
   check_uid(source.sop_instance_uid, name + ": SOP Instance UID");
@@ -250,6 +253,32 @@ BuiltReport build_measurement_report(const ReportInput& input) {
     }
     reference_items += references[g].size() * result.groups[g].items.size();
   }
+  // Each region's image: analysed, with the frame it names, and the region inside it.
+  std::vector<std::optional<detail::RegionImage>> region_images(result.groups.size());
+  for (std::size_t g = 0; g < result.groups.size(); ++g) {
+    if (!result.groups[g].image_region) continue;
+    const plugins::ImageRegion& region = *result.groups[g].image_region;
+    const std::string where = "Measurements[" + std::to_string(g) + "].imageRegion";
+    const auto found = by_sop_instance.find(region.referenced_sop_instance_uid);
+    if (found == by_sop_instance.end()) {
+      invalid(where + ".referencedSOPInstanceUID: " + region.referenced_sop_instance_uid + " is not one of the analysed instances");
+    }
+    const Source& image = *found->second;
+    if (region.referenced_frame_number && *region.referenced_frame_number > image.frames) {
+      invalid(where + ".referencedFrameNumber: " + std::to_string(*region.referenced_frame_number) + ", but the image has " +
+              std::to_string(image.frames) + " frame" + (image.frames == 1 ? "" : "s"));
+    }
+    for (std::size_t i = 0; i + 1 < region.graphic_data.size(); i += 2) {
+      const double column = region.graphic_data[i], row = region.graphic_data[i + 1];
+      if (column > image.columns || row > image.rows) {
+        char shown[64];
+        std::snprintf(shown, sizeof shown, "(%g, %g)", column, row);
+        invalid(where + ".graphicData: point " + shown + " lies outside the image (" + std::to_string(image.columns) +
+                " columns, " + std::to_string(image.rows) + " rows)");
+      }
+    }
+    region_images[g] = detail::RegionImage{image.sop_class_uid, image.sop_instance_uid, image.multi_frame};
+  }
   if (reference_items > kMaxImageReferenceItems) {
     invalid(std::to_string(reference_items) + " image references (items × listed images), at most " +
             std::to_string(kMaxImageReferenceItems) + ": list fewer images or leave imageReferences empty (all)");
@@ -285,9 +314,13 @@ BuiltReport build_measurement_report(const ReportInput& input) {
   check(library.moveCommonImageDescriptorsToImageGroups(), "image library: common descriptors");
   if (!library.isValid()) invalid("DCMTK finds the image library (TID 1600) invalid");
 
-  // TID 1501 measurement groups, one per finding.
+  // TID 1501 measurement groups, one per finding measured without a region (those with one
+  // are added to the finished tree below).
+  bool first_individual = true;
   for (std::size_t g = 0; g < result.groups.size(); ++g) {
-    if (g > 0) check(report.addIndividualMeasurements(), "new measurement group");
+    if (result.groups[g].image_region) continue;
+    if (!first_individual) check(report.addIndividualMeasurements(), "new measurement group");
+    first_individual = false;
     fill_group(report.getIndividualMeasurements(), result.groups[g], input.tracking_uids[g], references[g],
                "Measurements[" + std::to_string(g) + "]");
   }
@@ -301,6 +334,7 @@ BuiltReport build_measurement_report(const ReportInput& input) {
   // The document: Enhanced SR in the analysed study, a new series.
   DSRDocument doc;
   check(doc.setTreeFromRootTemplate(report, OFTrue /*expandTree*/), "SR document tree");
+  detail::add_planar_groups(doc.getTree(), result, input.tracking_uids, region_images);
   bool utf8 = false;
   for (const Source& source : sources) utf8 = utf8 || source.had_character_set;
   utf8 = utf8 || !detail::input_is_ascii(input);

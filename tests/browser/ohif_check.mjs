@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 // Opens the OHIF viewer served at --base in headless Debian chromium and checks what a user
-// would see: the study list shows --expect-studies rows, and each --study opens in the
-// viewer with a drawn, non-blank image. Prints one JSON line; exits 0 only if all passed.
+// would see: the study list shows --expect-studies rows, each --study opens in the viewer
+// with a drawn, non-blank image, and the --sr-study's SR series (--sr-series, its
+// description) is in the study browser and opens with its measurement drawn on its image:
+// an outline and the --sr-text lines beside it. Prints one JSON line; exits 0 only if all
+// passed.
 //
 //   node tests/browser/ohif_check.mjs --base http://127.0.0.1:PORT/ --out DIR \
-//     --expect-studies N --study UID[,UID...] [--chromium /usr/bin/chromium] [--timeout S]
+//     --expect-studies N [--study UID[,UID...]] [--chromium /usr/bin/chromium] [--timeout S] \
+//     [--sr-study UID --sr-series DESCRIPTION [--sr-text TEXT ...]]
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +21,13 @@ const STUDY_ROW = 'tbody tr[aria-selected]';
 // Viewer: cornerstone3D copies each rendered frame onto a 2D canvas per viewport.
 const VIEWPORT_CANVAS = '[data-cy="viewport-grid"] canvas.cornerstone-canvas';
 const STUDY_NOT_FOUND = '[data-cy="study-not-found-message"]';
+// Study browser: one thumbnail per display set (an SR has no image: "-no-image"), with its
+// series description and modality as labels.
+const THUMBNAIL = '[data-cy="study-browser-thumbnail"], [data-cy="study-browser-thumbnail-no-image"]';
+// An SR's measurements are drawn by cornerstone-dicom-sr's DICOMSRDisplayTool into the
+// viewport's SVG layer: a POLYLINE region as an SVG polyline (two points: a line), the
+// measurement's labels as the text lines of a linked text box.
+const VIEWPORT_SVG = '[data-cy="viewport-grid"] svg';
 
 // An image counts as drawn when this share of the canvas is brighter than black and the
 // brightness varies (a uniform grey or a text overlay on black does not pass).
@@ -28,7 +39,8 @@ function usage(message) {
   process.stderr.write(
     `ohif_check: ${message}\n` +
       'usage: node tests/browser/ohif_check.mjs --base URL --out DIR --expect-studies N ' +
-      '--study UID[,UID...] [--chromium PATH] [--timeout SECONDS]\n',
+      '[--study UID[,UID...]] [--chromium PATH] [--timeout SECONDS] ' +
+      '[--sr-study UID --sr-series DESCRIPTION [--sr-text TEXT ...]]\n',
   );
   process.exit(2);
 }
@@ -43,6 +55,9 @@ try {
       study: { type: 'string', multiple: true },
       chromium: { type: 'string', default: '/usr/bin/chromium' },
       timeout: { type: 'string', default: '60' },
+      'sr-study': { type: 'string' },
+      'sr-series': { type: 'string' },
+      'sr-text': { type: 'string', multiple: true },
     },
     strict: true,
   }));
@@ -56,6 +71,8 @@ const base = args.base.endsWith('/') ? args.base : `${args.base}/`;
 const expectStudies = Number(args['expect-studies']);
 if (!Number.isInteger(expectStudies) || expectStudies < 0) usage('--expect-studies must be a count');
 const studies = (args.study ?? []).flatMap(s => s.split(',')).filter(Boolean);
+if (args['sr-study'] && !args['sr-series']) usage('--sr-study needs --sr-series');
+const srTexts = args['sr-text'] ?? [];
 const stepMs = Number(args.timeout) * 1000;
 if (!(stepMs > 0)) usage('--timeout must be a positive number of seconds');
 fs.mkdirSync(args.out, { recursive: true });
@@ -219,7 +236,107 @@ async function checkStudy(browser, uid, index) {
   return result;
 }
 
-const report = { ok: false, base, studyList: null, studies: [] };
+// What the viewport's SVG layer shows: the polylines' point counts and the text lines.
+function readOverlay(selector) {
+  const polylines = [];
+  const texts = [];
+  for (const svg of document.querySelectorAll(selector)) {
+    for (const p of svg.querySelectorAll('polyline')) {
+      polylines.push((p.getAttribute('points') ?? '').trim().split(/\s+/).filter(Boolean).length);
+    }
+    for (const t of svg.querySelectorAll('text')) {
+      const spans = t.querySelectorAll('tspan');
+      if (spans.length) for (const span of spans) texts.push(span.textContent.trim());
+      else texts.push(t.textContent.trim());
+    }
+  }
+  return { polylines, texts };
+}
+
+// Opens the study, finds the SR series' thumbnail by its description, opens it with a double
+// click (as a user would) and waits until OHIF has drawn the SR's first measurement: an
+// outline of at least 4 points on a drawn image, and every --sr-text as a line beside it.
+// None of it appears when OHIF does not understand the SR (no SCOORD, no image reference, a
+// measurement it cannot place).
+async function checkSr(browser, uid) {
+  const { page, seen } = await openPage(browser);
+  const url = new URL(`viewer?StudyInstanceUIDs=${encodeURIComponent(uid)}`, base).href;
+  const result = { uid, url, series: args['sr-series'], expectedTexts: srTexts, ok: false };
+  let overlay = null;
+  let canvas = null;
+  try {
+    await withDeadline(
+      (async () => {
+        await page.goto(url, { waitUntil: 'domcontentloaded', timeout: stepMs });
+        const thumbnail = await page
+          .waitForFunction(
+            (sel, description) =>
+              [...document.querySelectorAll(sel)].find(
+                t =>
+                  t.querySelector('[data-cy="series-description-label"]')?.textContent.trim() === description &&
+                  t.querySelector('[data-cy="series-modality-label"]')?.textContent.trim() === 'SR',
+              ),
+            { timeout: stepMs, polling: 250 },
+            THUMBNAIL,
+            args['sr-series'],
+          )
+          .catch(() => null);
+        if (!thumbnail) {
+          const seenSeries = await page
+            .$$eval(THUMBNAIL, ts =>
+              ts.map(
+                t =>
+                  `${t.querySelector('[data-cy="series-modality-label"]')?.textContent.trim()} ` +
+                  `${t.querySelector('[data-cy="series-description-label"]')?.textContent.trim()}`,
+              ),
+            )
+            .catch(() => []);
+          throw new Error(
+            `no SR thumbnail "${args['sr-series']}" in the study browser (saw: ${seenSeries.join('; ') || 'none'})`,
+          );
+        }
+        result.thumbnail = true;
+        await thumbnail.asElement().click({ count: 2 });
+        const started = Date.now();
+        while (Date.now() - started < stepMs) {
+          if (await page.$(STUDY_NOT_FOUND)) throw new Error('the viewer says the study was not found');
+          overlay = await page.evaluate(readOverlay, VIEWPORT_SVG);
+          canvas = await page.evaluate(measureCanvas, VIEWPORT_CANVAS, BLACK_LEVEL);
+          const outlined = overlay.polylines.some(n => n >= 4);
+          const texts = srTexts.every(t => overlay.texts.includes(t));
+          if (outlined && texts && drawn(canvas)) return;
+          await new Promise(r => setTimeout(r, 500));
+        }
+      })(),
+      `SR of ${uid}`,
+    );
+    const missing = srTexts.filter(t => !overlay?.texts.includes(t));
+    if (!overlay?.polylines.some(n => n >= 4)) result.error = 'no measurement outline was drawn in the viewport';
+    else if (missing.length) result.error = `the viewport does not show: ${missing.map(t => `"${t}"`).join(', ')}`;
+    else if (!drawn(canvas)) result.error = 'the image under the measurement stayed blank';
+    else result.ok = true;
+  } catch (e) {
+    result.error = e.message;
+  } finally {
+    if (overlay) {
+      result.polylinePoints = overlay.polylines;
+      result.texts = overlay.texts.slice(0, 20);
+    }
+    await page.waitForNetworkIdle({ idleTime: 500, timeout: 10000 }).catch(() => {});
+    result.screenshot = path.join(args.out, 'sr-viewer.png');
+    await page.screenshot({ path: result.screenshot }).catch(e => (result.screenshotError = e.message));
+    Object.assign(result, seen);
+    await page.close().catch(() => {});
+  }
+  const refused = [...new Set(result.httpErrors.filter(e => e.includes('/dicom-web')))];
+  if (refused.length) {
+    result.ok = false;
+    result.error = `${result.error ? `${result.error}; ` : ''}DICOMweb requests failed: ${refused.slice(0, 3).join('; ')}`;
+  }
+  return result;
+}
+
+const report = { ok: false, base, studyList: null, studies: [], sr: null };
 let browser;
 try {
   browser = await withDeadline(
@@ -239,7 +356,8 @@ try {
   );
   report.studyList = await checkStudyList(browser);
   for (const [i, uid] of studies.entries()) report.studies.push(await checkStudy(browser, uid, i));
-  report.ok = report.studyList.ok && report.studies.every(s => s.ok);
+  if (args['sr-study']) report.sr = await checkSr(browser, args['sr-study']);
+  report.ok = report.studyList.ok && report.studies.every(s => s.ok) && (!report.sr || report.sr.ok);
 } catch (e) {
   report.error = e.message;
 } finally {
@@ -253,13 +371,15 @@ process.stdout.write(`${JSON.stringify(report)}\n`);
 if (report.ok) {
   process.stderr.write(
     `ohif_check: passed: ${report.studyList.rows} study rows; ` +
-      `${report.studies.map(s => `${s.uid} drawn (${(s.nonBlackFraction * 100).toFixed(1)}% non-black)`).join(', ') || 'no studies opened'}\n`,
+      `${report.studies.map(s => `${s.uid} drawn (${(s.nonBlackFraction * 100).toFixed(1)}% non-black)`).join(', ') || 'no studies opened'}` +
+      `${report.sr ? `; SR of ${report.sr.uid}: outline and ${report.sr.expectedTexts.length} expected lines drawn` : ''}\n`,
   );
 } else {
   const failures = [
     report.error,
     report.studyList && !report.studyList.ok ? `study list: ${report.studyList.error}` : null,
     ...report.studies.filter(s => !s.ok).map(s => `${s.uid}: ${s.error}`),
+    report.sr && !report.sr.ok ? `SR of ${report.sr.uid}: ${report.sr.error}` : null,
   ].filter(Boolean);
   process.stderr.write(`ohif_check: FAILED: ${failures.join('; ')}\n`);
 }

@@ -122,6 +122,10 @@ TEST_CASE("analysis end to end: phantom CT → lung-density → SR stored, valid
   CHECK(dump_code == 0);
   CHECK(dump.find("right lung") != std::string::npos);
   CHECK(dump.find("Imaging Measurement Report") != std::string::npos);
+  // Each lung's largest axial section is a TID 1410 group with its outline on one slice.
+  std::size_t regions = 0;
+  for (auto at = dump.find("Image Region"); at != std::string::npos; at = dump.find("Image Region", at + 1)) ++regions;
+  CHECK(regions == 3);
 
   // The measurements are the patient's findings, within the plug-in's stated accuracy.
   auto [h_code, h_out] = pacsnode_cli(node.config_path(), {"history", "LUNG-1", "--finding", "right lung", "--json"});
@@ -156,7 +160,7 @@ TEST_CASE("analysis end to end: phantom CT → lung-density → SR stored, valid
   store(node, second.files);
   wait_all_done(node, 4);
   CHECK(count(node, "SELECT count(*) FROM analysis_report") == 2);
-  // One tracking UID per finding across both reports.
+  // One tracking UID per finding across both reports (a lung's volume and section groups share it).
   CHECK(count(node, "SELECT count(*) FROM (SELECT tracking_identifier FROM finding GROUP BY tracking_identifier "
                     "HAVING count(DISTINCT tracking_uid) <> 1) x") == 0);
   CHECK(count(node, "SELECT count(DISTINCT tracking_uid) FROM finding") == 3);

@@ -4,7 +4,9 @@
 // out/result.json with the truth the generator computed from its own voxels.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -150,6 +152,84 @@ constexpr double kMeanHu = 5.0;        // mean lung density within 5 HU
 // LAA-950 is near 15 % and PD15 falls between emphysema and parenchyma.
 constexpr double kP15Hu = 3.0;
 
+// Targets for the planar region on each lung's largest axial section.
+constexpr double kSectionShare = 0.97;  // its slice holds at least this share of the lung's largest true section
+constexpr double kAreaRel = 0.03;       // area within 3 % of the true section's on that slice
+constexpr double kOutlineRel = 0.005;   // the outline encloses the measured pixels (no holes in the phantom)
+
+double shoelace(const json& data) {
+  double twice = 0;
+  for (std::size_t i = 0; i + 3 < data.size(); i += 2) {
+    twice += data[i].get<double>() * data[i + 3].get<double>() - data[i + 2].get<double>() * data[i + 1].get<double>();
+  }
+  return std::abs(twice) / 2;
+}
+
+// The second group of each finding ("right lung", "left lung", "both lungs"): the lung's
+// largest axial section as a closed POLYLINE on the slice where the truth's section is
+// (about) largest, inside the image, with that section's area.
+void check_sections(const Job& job, const json& result) {
+  const json task = read_json(job.task());
+  const json& slice_uids = job.truth.at("slice_sop_uids");
+  const struct {
+    const char* side;
+    const char* tracking;
+    const char* laterality;
+  } sections[] = {{"right", "right lung", "24028007"}, {"left", "left lung", "7771000"}, {"both", "both lungs", nullptr}};
+  for (const auto& [side, tracking, laterality] : sections) {
+    const json* found = nullptr;
+    for (const auto& m : result.at("Measurements"))
+      if (m.at("TrackingIdentifier") == tracking && m.contains("imageRegion")) found = &m;
+    REQUIRE_MESSAGE(found != nullptr, "no group '" << tracking << "' with an imageRegion");
+    const json& g = *found;
+    const json& t = job.truth.at(side);
+    CHECK(g.at("Finding").at("CodeValue") == "39607008");
+    CHECK(g.at("FindingSite").at("CodeValue") == "39607008");
+    if (laterality) CHECK(g.at("Laterality").at("CodeValue") == laterality);
+    else CHECK_FALSE(g.contains("Laterality"));
+    CHECK(g.at("measurementItems").size() == 1);
+    const json& region = g.at("imageRegion");
+    CHECK(region.at("graphicType") == "POLYLINE");
+    const json& data = region.at("graphicData");
+    REQUIRE(data.size() >= 8);
+    CHECK(data[0] == data[data.size() - 2]);
+    CHECK(data[1] == data[data.size() - 1]);
+    std::size_t k = slice_uids.size();
+    for (std::size_t i = 0; i < slice_uids.size(); ++i)
+      if (slice_uids[i] == region.at("referencedSOPInstanceUID")) k = i;
+    REQUIRE_MESSAGE(k < slice_uids.size(), "the region's image is not one of the series' slices");
+    const json& pixels = t.at("section_pixels");
+    double largest = 0;
+    for (const auto& p : pixels) largest = std::max(largest, p.get<double>());
+    const double true_pixels = pixels[k].get<double>();
+    CHECK_MESSAGE(true_pixels >= kSectionShare * largest, side << ": slice " << k << " has " << true_pixels << " of "
+                                                                  << largest << " pixels of the largest true section");
+    // Pixel spacing from the slice itself (rows, columns), not from the plug-in.
+    fs::path file;
+    for (const auto& f : task.at("files"))
+      if (f.at("SOPInstanceUID") == region.at("referencedSOPInstanceUID")) file = job.dir.path() / f.at("path").get<std::string>();
+    auto [code, spacing] = run_process({"/usr/bin/python3", "-c",
+                                        "import sys, pydicom; d = pydicom.dcmread(sys.argv[1], stop_before_pixels=True); "
+                                        "print(float(d.PixelSpacing[0]), float(d.PixelSpacing[1]), d.Rows, d.Columns)",
+                                        file.string()},
+                                       captured());
+    REQUIRE_MESSAGE(code == 0, spacing);
+    double dy = 0, dx = 0, image_rows = 0, image_cols = 0;
+    REQUIRE(std::sscanf(spacing.c_str(), "%lf %lf %lf %lf", &dy, &dx, &image_rows, &image_cols) == 4);
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      CHECK(data[i].get<double>() >= 0);
+      CHECK(data[i].get<double>() <= (i % 2 == 0 ? image_cols : image_rows));
+    }
+    const double true_area = true_pixels * dx * dy;
+    const double area = item(g, "42798000");
+    const double outline_area = shoelace(data) * dx * dy;
+    MESSAGE(std::string(tracking) << " section: slice " << k << ", area " << area << " mm2 (truth " << true_area << "), outline "
+                 << outline_area << " mm2, " << data.size() / 2 << " points");
+    CHECK(std::abs(area - true_area) <= kAreaRel * true_area);
+    CHECK(std::abs(outline_area - area) <= kOutlineRel * area);
+  }
+}
+
 void check_lungs(const std::string& phantom, const std::vector<std::string>& options, bool by_env = false) {
   Job job;
   generate(job, "chest", options);
@@ -158,7 +238,7 @@ void check_lungs(const std::string& phantom, const std::vector<std::string>& opt
   const json result = read_json(job.out() / "result.json");
   check_contract_shape(result);
   CHECK(result.at("algorithm").at("name") == "lung-density");
-  REQUIRE(result.at("Measurements").size() == 3);
+  REQUIRE(result.at("Measurements").size() == 6);
   const struct {
     const char* tracking;
     const char* truth;
@@ -188,7 +268,9 @@ void check_lungs(const std::string& phantom, const std::vector<std::string>& opt
     const bool p15_in_rank_window = p15 >= t.at("p14_5_hu").get<double>() && p15 <= t.at("p15_5_hu").get<double>();
     CHECK_MESSAGE((std::abs(p15_err) <= kP15Hu || p15_in_rank_window),
                   "PD15 " << p15 << ", truth " << t.at("p15_hu") << " [" << t.at("p14_5_hu") << ", " << t.at("p15_5_hu") << "]");
+    CHECK_FALSE(g.contains("imageRegion"));  // the volume groups (the first of each finding) stay as they were
   }
+  check_sections(job, result);
 }
 
 }  // namespace

@@ -169,6 +169,9 @@ def chest(a, rng):
             "p14_5_hu": float(v[math.ceil(0.145 * n) - 1]),
             "p15_5_hu": float(v[math.ceil(0.155 * n) - 1]),
             "centroid_x_mm": float(np.broadcast_to(xx, shape)[mask].mean()),
+            # Per slice k (0 = the lowest z): the lung's pixels in that axial section, for
+            # the planar region the plug-in reports on one slice.
+            "section_pixels": [int(n) for n in mask.sum(axis=(1, 2))],
         }
     return stored, truth
 
@@ -207,6 +210,7 @@ def write_series(a, stored, rng):
     sop_class = CT_IMAGE_STORAGE if is_ct else MR_IMAGE_STORAGE
     _, _, _, x0, y0 = grid(a)
     order = rng.permutation(a.slices)
+    slice_uids = [None] * a.slices
     for n, k in enumerate(order):
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = sop_class
@@ -220,6 +224,7 @@ def write_series(a, stored, rng):
         ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
         ds.SOPClassUID = sop_class
         ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        slice_uids[k] = ds.SOPInstanceUID
         ds.StudyDate = a.study_date
         ds.StudyTime = "101500"
         ds.AccessionNumber = "PH1"
@@ -263,14 +268,14 @@ def write_series(a, stored, rng):
         ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
         name = "%s#%s.dcm" % (series_uid, ds.SOPInstanceUID)  # as the plug-in contract names inputs
         ds.save_as(os.path.join(a.out_dir, name), write_like_original=False)
-    return study_uid, series_uid
+    return study_uid, series_uid, slice_uids
 
 
 def main():
     a = parse_args()
     rng = np.random.default_rng(a.seed)
     stored, truth = chest(a, rng) if a.kind == "chest" else water(a, rng)
-    truth["study_uid"], truth["series_uid"] = write_series(a, stored, rng)
+    truth["study_uid"], truth["series_uid"], truth["slice_sop_uids"] = write_series(a, stored, rng)
     truth["modality"] = a.modality
     text = json.dumps(truth, indent=1)
     if a.truth:

@@ -69,7 +69,8 @@ bool same(const AnalysisResult& a, const AnalysisResult& b) {
     const auto& x = a.groups[g];
     const auto& y = b.groups[g];
     if (x.tracking_identifier != y.tracking_identifier || x.finding != y.finding || x.finding_site != y.finding_site ||
-        x.laterality != y.laterality || x.image_references != y.image_references || x.items.size() != y.items.size()) {
+        x.laterality != y.laterality || x.image_references != y.image_references || x.image_region != y.image_region ||
+        x.items.size() != y.items.size()) {
       return false;
     }
     for (std::size_t i = 0; i < x.items.size(); ++i) {
@@ -237,4 +238,147 @@ TEST_CASE("plugin result: limits, non-finite numbers and non-JSON") {
   CHECK(error_of_text("[1]") == "result.json: must be a JSON object (got an array)");
   CHECK(error_of_text(std::string(kMaxResultBytes + 1, ' ')) ==
         "result.json: larger than 4194304 bytes (got 4194305)");
+}
+
+namespace {
+
+// good() with a fourth group measured in a closed polygon on the second input image.
+json with_region() {
+  json doc = good();
+  json group = doc["Measurements"][1];
+  group["TrackingIdentifier"] = "left lung, largest axial section";
+  group.erase("imageReferences");
+  group["imageRegion"] = {{"graphicType", "POLYLINE"},
+                          {"graphicData", {10, 20, 30.5, 20, 30.5, 40, 10, 20}},
+                          {"referencedSOPInstanceUID", "1.2.3.4.2"}};
+  doc["Measurements"].push_back(group);
+  return doc;
+}
+
+json& region_of(json& doc) { return doc["Measurements"][3]["imageRegion"]; }
+
+}  // namespace
+
+TEST_CASE("plugin result: an image region is read and round-trips; without one nothing changes") {
+  json doc = with_region();
+  region_of(doc)["referencedFrameNumber"] = 1;
+  const AnalysisResult r = parse_result(doc.dump(), kInputs);
+  REQUIRE(r.groups.size() == 4);
+  CHECK_FALSE(r.groups[0].image_region.has_value());
+  REQUIRE(r.groups[3].image_region.has_value());
+  const ImageRegion& region = *r.groups[3].image_region;
+  CHECK(region.graphic_type == "POLYLINE");
+  CHECK(region.graphic_data == std::vector<double>{10, 20, 30.5, 20, 30.5, 40, 10, 20});
+  CHECK(region.referenced_sop_instance_uid == "1.2.3.4.2");
+  CHECK(region.referenced_frame_number == 1);
+  const std::string written = result_to_json(r);
+  const AnalysisResult again = parse_result(written, kInputs);
+  CHECK(same(r, again));
+  CHECK(result_to_json(again) == written);
+  // A result without regions writes no imageRegion key (what older readers got stays the same).
+  CHECK(result_to_json(parse_result(good().dump(), kInputs)).find("imageRegion") == std::string::npos);
+  // null is absent.
+  region_of(doc) = nullptr;
+  CHECK_FALSE(parse_result(doc.dump(), kInputs).groups[3].image_region.has_value());
+
+  doc = with_region();
+  region_of(doc) = {{"graphicType", "CIRCLE"}, {"graphicData", {50, 50, 60, 50}}, {"referencedSOPInstanceUID", "1.2.3.4.1"}};
+  CHECK(error_of(doc) == "(accepted)");
+  region_of(doc) = {{"graphicType", "ELLIPSE"},
+                    {"graphicData", {40, 50, 60, 50, 50, 45, 50, 55}},
+                    {"referencedSOPInstanceUID", "1.2.3.4.1"}};
+  CHECK(error_of(doc) == "(accepted)");
+  region_of(doc) = {{"graphicType", "POINT"}, {"graphicData", {0, 65535}}, {"referencedSOPInstanceUID", "1.2.3.4.1"}};
+  CHECK(error_of(doc) == "(accepted)");
+}
+
+TEST_CASE("plugin result: each broken part of an image region is named") {
+  const std::string at = "Measurements[3].imageRegion";
+  json doc = with_region();
+  region_of(doc) = "POLYLINE";
+  CHECK(error_of(doc) == at + ": must be an object (got a string)");
+
+  doc = with_region();
+  region_of(doc).erase("graphicType");
+  CHECK(error_of(doc) == at + ".graphicType: missing");
+  region_of(doc)["graphicType"] = "POLYGON";
+  CHECK(error_of(doc) == at + ".graphicType: must be \"POLYLINE\", \"CIRCLE\", \"ELLIPSE\" or \"POINT\" (got \"POLYGON\")");
+  region_of(doc)["graphicType"] = std::string(100, 'P');
+  CHECK(error_of(doc) ==
+        at + ".graphicType: must be \"POLYLINE\", \"CIRCLE\", \"ELLIPSE\" or \"POINT\" (got a string of 100 bytes)");
+  region_of(doc)["graphicType"] = "polyline";  // defined terms are upper case
+  CHECK(error_of(doc).starts_with(at + ".graphicType: must be"));
+  region_of(doc)["graphicType"] = "MULTIPOINT";
+  CHECK(error_of(doc) == at + ".graphicType: \"MULTIPOINT\" is not a region: use POLYLINE (closed), CIRCLE, ELLIPSE or POINT");
+  region_of(doc)["graphicType"] = 3;
+  CHECK(error_of(doc) == at + ".graphicType: must be a string (got a number)");
+
+  doc = with_region();
+  region_of(doc).erase("graphicData");
+  CHECK(error_of(doc) == at + ".graphicData: missing");
+  region_of(doc)["graphicData"] = "10 20";
+  CHECK(error_of(doc) == at + ".graphicData: must be an array (got a string)");
+  region_of(doc)["graphicData"] = {10, 20, 30, 20, 30, 40, 10};
+  CHECK(error_of(doc) == at + ".graphicData: must be (column, row) pairs: an even count of numbers (got 7)");
+  region_of(doc)["graphicData"] = {10, 20, 30, "20", 30, 40, 10, 20};
+  CHECK(error_of(doc) == at + ".graphicData[3]: must be a number (got a string)");
+  region_of(doc)["graphicData"] = {10, 20, 30, -0.5, 30, 40, 10, 20};
+  CHECK(error_of(doc) == at + ".graphicData[3]: must be an image coordinate from 0 to 65535 (got -0.5)");
+  region_of(doc)["graphicData"] = {10, 20, 30, 65536, 30, 40, 10, 20};
+  CHECK(error_of(doc) == at + ".graphicData[3]: must be an image coordinate from 0 to 65535 (got 65536)");
+
+  // POLYLINE: closed, at least three corners, some area.
+  region_of(doc)["graphicData"] = {10, 20, 30, 20, 30, 40, 11, 20};
+  CHECK(error_of(doc) == at + ".graphicData: a POLYLINE region must be closed: its last point must repeat the first");
+  region_of(doc)["graphicData"] = {10, 20, 30, 20, 10, 20};
+  CHECK(error_of(doc) == at + ".graphicData: a POLYLINE region has at least 4 points, the last one repeating the first (got 3)");
+  region_of(doc)["graphicData"] = {10, 20, 20, 20, 30, 20, 10, 20};
+  CHECK(error_of(doc) == at + ".graphicData: the POLYLINE encloses no area");
+  json many = json::array();
+  for (std::size_t i = 0; i <= kMaxRegionPoints; ++i) {
+    many.push_back(i % 2 ? 5 : 7);
+    many.push_back(i);
+  }
+  region_of(doc)["graphicData"] = many;
+  CHECK(error_of(doc) == at + ".graphicData: at most 10000 points (got 10001)");
+
+  // The other shapes: their point counts and geometry.
+  region_of(doc)["graphicType"] = "CIRCLE";
+  region_of(doc)["graphicData"] = {50, 50, 60, 50, 70, 50};
+  CHECK(error_of(doc) == at + ".graphicData: a CIRCLE has 2 points (got 3)");
+  region_of(doc)["graphicData"] = {50, 50, 50, 50};
+  CHECK(error_of(doc) == at + ".graphicData: a CIRCLE's point on the circle must differ from its centre");
+  region_of(doc)["graphicType"] = "POINT";
+  CHECK(error_of(doc) == at + ".graphicData: a POINT has 1 point (got 2)");
+  region_of(doc)["graphicType"] = "ELLIPSE";
+  CHECK(error_of(doc) == at + ".graphicData: an ELLIPSE has 4 points (got 2)");
+  region_of(doc)["graphicData"] = {40, 50, 60, 50, 50, 45, 52, 55};
+  CHECK(error_of(doc) == at + ".graphicData: an ELLIPSE's axes must be perpendicular");
+  region_of(doc)["graphicData"] = {45, 50, 55, 50, 50, 40, 50, 60};
+  CHECK(error_of(doc) ==
+        at + ".graphicData: an ELLIPSE's first axis (points 1-2) is its major axis: it must not be shorter than the second");
+  region_of(doc)["graphicData"] = {40, 50, 60, 50, 50, 50, 50, 50};
+  CHECK(error_of(doc) == at + ".graphicData: an ELLIPSE's axes must have a length");
+
+  // The image: one of the inputs, a frame number from 1.
+  doc = with_region();
+  region_of(doc)["referencedSOPInstanceUID"] = "9.9.9";
+  CHECK(error_of(doc) == at + ".referencedSOPInstanceUID: \"9.9.9\" is not the SOP Instance UID of an input instance");
+  region_of(doc)["referencedSOPInstanceUID"] = 1.2;
+  CHECK(error_of(doc) == at + ".referencedSOPInstanceUID: must be a string (got a number)");
+  region_of(doc).erase("referencedSOPInstanceUID");
+  CHECK(error_of(doc) == at + ".referencedSOPInstanceUID: missing");
+
+  doc = with_region();
+  for (const json& bad : {json(0), json(-1), json(1.5), json("1"), json(4294967296LL)}) {
+    region_of(doc)["referencedFrameNumber"] = bad;
+    CHECK(error_of(doc) == at + ".referencedFrameNumber: must be a frame number from 1 (got " + bad.dump() + ")");
+  }
+
+  // A region names its image; imageReferences beside it would be a second, conflicting answer.
+  doc = with_region();
+  doc["Measurements"][3]["imageReferences"] = {"1.2.3.4.2"};
+  CHECK(error_of(doc) == "Measurements[3].imageReferences: must be empty when the group has an imageRegion (the region names its image)");
+  doc["Measurements"][3]["imageReferences"] = json::array();
+  CHECK(error_of(doc) == "(accepted)");
 }

@@ -34,6 +34,7 @@ using pacsnode::Error;
 using pacsnode::ErrorCode;
 using pacsnode::plugins::AnalysisResult;
 using pacsnode::plugins::Code;
+using pacsnode::plugins::ImageRegion;
 using pacsnode::plugins::MeasurementGroup;
 using pacsnode::plugins::MeasurementItem;
 using pacsnode::report::build_measurement_report;
@@ -764,4 +765,161 @@ TEST_CASE("report: a study-level report over two series has an image library gro
   REQUIRE(evidence->findAndGetSequence(DCM_ReferencedSeriesSequence, series).good());
   CHECK(series->card() == 2);
   CHECK(content_items(*ff.getDataset(), "126200").size() == 2);  // Image Library Group
+}
+
+namespace {
+
+const Code kArea{"42798000", "SCT", "Area"};
+const Code kMm2{"mm2", "UCUM", "square millimeter"};
+
+MeasurementGroup region_group(std::string name, std::optional<Code> laterality, ImageRegion region) {
+  MeasurementGroup g;
+  g.tracking_identifier = std::move(name);
+  g.finding = kLung;
+  g.finding_site = kLung;
+  g.laterality = std::move(laterality);
+  g.items = {item(kArea, 1520.25, kMm2), item(kAttenuation, -850.5, kHu, kMean)};
+  g.image_region = std::move(region);
+  return g;
+}
+
+// The direct children of a content item, in order, by concept code ("" for none).
+std::vector<std::pair<std::string, DcmItem*>> children(DcmItem& item) {
+  std::vector<std::pair<std::string, DcmItem*>> out;
+  DcmSequenceOfItems* content = nullptr;
+  if (item.findAndGetSequence(DCM_ContentSequence, content).bad() || content == nullptr) return out;
+  for (unsigned long i = 0; i < content->card(); ++i) out.emplace_back(concept_code(*content->getItem(i)), content->getItem(i));
+  return out;
+}
+
+std::vector<std::string> tracking_identifiers_in_order(DcmDataset& ds) {
+  std::vector<std::string> names;
+  for (DcmItem* group : content_items(ds, "125007")) names.push_back(text(*content_items(*group, "112039")[0], DCM_TextValue));
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("report: groups with an image region are TID 1410 groups with an SCOORD on their image, in place") {
+  pacsnode::test::TempDir dir("report");
+  const CtSeries ct = make_ct_series(dir.path());
+  AnalysisResult result = lung_density_result();
+  const ImageRegion polygon{"POLYLINE", {10, 20, 60.5, 20, 60.5, 90, 10, 90, 10, 20}, ct.sop_instance_uids[1], {}};
+  const ImageRegion circle{"CIRCLE", {64, 64, 64, 100}, ct.sop_instance_uids[2], 1};
+  // Between the first and second TID 1501 group, and last.
+  result.groups.insert(result.groups.begin() + 1, region_group("right lung, largest axial section", kRight, polygon));
+  result.groups.push_back(region_group("left lung, largest axial section", kLeft, circle));
+  ReportInput in = input_for(result, ct);
+  const auto file = write(build_measurement_report(in), dir.path() / "sr.dcm");
+  check_dciodvfy(file);
+
+  DcmFileFormat ff;
+  REQUIRE(ff.loadFile(file.c_str()).good());
+  DcmDataset& ds = *ff.getDataset();
+  CHECK(tracking_identifiers_in_order(ds) ==
+        std::vector<std::string>{"right lung", "right lung, largest axial section", "left lung", "both lungs",
+                                 "left lung, largest axial section"});
+  auto groups = groups_by_tracking_identifier(ds);
+  CHECK(content_items(*groups["right lung"], "111030").empty());  // TID 1501 groups stay as they were
+
+  DcmItem& planar = *groups["right lung, largest axial section"];
+  // What a viewer reads at the group's top level (OHIF: tracking identifier and UID, an SCOORD
+  // with its image, NUMs with measured values).
+  std::vector<std::string> codes;
+  for (const auto& [code, child] : children(planar)) codes.push_back(code);
+  CHECK(codes == std::vector<std::string>{"112039", "112040", "121071", "111030", "363698007", "42798000", "112031"});
+  CHECK(text(*content_items(planar, "112040")[0], DCM_UID) == in.tracking_uids[1]);
+  DcmItem* template_item = nullptr;
+  REQUIRE(planar.findAndGetSequenceItem(DCM_ContentTemplateSequence, template_item, 0).good());
+  CHECK(text(*template_item, DCM_TemplateIdentifier) == "1410");
+
+  DcmItem& scoord = *content_items(planar, "111030")[0];
+  CHECK(text(scoord, DCM_ValueType) == "SCOORD");
+  CHECK(text(scoord, DCM_RelationshipType) == "CONTAINS");
+  CHECK(text(scoord, DCM_GraphicType) == "POLYLINE");
+  CHECK(text(scoord, DCM_GraphicData) == "10\\20\\60.5\\20\\60.5\\90\\10\\90\\10\\20");
+  const auto image = children(scoord);
+  REQUIRE(image.size() == 1);
+  CHECK(text(*image[0].second, DCM_ValueType) == "IMAGE");
+  CHECK(text(*image[0].second, DCM_RelationshipType) == "SELECTED FROM");
+  DcmItem* sop = nullptr;
+  REQUIRE(image[0].second->findAndGetSequenceItem(DCM_ReferencedSOPSequence, sop, 0).good());
+  CHECK(text(*sop, DCM_ReferencedSOPClassUID) == UID_CTImageStorage);
+  CHECK(text(*sop, DCM_ReferencedSOPInstanceUID) == ct.sop_instance_uids[1]);
+  CHECK(text(*sop, DCM_ReferencedFrameNumber) == "<absent>");
+
+  const auto site = content_items(planar, "363698007");
+  REQUIRE(site.size() == 1);
+  CHECK(text(*site[0], DCM_RelationshipType) == "HAS CONCEPT MOD");
+  REQUIRE(content_items(*site[0], "272741003").size() == 1);  // laterality
+  const auto area = content_items(planar, "42798000");
+  REQUIRE(area.size() == 1);
+  CHECK(numeric_value(*area[0]) == "1520.25");
+  CHECK(unit_code(*area[0]) == "mm2");
+  const auto mean = content_items(planar, "112031");
+  REQUIRE(mean.size() == 1);
+  CHECK(numeric_value(*mean[0]) == "-850.5");
+  REQUIRE(content_items(*mean[0], "121401").size() == 1);  // derivation
+
+  DcmItem& circled = *groups["left lung, largest axial section"];
+  DcmItem& circle_scoord = *content_items(circled, "111030")[0];
+  CHECK(text(circle_scoord, DCM_GraphicType) == "CIRCLE");
+  REQUIRE(children(circle_scoord)[0].second->findAndGetSequenceItem(DCM_ReferencedSOPSequence, sop, 0).good());
+  CHECK(text(*sop, DCM_ReferencedSOPInstanceUID) == ct.sop_instance_uids[2]);
+  // Frame 1 of a single-frame image is the image: no Referenced Frame Number (dciodvfy).
+  CHECK(text(*sop, DCM_ReferencedFrameNumber) == "<absent>");
+}
+
+TEST_CASE("report: a result whose only groups have regions; regions that do not fit their image are refused") {
+  pacsnode::test::TempDir dir("report");
+  const CtSeries ct = make_ct_series(dir.path());  // CT_small: 128 x 128
+  AnalysisResult result;
+  result.algorithm_name = "roi-tool";
+  result.groups = {region_group("nodule", {}, ImageRegion{"ELLIPSE", {40, 50, 60, 50, 50, 45, 50, 55}, ct.sop_instance_uids[0], {}}),
+                   region_group("marker", {}, ImageRegion{"POINT", {128, 128}, ct.sop_instance_uids[0], {}})};
+  const auto file = write(build_measurement_report(input_for(result, ct)), dir.path() / "sr.dcm");
+  check_dciodvfy(file);
+  DcmFileFormat ff;
+  REQUIRE(ff.loadFile(file.c_str()).good());
+  CHECK(tracking_identifiers_in_order(*ff.getDataset()) == std::vector<std::string>{"nodule", "marker"});
+
+  result.groups[1].image_region->graphic_data = {128.5, 10};
+  check_invalid([&] { build_measurement_report(input_for(result, ct)); },
+                "Measurements[1].imageRegion.graphicData: point (128.5, 10) lies outside the image (128 columns, 128 rows)");
+  result.groups[1].image_region->graphic_data = {10, 10};
+  result.groups[1].image_region->referenced_frame_number = 2;
+  check_invalid([&] { build_measurement_report(input_for(result, ct)); },
+                "Measurements[1].imageRegion.referencedFrameNumber: 2, but the image has 1 frame");
+  result.groups[1].image_region->referenced_frame_number.reset();
+  result.groups[1].image_region->graphic_type = "MULTIPOINT";
+  check_invalid([&] { build_measurement_report(input_for(result, ct)); },
+                "Measurements[1].imageRegion: graphic type 'MULTIPOINT' with 1 point");
+  result.groups[1].image_region->graphic_type = "POINT";
+  result.groups[1].image_region->graphic_data = {10, std::nan("")};
+  check_invalid([&] { build_measurement_report(input_for(result, ct)); },
+                "Measurements[1].imageRegion.graphicData: a coordinate is not a number from 0 to 65535");
+  result.groups[1].image_region->graphic_data = {10, 10};
+  result.groups[1].image_region->referenced_sop_instance_uid = "1.2.3";
+  check_invalid([&] { build_measurement_report(input_for(result, ct)); },
+                "Measurements[1].imageRegion.referencedSOPInstanceUID: 1.2.3 is not one of the analysed instances");
+}
+
+TEST_CASE("report: a finding measured in a volume and on a slice shares its tracking UID; another finding may not") {
+  pacsnode::test::TempDir dir("report");
+  const CtSeries ct = make_ct_series(dir.path());
+  AnalysisResult result = lung_density_result();
+  result.groups.push_back(region_group("right lung", kRight, ImageRegion{"POLYLINE", {10, 10, 50, 10, 50, 50, 10, 10}, ct.sop_instance_uids[0], {}}));
+  ReportInput in = input_for(result, ct);
+  in.tracking_uids[3] = in.tracking_uids[0];
+  const auto file = write(build_measurement_report(in), dir.path() / "sr.dcm");
+  check_dciodvfy(file);
+  DcmFileFormat ff;
+  REQUIRE(ff.loadFile(file.c_str()).good());
+  std::vector<std::string> uids;
+  for (DcmItem* group : content_items(*ff.getDataset(), "125007")) uids.push_back(text(*content_items(*group, "112040")[0], DCM_UID));
+  CHECK(uids == std::vector<std::string>{in.tracking_uids[0], in.tracking_uids[1], in.tracking_uids[2], in.tracking_uids[0]});
+
+  result.groups[3].laterality = kLeft;  // now another finding with the right lung's UID
+  check_invalid([&] { build_measurement_report(in); }, "Measurements[3] tracking UID " + in.tracking_uids[0] +
+                                                          " is used by another group too (Measurements[0], another finding)");
 }

@@ -8,6 +8,7 @@ namespace pacsnode::bundled::codes {
 using plugins::Code;
 
 inline const Code kVolume{"118565006", "SCT", "Volume"};
+inline const Code kArea{"42798000", "SCT", "Area"};
 inline const Code kSumOfVoxelsMethod{"126030", "DCM", "Sum of segmented voxel method for volume"};
 inline const Code kAttenuation{"112031", "DCM", "Attenuation Coefficient"};
 inline const Code kSignalToNoise{"113060", "DCM", "Signal to noise"};
@@ -18,6 +19,7 @@ inline const Code kMaximum{"56851009", "SCT", "Maximum"};
 
 inline const Code kHounsfield{"[hnsf'U]", "UCUM", "Hounsfield unit"};
 inline const Code kCubicCentimeter{"cm3", "UCUM", "cubic centimeter"};
+inline const Code kSquareMillimeter{"mm2", "UCUM", "square millimeter"};
 inline const Code kPercent{"%", "UCUM", "percent"};
 inline const Code kNoUnits{"1", "UCUM", "no units"};
 

@@ -31,6 +31,17 @@ nlohmann::json to_json(const plugins::AnalysisResult& result) {
                             {"measurementItems", std::move(items)}};
     if (g.finding_site) group["FindingSite"] = code_json(*g.finding_site);
     if (g.laterality) group["Laterality"] = code_json(*g.laterality);
+    if (g.image_region) {
+      const plugins::ImageRegion& r = *g.image_region;
+      for (double x : r.graphic_data) {
+        if (!std::isfinite(x)) throw std::logic_error("image region of '" + g.tracking_identifier + "' is not finite");
+      }
+      nlohmann::json region = {{"graphicType", r.graphic_type},
+                               {"graphicData", r.graphic_data},
+                               {"referencedSOPInstanceUID", r.referenced_sop_instance_uid}};
+      if (r.referenced_frame_number) region["referencedFrameNumber"] = *r.referenced_frame_number;
+      group["imageRegion"] = std::move(region);
+    }
     groups.push_back(std::move(group));
   }
   return {{"contract", result.contract},

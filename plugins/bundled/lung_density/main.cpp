@@ -11,6 +11,7 @@
 #include "plugins/bundled/common/result_json.hpp"
 #include "plugins/bundled/common/task.hpp"
 #include "plugins/bundled/common/volume.hpp"
+#include "plugins/bundled/lung_density/section.hpp"
 #include "plugins/bundled/lung_density/segmentation.hpp"
 
 using namespace pacsnode;
@@ -60,6 +61,36 @@ plugins::MeasurementGroup group(const std::string& tracking, std::optional<plugi
   return g;
 }
 
+// The same finding as a volume group (same tracking identifier and codes, so the same
+// tracking UID), measured on its largest axial section: the area there, in an outline a
+// viewer can draw on that slice (README, "Bundled plug-ins", lung-density).
+plugins::MeasurementGroup section_group(const std::string& tracking, std::optional<plugins::Code> laterality,
+                                        const Volume& v, const LungSection& section) {
+  plugins::MeasurementGroup g;
+  g.tracking_identifier = tracking;
+  g.finding = codes::kLung;
+  g.finding_site = codes::kLung;
+  g.laterality = std::move(laterality);
+  g.items.push_back({codes::kArea, double(section.pixels) * v.dx * v.dy, codes::kSquareMillimeter, std::nullopt, std::nullopt});
+  plugins::ImageRegion region;
+  region.graphic_type = "POLYLINE";
+  region.graphic_data = section.outline;
+  if (region.graphic_data.size() / 2 > plugins::kMaxRegionPoints) {
+    // A ragged section whose outline has more corners than the contract takes: its bounding box.
+    double x0 = region.graphic_data[0], x1 = x0, y0 = region.graphic_data[1], y1 = y0;
+    for (std::size_t i = 0; i + 1 < region.graphic_data.size(); i += 2) {
+      x0 = std::min(x0, region.graphic_data[i]);
+      x1 = std::max(x1, region.graphic_data[i]);
+      y0 = std::min(y0, region.graphic_data[i + 1]);
+      y1 = std::max(y1, region.graphic_data[i + 1]);
+    }
+    region.graphic_data = {x0, y0, x1, y0, x1, y1, x0, y1, x0, y0};
+  }
+  region.referenced_sop_instance_uid = v.sop_instance_uids.at(section.slice);
+  g.image_region = std::move(region);
+  return g;
+}
+
 std::string format(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", v);
@@ -94,6 +125,10 @@ void analyse(const Invocation& inv) {
   result.groups.push_back(group("right lung", codes::kRight, r));
   result.groups.push_back(group("left lung", codes::kLeft, l));
   result.groups.push_back(group("both lungs", std::nullopt, b));
+  result.groups.push_back(section_group("right lung", codes::kRight, v, largest_section(v, seg.labels, {Label::kRight})));
+  result.groups.push_back(section_group("left lung", codes::kLeft, v, largest_section(v, seg.labels, {Label::kLeft})));
+  result.groups.push_back(
+      section_group("both lungs", std::nullopt, v, largest_section(v, seg.labels, {Label::kRight, Label::kLeft})));
   result.summary = "Both lungs " + format(b.volume_cm3) + " ml, mean " + format(b.mean) + " HU, LAA-950 " +
                    format(b.laa950_percent) + " %, PD15 " + format(b.p15) + " HU; right " + format(r.volume_cm3) +
                    " ml, left " + format(l.volume_cm3) + " ml; airway voxels removed: " + std::to_string(seg.airway_voxels);
