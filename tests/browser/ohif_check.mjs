@@ -156,6 +156,26 @@ async function checkStudyList(browser) {
 
 // Share of non-black pixels and the luminance's standard deviation, read from the
 // viewport's 2D canvas in the page.
+// Waits for frames still in flight (they would otherwise be missing from the screenshot
+// and the error lists), keeps a screenshot, closes the page.
+async function finishPage(page, result, seen, screenshot) {
+  await page.waitForNetworkIdle({ idleTime: 500, timeout: 10000 }).catch(() => {});
+  result.screenshot = path.join(args.out, screenshot);
+  await page.screenshot({ path: result.screenshot }).catch(e => (result.screenshotError = e.message));
+  Object.assign(result, seen);
+  await page.close().catch(() => {});
+}
+
+// A refused DICOMweb request is a failure even when an image got drawn, and the likely
+// cause when none was.
+function failOnRefusedRequests(result) {
+  const refused = [...new Set(result.httpErrors.filter(e => e.includes('/dicom-web')))];
+  if (!refused.length) return;
+  result.ok = false;
+  const listed = refused.slice(0, 3).join('; ') + (refused.length > 3 ? `; … ${refused.length - 3} more` : '');
+  result.error = `${result.error ? `${result.error}; ` : ''}DICOMweb requests failed: ${listed}`;
+}
+
 function measureCanvas(selector, blackLevel) {
   const canvas = document.querySelector(selector);
   if (!canvas || canvas.width === 0 || canvas.height === 0) return null;
@@ -219,20 +239,9 @@ async function checkStudy(browser, uid, index) {
     }
     // Frames still in flight would otherwise be missing from the screenshot and the
     // error lists.
-    await page.waitForNetworkIdle({ idleTime: 500, timeout: 10000 }).catch(() => {});
-    result.screenshot = path.join(args.out, `viewer-${index + 1}.png`);
-    await page.screenshot({ path: result.screenshot }).catch(e => (result.screenshotError = e.message));
-    Object.assign(result, seen);
-    await page.close().catch(() => {});
+    await finishPage(page, result, seen, `viewer-${index + 1}.png`);
   }
-  // A refused DICOMweb request is a failure even when an image got drawn, and the likely
-  // cause when none was.
-  const refused = [...new Set(result.httpErrors.filter(e => e.includes('/dicom-web')))];
-  if (refused.length) {
-    result.ok = false;
-    const listed = refused.slice(0, 3).join('; ') + (refused.length > 3 ? `; … ${refused.length - 3} more` : '');
-    result.error = `${result.error ? `${result.error}; ` : ''}DICOMweb requests failed: ${listed}`;
-  }
+  failOnRefusedRequests(result);
   return result;
 }
 
@@ -322,17 +331,9 @@ async function checkSr(browser, uid) {
       result.polylinePoints = overlay.polylines;
       result.texts = overlay.texts.slice(0, 20);
     }
-    await page.waitForNetworkIdle({ idleTime: 500, timeout: 10000 }).catch(() => {});
-    result.screenshot = path.join(args.out, 'sr-viewer.png');
-    await page.screenshot({ path: result.screenshot }).catch(e => (result.screenshotError = e.message));
-    Object.assign(result, seen);
-    await page.close().catch(() => {});
+    await finishPage(page, result, seen, 'sr-viewer.png');
   }
-  const refused = [...new Set(result.httpErrors.filter(e => e.includes('/dicom-web')))];
-  if (refused.length) {
-    result.ok = false;
-    result.error = `${result.error ? `${result.error}; ` : ''}DICOMweb requests failed: ${refused.slice(0, 3).join('; ')}`;
-  }
+  failOnRefusedRequests(result);
   return result;
 }
 
