@@ -472,6 +472,54 @@ TEST_CASE("replace: the new copy takes the old one's place only once its row com
   }
 }
 
+TEST_CASE("start-up reconciliation merges the folders with the index: files without rows indexed, rows without "
+          "files removed, leftovers cleaned, the rest untouched") {
+  Node node;
+  TempDir data("gen");
+  generate_instances(data.path(), 40, 4);
+  auto [code, out] = run({"storescu", "-aec", "PACSNODE", "+sd", "127.0.0.1", std::to_string(node.port()),
+                          data.path().string()});
+  REQUIRE_MESSAGE(code == 0, out);
+  const auto before = index_rows(node);
+  REQUIRE(before.size() == 40);
+  // Five files lose their rows, five rows their files, and an interrupted transfer and a
+  // staged replacement without a row are left behind; then the node crashes (kill -9: its
+  // PostgreSQL stays up for the SQL above, and the restart adopts it).
+  std::vector<std::string> uids;
+  for (const auto& [uid, row] : before) uids.push_back(uid);
+  std::set<std::string> unindexed(uids.begin(), uids.begin() + 5), fileless(uids.begin() + 5, uids.begin() + 10);
+  std::string in_list;
+  for (const auto& uid : unindexed) in_list += (in_list.empty() ? "'" : ",'") + uid + "'";
+  node.sql("DELETE FROM instance WHERE sop_instance_uid IN (" + in_list + ")");
+  for (const auto& uid : fileless) fs::remove(node.storage() / before.at(uid).file_path);
+  const fs::path folder = (node.storage() / before.begin()->second.file_path).parent_path();
+  std::ofstream(folder / ".0123456789abcdef0123456789abcdef.part") << "partial";
+  std::ofstream(folder / "1.2.3.4.5.dcm.new") << "never indexed";
+  node.kill();
+  node.restart();
+
+  const auto after = index_rows(node);
+  CHECK(after.size() == 35);
+  for (const auto& [uid, row] : before) {
+    INFO(uid);
+    if (fileless.count(uid)) {
+      CHECK(after.count(uid) == 0);
+    } else {
+      REQUIRE(after.count(uid) == 1);
+      CHECK(after.at(uid).file_path == row.file_path);
+      CHECK(after.at(uid).checksum == row.checksum);
+      CHECK(after.at(uid).file_size == row.file_size);
+    }
+  }
+  CHECK(count_objects(node) == 35);
+  CHECK(temp_files(node).empty());
+  CHECK_FALSE(fs::exists(folder / "1.2.3.4.5.dcm.new"));
+  CHECK(node.sql("SELECT sum(number_of_instances) FROM study") == "35");
+  CHECK(node.log().find("35 instance file(s); reconciled: 5 indexed, 5 index row(s) without file removed, 0 "
+                        "unreadable, 1 interrupted transfer(s) removed, 0 interrupted replacement(s) finished, 1 "
+                        "dropped") != std::string::npos);
+}
+
 TEST_CASE("free disk below the watermark: 0xA700 before anything is written") {
   Node node(tables("[storage]\nmin_free_mb = 1000000000\n"));
   const fs::path file = kPydicomFiles / "CT_small.dcm";
