@@ -923,3 +923,44 @@ TEST_CASE("report: a finding measured in a volume and on a slice shares its trac
   check_invalid([&] { build_measurement_report(in); }, "Measurements[3] tracking UID " + in.tracking_uids[0] +
                                                           " is used by another group too (Measurements[0], another finding)");
 }
+
+TEST_CASE("report: a region on a frame of a multi-frame image names that frame") {
+  pacsnode::test::TempDir dir("report");
+  // pydicom's two-frame RGB picture, as the multi-frame class it is (its file says Secondary
+  // Capture, a single-frame class, for which dciodvfy refuses any frame reference).
+  const std::string file = (dir.path() / "two-frames.dcm").string();
+  {
+    DcmFileFormat picture;
+    REQUIRE(picture.loadFile("/usr/lib/python3/dist-packages/pydicom/data/test_files/SC_rgb_rle_2frame.dcm").good());
+    REQUIRE(picture.getDataset()->putAndInsertString(DCM_SOPClassUID, UID_MultiframeTrueColorSecondaryCaptureImageStorage).good());
+    picture.getMetaInfo()->clear();
+    REQUIRE(picture.saveFile(file.c_str(), EXS_RLELossless).good());
+  }
+  CtSeries two_frames;
+  two_frames.files = {file};
+  DcmFileFormat source;
+  REQUIRE(source.loadFile(file.c_str()).good());
+  OFString sop_uid, class_uid;
+  REQUIRE(source.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, sop_uid).good());
+  REQUIRE(source.getDataset()->findAndGetOFString(DCM_SOPClassUID, class_uid).good());
+  AnalysisResult result;
+  result.algorithm_name = "roi-tool";
+  result.groups = {region_group("marker", {}, ImageRegion{"POINT", {50, 40}, sop_uid.c_str(), 2})};
+  const auto sr = write(build_measurement_report(input_for(result, two_frames)), dir.path() / "sr.dcm");
+  check_dciodvfy(sr);
+  DcmFileFormat ff;
+  REQUIRE(ff.loadFile(sr.c_str()).good());
+  const auto scoords = content_items(*ff.getDataset(), "111030");
+  REQUIRE(scoords.size() == 1);
+  const auto image = children(*scoords[0]);
+  REQUIRE(image.size() == 1);
+  DcmItem* sop = nullptr;
+  REQUIRE(image[0].second->findAndGetSequenceItem(DCM_ReferencedSOPSequence, sop, 0).good());
+  CHECK(text(*sop, DCM_ReferencedSOPInstanceUID) == sop_uid.c_str());
+  CHECK(text(*sop, DCM_ReferencedSOPClassUID) == class_uid.c_str());
+  CHECK(text(*sop, DCM_ReferencedFrameNumber) == "2");
+
+  result.groups[0].image_region->referenced_frame_number = 3;
+  check_invalid([&] { build_measurement_report(input_for(result, two_frames)); },
+                "Measurements[0].imageRegion.referencedFrameNumber: 3, but the image has 2 frames");
+}
