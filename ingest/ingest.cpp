@@ -46,6 +46,20 @@ Placed Ingest::place(storage::TempFile& temp, const Announced& announced, const 
       return placed;
     }
     const auto relative = store_.relative_path_for(record.instance.sop_instance_uid);
+    if (replace_) {
+      std::lock_guard lock(in_flight_mutex_);
+      if (!in_flight_.insert(record.instance.sop_instance_uid).second) {
+        throw Error(ErrorCode::Unavailable, "another copy of " + record.instance.sop_instance_uid +
+                                                " is being stored at this moment; try again");
+      }
+    }
+    struct Release {
+      Ingest* self;
+      std::string uid;
+      ~Release() {
+        if (self) self->release(uid);
+      }
+    } release_on_failure{replace_ ? this : nullptr, record.instance.sop_instance_uid};
     record.instance.calling_ae_title = origin.calling_ae;
     record.instance.called_ae_title = origin.called_ae;
     if (!origin.transfer_syntax.empty()) record.instance.transfer_syntax_uid = origin.transfer_syntax;
@@ -64,6 +78,7 @@ Placed Ingest::place(storage::TempFile& temp, const Announced& announced, const 
       placed.replaced = outcome == storage::CommitOutcome::Replaced;
       placed.record = std::move(record);
     }
+    release_on_failure.self = nullptr;  // index() releases it
     return placed;
   } catch (...) {
     temp.discard();
@@ -71,10 +86,20 @@ Placed Ingest::place(storage::TempFile& temp, const Announced& announced, const 
   }
 }
 
+void Ingest::release(const std::string& sop_instance_uid) {
+  std::lock_guard lock(in_flight_mutex_);
+  in_flight_.erase(sop_instance_uid);
+}
+
 void Ingest::index(Placed placed, std::function<void(Indexed)> done) {
   std::filesystem::path staged;
   if (placed.replaced) staged = placed.record->instance.file_path;
-  index_.submit(std::move(*placed.record), [this, staged, done = std::move(done)](db::IndexResult result) {
+  std::string uid = replace_ ? placed.record->instance.sop_instance_uid : std::string();
+  auto finish = [this, uid = std::move(uid), done = std::move(done)](Indexed indexed) {
+    if (!uid.empty()) release(uid);
+    done(std::move(indexed));
+  };
+  index_.submit(std::move(*placed.record), [this, staged, done = std::move(finish)](db::IndexResult result) {
     Indexed indexed;
     if (result.outcome == db::IndexOutcome::Failed) {
       indexed.error = "index: " + result.error;

@@ -10,9 +10,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_set>
 
 #include "base/index_record.hpp"
 
@@ -77,7 +79,10 @@ class Ingest {
   storage::Store& store() { return store_; }
 
   // Blocking (parsing, fsync): parse the complete temp file, check it, commit it under its
-  // SOP Instance UID. The temp file is discarded on any failure or mismatch.
+  // SOP Instance UID. The temp file is discarded on any failure or mismatch. Under
+  // `replace`, one copy of a SOP Instance UID at a time is between here and the end of its
+  // index(): a second one meanwhile is refused (Unavailable: the sender retries), so that
+  // the file in place and its row always come from the same copy.
   Placed place(storage::TempFile& temp, const Announced& announced, const Origin& origin);
   // Hands a placed file's record to the index writer; `done` runs on a writer thread with
   // the outcome, after a staged replacement took the old copy's place (or was dropped, when
@@ -91,9 +96,13 @@ class Ingest {
   IndexRecord store_file(const std::filesystem::path& file, const Origin& origin);
 
  private:
+  void release(const std::string& sop_instance_uid);
+
   storage::Store& store_;
   db::IndexWriter& index_;
   bool replace_;
+  std::mutex in_flight_mutex_;
+  std::unordered_set<std::string> in_flight_;  // replace: SOP Instance UIDs placed, not yet indexed
 };
 
 }  // namespace pacsnode::ingest

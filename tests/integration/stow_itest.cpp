@@ -177,6 +177,37 @@ TEST_CASE("STOW-RS: instances stored through the ingest path, listed in the answ
   CHECK(node.running());
 }
 
+TEST_CASE("STOW-RS under duplicates = replace: a second copy of an instance in the same request waits for no one: "
+          "it fails with 0x0110, the first is stored and its row describes its file") {
+  const auto http_port = free_port();
+  Node node(tables("[storage]\nduplicates = \"replace\"\n[http]\nenabled = true\nport = " +
+                   std::to_string(http_port) + "\n"));
+  // CT_small.dcm again with other bytes after its data set (a second version, the same UIDs):
+  // a trailing padding element (FFFC,FFFC) of OB.
+  BodyPart first = dicom_part("CT_small.dcm");
+  BodyPart second = first;
+  second.bytes += std::string("\xFC\xFF\xFC\xFF" "OB\0\0\x04\0\0\0" "\0\0\0\0", 16);
+  const auto answer = post(http_port, "/dicom-web/studies", multipart({first, second}));
+  REQUIRE_MESSAGE(answer.status == 202, answer.headers << "\n" << answer.body);
+  const auto json = answer.json();
+  REQUIRE(items(json, "00081199").size() == 1);
+  const auto failed = items(json, "00081198");
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0]["00081197"]["Value"][0] == 0x0110);
+  const std::string uid = sop_instance_uid("CT_small.dcm");
+  const auto path = node.sql("SELECT file_path FROM instance WHERE sop_instance_uid = '" + uid + "'");
+  CHECK(read_file(node.storage() / path) == first.bytes);
+  CHECK(node.sql("SELECT file_size FROM instance WHERE sop_instance_uid = '" + uid + "'") ==
+        std::to_string(first.bytes.size()));
+  // Sent again on its own, the second copy replaces the first.
+  const auto again = post(http_port, "/dicom-web/studies", multipart({second}));
+  CHECK(again.status == 200);
+  CHECK(read_file(node.storage() / path) == second.bytes);
+  CHECK(node.sql("SELECT file_size FROM instance WHERE sop_instance_uid = '" + uid + "'") ==
+        std::to_string(second.bytes.size()));
+  CHECK(node.log().find("is being stored at this moment") != std::string::npos);
+}
+
 TEST_CASE("STOW-RS: pydicom's broken files fail one by one with a reason, nothing of them is stored, the node keeps serving") {
   const auto http_port = free_port();
   Node node(tables("[http]\nenabled = true\nport = " + std::to_string(http_port) + "\n"));
