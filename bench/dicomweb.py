@@ -12,11 +12,9 @@ import datetime
 import http.client
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 
@@ -144,12 +142,7 @@ def main():
     p.add_argument("--results", default=os.path.join(BENCH_DIR, "results"))
     args = p.parse_args()
 
-    env = dict(os.environ, TCP_NODELAY="1")
-    procs = procstat.Processes()
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt(f"signal {s}")))
-    workdir = tempfile.mkdtemp(prefix="pacsnode-dicomweb.", dir=args.workdir)
-    os.chmod(workdir, 0o755)
+    env, procs, workdir = procstat.start_run("dicomweb", args.workdir)
     results = {}
     try:
         data = os.path.join(workdir, "dataset", "files")

@@ -15,11 +15,9 @@ import os
 import platform
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -356,17 +354,7 @@ def main():
                                   f"8 huge instances ({huge_mb} MiB each) over 8 parallel associations, "
                                   "once per server", rounds=1))
 
-    env = dict(os.environ, TCP_NODELAY="1")  # DCMTK tools and Orthanc: no 40 ms Nagle stalls
-    procs = procstat.Processes()
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-
-    os.makedirs(args.workdir, exist_ok=True)
-    workdir = tempfile.mkdtemp(prefix="pacsnode-bench.", dir=args.workdir)
-    os.chmod(workdir, 0o755)  # the postgres user must reach the clusters inside
+    env, procs, workdir = procstat.start_run("bench", args.workdir)
     dataset_dir = os.path.abspath(args.dataset) if args.dataset else os.path.join(workdir, "dataset")
     os.makedirs(dataset_dir, exist_ok=True)
     os.chmod(dataset_dir, 0o755)

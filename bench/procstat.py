@@ -1,6 +1,6 @@
 """Process helpers for the benchmarks: CPU time and memory of process trees read from
-/proc, free ports, a registry that stops everything the benchmark started, and where a
-benchmark's report goes."""
+/proc, free ports, a registry that stops everything the benchmark started, a run's common
+set-up, and where a benchmark's report goes."""
 
 import datetime
 import os
@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -214,3 +215,19 @@ def write_report(results_dir, name, text):
         f.write(text.rstrip("\n") + "\n")
     print(f"written to {path}", file=sys.stderr, flush=True)
     return path
+
+
+def start_run(name, parent):
+    """What every benchmark run starts with: the environment for DCMTK's tools and Orthanc
+    (TCP_NODELAY=1: no 40 ms Nagle stalls), a registry of the processes it starts, SIGTERM
+    and SIGHUP turned into KeyboardInterrupt (so that the caller's cleanup runs), and a
+    fresh working directory pacsnode-<name>.* under `parent` that the postgres user may
+    enter. Returns (env, procs, workdir)."""
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    os.makedirs(parent, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix=f"pacsnode-{name}.", dir=parent)
+    os.chmod(workdir, 0o755)
+    return dict(os.environ, TCP_NODELAY="1"), Processes(), workdir

@@ -13,11 +13,9 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -229,12 +227,7 @@ def main():
     p.add_argument("--results", default=os.path.join(BENCH_DIR, "results"))
     args = p.parse_args()
 
-    env = dict(os.environ, TCP_NODELAY="1")
-    procs = procstat.Processes()
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt(f"signal {s}")))
-    workdir = tempfile.mkdtemp(prefix="pacsnode-qr.", dir=args.workdir)
-    os.chmod(workdir, 0o755)
+    env, procs, workdir = procstat.start_run("qr", args.workdir)
     load_before = os.getloadavg()
     results = {}
     loads = {}

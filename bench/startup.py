@@ -18,7 +18,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -127,10 +126,7 @@ def main():
     p.add_argument("--results", default=os.path.join(BENCH_DIR, "results"), help="directory for the results file")
     args = p.parse_args()
 
-    env = dict(os.environ, TCP_NODELAY="1")
-    procs = procstat.Processes()
-    workdir = tempfile.mkdtemp(prefix="pacsnode-startup.", dir=args.workdir)
-    os.chmod(workdir, 0o755)
+    env, procs, workdir = procstat.start_run("startup", args.workdir)
     server = PacsNodeInfo(procs, env, args.pacsnode)
     run_dir = os.path.join(workdir, "node")
     results = []
