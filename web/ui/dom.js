@@ -33,6 +33,23 @@ export function errorBox(error, what) {
   return h('div', { class: 'error', role: 'alert' }, what ? `${what}: ` : '', error && error.message ? error.message : String(error));
 }
 
+// Awaits `load` (an API read of a list, {total, items}): when it fails or the list is
+// empty, `show` gets the error box or the `empty` message and the answer is null.
+export async function loadList(load, show, failure, empty) {
+  let list;
+  try {
+    list = await load();
+  } catch (e) {
+    show(errorBox(e, failure));
+    return null;
+  }
+  if (list.total === 0) {
+    show(h('p', { class: 'empty' }, empty));
+    return null;
+  }
+  return list;
+}
+
 export function notice(text, kind = 'info') {
   return h('div', { class: `notice ${kind}`, role: 'status' }, text);
 }

@@ -1,7 +1,7 @@
 // Patients: search by name, ID and birth date (C-FIND's * and ? wildcards), paged.
 import { api, query } from '../api.js';
 import { setQuery } from '../app.js';
-import { dicomDate, errorBox, h, patientHref, table } from '../dom.js';
+import { dicomDate, h, loadList, patientHref, table } from '../dom.js';
 
 const kLimit = 50;
 
@@ -31,19 +31,10 @@ export async function render(main, _params, search) {
   async function load() {
     setQuery({ name: name.value.trim(), id: id.value.trim(), birth_date: born.value.trim(), offset: offset || '' });
     results.replaceChildren(h('p', { class: 'muted' }, 'Searching…'));
-    let page;
-    try {
-      page = await api(`/api/patients${query({
-        name: pattern(name.value), id: pattern(id.value), birth_date: birthDate(born.value), limit: kLimit, offset,
-      })}`);
-    } catch (e) {
-      results.replaceChildren(errorBox(e, 'The search failed'));
-      return;
-    }
-    if (page.total === 0) {
-      results.replaceChildren(h('p', { class: 'empty' }, 'No patient matches.'));
-      return;
-    }
+    const page = await loadList(() => api(`/api/patients${query({
+      name: pattern(name.value), id: pattern(id.value), birth_date: birthDate(born.value), limit: kLimit, offset,
+    })}`), (el) => results.replaceChildren(el), 'The search failed', 'No patient matches.');
+    if (!page) return;
     const rows = page.items.map((p) => h('tr', { dataset: { patientId: p.patient_id } },
       h('td', {}, h('a', { href: patientHref(p.patient_id, p.issuer) }, p.name || '(no name)')),
       h('td', {}, p.patient_id),

@@ -1,7 +1,7 @@
 // The peers ([[peers]]): a C-ECHO button each, and their delivery health — forwards
 // waiting, failing or dead, the back-off and the last error.
 import { api } from '../api.js';
-import { errorBox, h, table, timeText } from '../dom.js';
+import { errorBox, h, loadList, table, timeText } from '../dom.js';
 
 function health(p) {
   if (!p.jobs) return h('span', { class: 'muted' }, 'unknown (the database did not answer)');
@@ -22,17 +22,9 @@ function jobLink(peer, state, n) {
 export async function render(main) {
   document.title = 'Peers — pacsnode';
   main.append(h('h1', {}, 'Peers'));
-  let peers;
-  try {
-    peers = await api('/api/peers?limit=1000');
-  } catch (e) {
-    main.append(errorBox(e, 'The peers could not be read'));
-    return;
-  }
-  if (peers.total === 0) {
-    main.append(h('p', { class: 'empty' }, 'No peers are configured ([[peers]] in the configuration).'));
-    return;
-  }
+  const peers = await loadList(() => api('/api/peers?limit=1000'), (el) => main.append(el),
+    'The peers could not be read', 'No peers are configured ([[peers]] in the configuration).');
+  if (!peers) return;
   const rows = peers.items.map((p) => {
     const result = h('div', { class: 'echo-result', role: 'status', 'aria-live': 'polite' });
     const button = h('button', { type: 'button', class: 'echo', 'aria-label': `C-ECHO ${p.name}`, onclick: async () => {

@@ -1,7 +1,7 @@
 // The configured rules (evaluation order, expressions, last firing), and "try a file": a
 // DICOM file posted to /api/rules/test, explained as `pacsnode rules test` explains it.
 import { api, query } from '../api.js';
-import { errorBox, h, table, timeText } from '../dom.js';
+import { errorBox, h, loadList, table, timeText } from '../dom.js';
 
 // One step of a rule's trace as the command line prints it: "TEXT at L:C: RESULT (DETAIL)".
 function traceLines(step, depth) {
@@ -80,17 +80,9 @@ export async function render(main) {
   main.append(h('h1', {}, 'Rules'));
   const list = h('section', { id: 'rules-list' });
   main.append(list, tryFile());
-  let rules;
-  try {
-    rules = await api('/api/rules?limit=1000');
-  } catch (e) {
-    list.append(errorBox(e, 'The rules could not be read'));
-    return;
-  }
-  if (rules.total === 0) {
-    list.append(h('p', { class: 'empty' }, 'No rules are configured ([[rules]] in the configuration).'));
-    return;
-  }
+  const rules = await loadList(() => api('/api/rules?limit=1000'), (el) => list.append(el),
+    'The rules could not be read', 'No rules are configured ([[rules]] in the configuration).');
+  if (!rules) return;
   const rows = rules.items.map((r) => h('tr', { dataset: { rule: r.name } },
     h('td', {}, h('strong', {}, r.name), r.fallback ? h('span', { class: 'tag' }, 'fallback') : null),
     h('td', {}, r.on, r.stable_after_seconds === null ? '' : h('div', { class: 'muted' }, `stable after ${r.stable_after_seconds} s`)),
