@@ -91,42 +91,44 @@ void Ingest::release(const std::string& sop_instance_uid) {
   in_flight_.erase(sop_instance_uid);
 }
 
+// After the index writer's answer: the staged replacement put in place (or dropped), the
+// file a replaced row pointed at removed.
+Indexed Ingest::settle(const db::IndexResult& result, const std::filesystem::path& staged) {
+  Indexed indexed;
+  if (result.outcome == db::IndexOutcome::Failed) {
+    indexed.error = "index: " + result.error;
+    if (!staged.empty()) store_.abandon_replacement(staged);
+    return indexed;
+  }
+  if (!staged.empty()) {
+    try {
+      store_.finish_replacement(staged);
+    } catch (const std::exception& e) {
+      // The row describes the staged file, which stays: the next start puts it in place.
+      indexed.error = std::string("replacement indexed but not put in place: ") + e.what();
+      log::error("ingest: {}", indexed.error);
+      return indexed;
+    }
+  }
+  indexed.ok = true;
+  if (!result.replaced_file_path.empty()) {
+    try {
+      store_.remove(result.replaced_file_path);
+    } catch (const std::exception& e) {
+      log::warn("ingest: cannot remove the replaced file {}: {}", result.replaced_file_path, e.what());
+    }
+  }
+  indexed.indexed_late = result.outcome == db::IndexOutcome::Inserted;
+  return indexed;
+}
+
 void Ingest::index(Placed placed, std::function<void(Indexed)> done) {
   std::filesystem::path staged;
   if (placed.replaced) staged = placed.record->instance.file_path;
   std::string uid = replace_ ? placed.record->instance.sop_instance_uid : std::string();
-  auto finish = [this, uid = std::move(uid), done = std::move(done)](Indexed indexed) {
+  index_.submit(std::move(*placed.record), [this, staged, uid, done = std::move(done)](db::IndexResult result) {
+    Indexed indexed = settle(result, staged);
     if (!uid.empty()) release(uid);
-    done(std::move(indexed));
-  };
-  index_.submit(std::move(*placed.record), [this, staged, done = std::move(finish)](db::IndexResult result) {
-    Indexed indexed;
-    if (result.outcome == db::IndexOutcome::Failed) {
-      indexed.error = "index: " + result.error;
-      if (!staged.empty()) store_.abandon_replacement(staged);
-      done(std::move(indexed));
-      return;
-    }
-    if (!staged.empty()) {
-      try {
-        store_.finish_replacement(staged);
-      } catch (const std::exception& e) {
-        // The row describes the staged file, which stays: the next start puts it in place.
-        indexed.error = std::string("replacement indexed but not put in place: ") + e.what();
-        log::error("ingest: {}", indexed.error);
-        done(std::move(indexed));
-        return;
-      }
-    }
-    indexed.ok = true;
-    if (!result.replaced_file_path.empty()) {
-      try {
-        store_.remove(result.replaced_file_path);
-      } catch (const std::exception& e) {
-        log::warn("ingest: cannot remove the replaced file {}: {}", result.replaced_file_path, e.what());
-      }
-    }
-    indexed.indexed_late = result.outcome == db::IndexOutcome::Inserted;
     done(std::move(indexed));
   });
 }

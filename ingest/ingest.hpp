@@ -96,6 +96,7 @@ class Ingest {
   IndexRecord store_file(const std::filesystem::path& file, const Origin& origin);
 
  private:
+  Indexed settle(const db::IndexResult& result, const std::filesystem::path& staged);
   void release(const std::string& sop_instance_uid);
 
   storage::Store& store_;
