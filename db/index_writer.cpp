@@ -37,6 +37,7 @@ struct IndexWriter::Impl {
   std::condition_variable wake;
   std::deque<Pending> queue;
   bool stopping = false;
+  std::size_t announced = 0;  // records on their way to submit()
   std::vector<std::thread> threads;
 
   // Takes the next batch: waits for a first record, then (max_wait > 0) up to max_wait for
@@ -49,6 +50,13 @@ struct IndexWriter::Impl {
       if (settings.max_wait.count() > 0 && queue.size() < settings.max_batch && !stopping) {
         const auto deadline = std::chrono::steady_clock::now() + settings.max_wait;
         wake.wait_until(lock, deadline, [&] { return stopping || queue.size() >= settings.max_batch; });
+      } else if (settings.gather_wait.count() > 0 && announced > 0 && queue.size() < settings.max_batch &&
+                 !stopping) {
+        // Another association's instance is being synced: let it join this transaction
+        // rather than pay for one of its own right after.
+        const auto deadline = std::chrono::steady_clock::now() + settings.gather_wait;
+        wake.wait_until(lock, deadline,
+                        [&] { return stopping || announced == 0 || queue.size() >= settings.max_batch; });
       }
       if (!queue.empty()) break;  // another writer may have taken it meanwhile
     }
@@ -97,12 +105,44 @@ IndexWriter::IndexWriter(IndexWriterSettings settings) : impl_(std::make_unique<
 
 IndexWriter::~IndexWriter() { stop(); }
 
-void IndexWriter::submit(IndexRecord record, std::function<void(IndexResult)> done) {
+Arrival& Arrival::operator=(Arrival&& other) noexcept {
+  if (this != &other) {
+    if (writer_) writer_->arrived();
+    writer_ = std::exchange(other.writer_, nullptr);
+  }
+  return *this;
+}
+
+Arrival::~Arrival() {
+  if (writer_) writer_->arrived();
+}
+
+Arrival IndexWriter::announce() {
+  std::lock_guard lock(impl_->mutex);
+  ++impl_->announced;
+  return Arrival(this);
+}
+
+void IndexWriter::arrived() {
+  std::lock_guard lock(impl_->mutex);
+  if (--impl_->announced == 0) impl_->wake.notify_all();
+}
+
+void IndexWriter::submit(IndexRecord record, std::function<void(IndexResult)> done, Arrival arrival) {
   {
     std::lock_guard lock(impl_->mutex);
+    // Counted off with the record queued, under one lock: a gathering writer sees both.
+    if (arrival.writer_ == this) {
+      arrival.writer_ = nullptr;
+      --impl_->announced;
+    }
     if (!impl_->stopping) {
       impl_->queue.push_back({std::move(record), std::move(done)});
-      impl_->wake.notify_one();
+      if (impl_->announced == 0) {
+        impl_->wake.notify_all();  // a writer gathering for this batch may commit now
+      } else {
+        impl_->wake.notify_one();
+      }
       return;
     }
   }

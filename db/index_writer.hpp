@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "base/index_record.hpp"
 
@@ -36,11 +37,33 @@ struct IndexWriterSettings {
   // How long a writer waits for a batch to grow before committing it; 0 commits what is
   // queued when the writer becomes free (which already batches under load).
   std::chrono::microseconds max_wait{0};
+  // How long a writer holding a batch waits for records announced (IndexWriter::announce)
+  // but not yet submitted — an instance another association is parsing and syncing — so
+  // that they share its transaction; it stops waiting as soon as none is on its way. 0: no
+  // waiting. One association alone never waits: its record is the only one announced.
+  std::chrono::microseconds gather_wait{2000};
   unsigned connections = 1;  // writer threads, one connection each
   // Record each batch's arrivals for routing (migration 0005's trigger). Off only to
   // rebuild an index from its files (`db reindex`): those instances were routed when
   // they first arrived.
   bool route_arrivals = true;
+};
+
+class IndexWriter;
+
+// A record on its way to IndexWriter::submit (IndexWriter::announce): ends when it is
+// submitted or destroyed unsubmitted. Move-only.
+class Arrival {
+ public:
+  Arrival() = default;
+  Arrival(Arrival&& other) noexcept : writer_(std::exchange(other.writer_, nullptr)) {}
+  Arrival& operator=(Arrival&& other) noexcept;
+  ~Arrival();
+
+ private:
+  friend class IndexWriter;
+  explicit Arrival(IndexWriter* writer) : writer_(writer) {}
+  IndexWriter* writer_ = nullptr;
 };
 
 class IndexWriter {
@@ -57,11 +80,17 @@ class IndexWriter {
   // record has committed (or failed for good). After stop() it runs at once, on the
   // caller's thread, with outcome Failed. `done` should be quick (it holds up the next
   // batch) and must not call stop(); a throw from it is logged and ignored.
-  void submit(IndexRecord record, std::function<void(IndexResult)> done);
+  // With `arrival`: the record it announced is here (it joins the batch a writer may be
+  // gathering).
+  void submit(IndexRecord record, std::function<void(IndexResult)> done, Arrival arrival = {});
+  // Thread-safe: a record will be submitted soon (see IndexWriterSettings::gather_wait).
+  Arrival announce();
   // Refuses new records, commits everything queued, joins the writer threads. Idempotent.
   void stop();
 
  private:
+  friend class Arrival;
+  void arrived();  // an announced record was submitted or given up
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -27,6 +27,7 @@ Ingest::Ingest(storage::Store& store, db::IndexWriter& index, bool replace_dupli
 
 Placed Ingest::place(storage::TempFile& temp, const Announced& announced, const Origin& origin) {
   try {
+    db::Arrival arrival = index_.announce();
     temp.flush();
     IndexRecord record = dicom::extract_index_record(temp.path());
     if ((!announced.sop_instance_uid.empty() && record.instance.sop_instance_uid != announced.sop_instance_uid) ||
@@ -78,6 +79,7 @@ Placed Ingest::place(storage::TempFile& temp, const Announced& announced, const 
       placed.replaced = outcome == storage::CommitOutcome::Replaced;
       placed.record = std::move(record);
     }
+    placed.arrival = std::move(arrival);
     release_on_failure.self = nullptr;  // index() releases it
     return placed;
   } catch (...) {
@@ -130,7 +132,7 @@ void Ingest::index(Placed placed, std::function<void(Indexed)> done) {
     Indexed indexed = settle(result, staged);
     if (!uid.empty()) release(uid);
     done(std::move(indexed));
-  });
+  }, std::move(placed.arrival));
 }
 
 IndexRecord Ingest::store_part10(std::span<const std::uint8_t> part10, const std::string& sop_instance_uid,

@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "base/index_record.hpp"
+#include "db/index_writer.hpp"
 
 namespace pacsnode {
 class Error;
@@ -25,10 +26,6 @@ class Store;
 class TempFile;
 enum class CommitOutcome;
 }  // namespace storage
-namespace db {
-class IndexWriter;
-struct IndexResult;
-}  // namespace db
 }  // namespace pacsnode
 
 namespace pacsnode::ingest {
@@ -57,6 +54,9 @@ struct Placed {
   // (replace) an earlier copy is in place: the new file is staged beside it, and index()
   // puts it in the old one's place once its row has committed (storage::CommitOutcome).
   bool replaced = false;
+  // Announced to the index writer from the start of place() until index() submits the
+  // record: a batch another association's instance is about to join waits for it.
+  db::Arrival arrival;
 };
 
 // The index's verdict on a placed file.

@@ -13,6 +13,7 @@
 
 #include "base/error.hpp"
 #include "base/index_record.hpp"
+#include "base/node_metrics.hpp"
 #include "db/database.hpp"
 #include "db/index_reader.hpp"
 #include "db/index_writer.hpp"
@@ -320,6 +321,53 @@ TEST_CASE("index writer: a record the database rejects fails alone") {
   CHECK(f.sql("SELECT number_of_instances FROM series") == "2");
   // The writer carries on normally.
   CHECK(write(writer, record("1.7")).outcome == IndexOutcome::Inserted);
+}
+
+TEST_CASE("index writer: a record announced meanwhile joins the queued one's transaction; no announcement, no wait") {
+  Fixture f;
+  auto settings = f.settings();
+  settings.gather_wait = 60s;  // only the announcements decide when to commit
+  IndexWriter writer(settings);
+  auto& batches = pacsnode::metrics::node_metrics().index_commit_batch_size;
+  auto submit = [&](IndexRecord r, pacsnode::db::Arrival arrival = {}) {
+    auto promise = std::make_shared<std::promise<IndexResult>>();
+    auto future = promise->get_future();
+    writer.submit(std::move(r), [promise](IndexResult result) { promise->set_value(std::move(result)); },
+                  std::move(arrival));
+    return future;
+  };
+  const auto before = batches.snapshot();
+
+  auto second = writer.announce();  // another association's instance, being synced
+  auto a = submit(record("2.1"));
+  CHECK(a.wait_for(300ms) == std::future_status::timeout);  // the writer gathers
+  CHECK(f.sql("SELECT count(*) FROM instance") == "0");
+  auto b = submit(record("2.2"), std::move(second));
+  REQUIRE(a.wait_for(10s) == std::future_status::ready);
+  REQUIRE(b.wait_for(10s) == std::future_status::ready);
+  CHECK(a.get().outcome == IndexOutcome::Inserted);
+  CHECK(b.get().outcome == IndexOutcome::Inserted);
+  auto after = batches.snapshot();
+  CHECK(after.count - before.count == 1);  // one transaction for both
+  CHECK(after.sum - before.sum == 2);
+
+  // An announced record that never comes (its instance was refused) stops the gathering.
+  {
+    auto refused = writer.announce();
+    auto c = submit(record("2.3"));
+    CHECK(c.wait_for(300ms) == std::future_status::timeout);
+    refused = pacsnode::db::Arrival();  // given up
+    REQUIRE(c.wait_for(10s) == std::future_status::ready);
+    CHECK(c.get().outcome == IndexOutcome::Inserted);
+  }
+  // Nothing announced: committed at once, not after gather_wait.
+  auto d = submit(record("2.4"));
+  REQUIRE(d.wait_for(10s) == std::future_status::ready);
+  CHECK(d.get().outcome == IndexOutcome::Inserted);
+  after = batches.snapshot();
+  CHECK(after.count - before.count == 3);
+  CHECK(after.sum - before.sum == 4);
+  CHECK(f.sql("SELECT number_of_instances FROM series") == "4");
 }
 
 TEST_CASE("index writer: 8 threads, 2,000 records, every callback once") {
