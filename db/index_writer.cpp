@@ -40,6 +40,11 @@ struct IndexWriter::Impl {
   std::size_t announced = 0;  // records on their way to submit()
   std::vector<std::thread> threads;
 
+  // Under `mutex`: one announced record fewer; the last one lets a gathering writer commit.
+  void count_off() {
+    if (--announced == 0) wake.notify_all();
+  }
+
   // Takes the next batch: waits for a first record, then (max_wait > 0) up to max_wait for
   // the batch to fill. Empty when stopping and nothing is left.
   std::vector<Pending> take() {
@@ -125,24 +130,21 @@ Arrival IndexWriter::announce() {
 
 void IndexWriter::arrived() {
   std::lock_guard lock(impl_->mutex);
-  if (--impl_->announced == 0) impl_->wake.notify_all();
+  impl_->count_off();
 }
 
 void IndexWriter::submit(IndexRecord record, std::function<void(IndexResult)> done, Arrival arrival) {
   {
     std::lock_guard lock(impl_->mutex);
+    const bool queued = !impl_->stopping;
+    if (queued) impl_->queue.push_back({std::move(record), std::move(done)});
     // Counted off with the record queued, under one lock: a gathering writer sees both.
     if (arrival.writer_ == this) {
       arrival.writer_ = nullptr;
-      --impl_->announced;
+      impl_->count_off();
     }
-    if (!impl_->stopping) {
-      impl_->queue.push_back({std::move(record), std::move(done)});
-      if (impl_->announced == 0) {
-        impl_->wake.notify_all();  // a writer gathering for this batch may commit now
-      } else {
-        impl_->wake.notify_one();
-      }
+    if (queued) {
+      impl_->wake.notify_one();
       return;
     }
   }

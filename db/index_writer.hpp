@@ -59,6 +59,7 @@ class Arrival {
   Arrival(Arrival&& other) noexcept : writer_(std::exchange(other.writer_, nullptr)) {}
   Arrival& operator=(Arrival&& other) noexcept;
   ~Arrival();
+  bool announced() const { return writer_ != nullptr; }
 
  private:
   friend class IndexWriter;

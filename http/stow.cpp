@@ -260,6 +260,9 @@ asio::awaitable<void> handle_stow(Context& context, Exchange& exchange, const st
     part.series_instance_uid = record.series.series_instance_uid;
     part.duplicate = placing.placed->already_existed;
     part.bytes = static_cast<std::uint64_t>(record.instance.file_size);
+    // The parts are indexed together after the last one is placed: until then, no batch
+    // of another association should wait for them.
+    placing.placed->arrival = {};
     placed.push_back(std::move(*placing.placed));
     placed_parts.push_back(&part);
   }

@@ -25,9 +25,16 @@ std::uint16_t failure_status(const Error& error) {
 Ingest::Ingest(storage::Store& store, db::IndexWriter& index, bool replace_duplicates)
     : store_(store), index_(index), replace_(replace_duplicates) {}
 
+namespace {
+// Instances up to this size are announced to the index writer while they are parsed and
+// synced. A larger one takes longer to sync than the writer waits for it (gather_wait, 2
+// ms): announcing it would only hold up the batches of other associations.
+constexpr std::uint64_t kAnnouncedUpTo = 1u << 20;
+}  // namespace
+
 Placed Ingest::place(storage::TempFile& temp, const Announced& announced, const Origin& origin) {
   try {
-    db::Arrival arrival = index_.announce();
+    db::Arrival arrival = temp.size() <= kAnnouncedUpTo ? index_.announce() : db::Arrival();
     temp.flush();
     IndexRecord record = dicom::extract_index_record(temp.path());
     if ((!announced.sop_instance_uid.empty() && record.instance.sop_instance_uid != announced.sop_instance_uid) ||

@@ -55,7 +55,8 @@ struct Placed {
   // puts it in the old one's place once its row has committed (storage::CommitOutcome).
   bool replaced = false;
   // Announced to the index writer from the start of place() until index() submits the
-  // record: a batch another association's instance is about to join waits for it.
+  // record (instances up to 1 MiB): a batch another association's instance is about to
+  // join waits for it.
   db::Arrival arrival;
 };
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <map>
 #include <sstream>
@@ -18,7 +19,11 @@
 #include "db/database.hpp"
 #include "db/index_reader.hpp"
 #include "db/index_writer.hpp"
+#include "ingest/ingest.hpp"
+#include "storage/store.hpp"
+#include "tests/support/node.hpp"
 #include "tests/support/pg_cluster.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace std::chrono_literals;
 using pacsnode::IndexRecord;
@@ -401,6 +406,39 @@ TEST_CASE("index writer: the counts an instance adds to its series and study are
     CHECK(counts[table].updates >= kInstances);
     CHECK(counts[table].hot >= counts[table].updates * 9 / 10);
   }
+}
+
+TEST_CASE("ingest: small instances are announced to the index writer while placed, large ones are not") {
+  Fixture f;
+  auto settings = f.settings();
+  IndexWriter writer(settings);
+  pacsnode::test::TempDir dir("pn-announce");
+  pacsnode::test::generate_instances(dir.path() / "small", 1, 1);
+  pacsnode::test::generate_instances(dir.path() / "large", 1, 1, 1024);  // 2 MiB of pixels
+  pacsnode::storage::Store store({dir.path() / "store", 0});
+  pacsnode::ingest::Ingest ingest(store, writer, false);
+  auto place = [&](const std::string& which) {
+    const auto files = pacsnode::test::files_below(dir.path() / which);
+    REQUIRE(files.size() == 1);
+    std::ifstream in(files[0], std::ios::binary);
+    const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto temp = store.create_temp(which == "small" ? "1.2.3.1" : "1.2.3.2");
+    temp.write(bytes);
+    return ingest.place(temp, {}, {"MODALITY", "PACSNODE", ""});
+  };
+  auto index = [&](pacsnode::ingest::Placed placed) {
+    std::promise<pacsnode::ingest::Indexed> promise;
+    auto future = promise.get_future();
+    ingest.index(std::move(placed), [&](pacsnode::ingest::Indexed indexed) { promise.set_value(std::move(indexed)); });
+    return future.get();
+  };
+  auto small = place("small");
+  CHECK(small.arrival.announced());  // a batch of another association may wait for it
+  auto large = place("large");
+  CHECK(!large.arrival.announced());  // its sync outlasts any gathering: nobody waits for it
+  CHECK(index(std::move(small)).ok);
+  CHECK(index(std::move(large)).ok);
+  CHECK(f.sql("SELECT count(*) FROM instance") == "2");
 }
 
 TEST_CASE("index writer: 8 threads, 2,000 records, every callback once") {
