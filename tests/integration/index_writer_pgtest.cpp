@@ -408,6 +408,18 @@ TEST_CASE("index writer: the counts an instance adds to its series and study are
   }
 }
 
+TEST_CASE("index writer: attributes too large for the row are compressed with lz4") {
+  Fixture f;
+  IndexWriter writer(f.settings());
+  auto r = record("4.1");
+  std::string value;
+  for (int i = 0; i < 400; ++i) value += "vendor private value " + std::to_string(i) + " ";
+  r.instance.attributes_json = R"({"00091010":{"vr":"LO","Value":[")" + value + R"("]}})";
+  REQUIRE(write(writer, r).outcome == IndexOutcome::Inserted);
+  CHECK(f.sql("SELECT pg_column_compression(attributes) FROM instance") == "lz4");
+  CHECK(f.sql("SELECT length(attributes->'00091010'->'Value'->>0) FROM instance") == std::to_string(value.size()));
+}
+
 TEST_CASE("ingest: small instances are announced to the index writer while placed, large ones are not") {
   Fixture f;
   auto settings = f.settings();
