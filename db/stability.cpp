@@ -148,7 +148,7 @@ void prepare_routing_statements(pqxx::connection& conn) {
   conn.prepare(kClaimResources,
                "SELECT level, uid, study_uid, version, " PN_MICROS("first_arrival") ", " PN_MICROS("last_arrival")
                ", " PN_MICROS("pending_since") " FROM routing_resource"
-               " WHERE version > evaluated_version AND (recheck_at IS NULL OR recheck_at <= now())"
+               " WHERE pending AND (recheck_at IS NULL OR recheck_at <= now())"
                " ORDER BY recheck_at NULLS FIRST LIMIT $1 FOR UPDATE SKIP LOCKED");
   conn.prepare(kRuleProgress, "SELECT rule, evaluated_version, firings, " PN_MICROS("pending_since")
                               " FROM routing_rule_state WHERE level = $1 AND uid = $2");
