@@ -101,8 +101,20 @@ ReconcileReport reconcile(storage::Store& store, db::IndexWriter& index, const s
     missing.clear();
   };
   auto row_without_file = [&](const std::string& path) {
+    std::string absolute;
+    try {
+      absolute = store.absolute(path).string();
+    } catch (const Error& e) {
+      // Not a path of the store (a row written by hand, or a damaged index): no door can
+      // serve it. Removed at once: such paths sort before "objects/", so the instance's
+      // own file, if it is there, is indexed again later in this walk.
+      log::error("reconcile: index row for {}: {}; removing the row", path, e.what());
+      missing.push_back(path);
+      delete_missing();
+      return;
+    }
     // Outside the folders the walk lists (an older layout): still there is still there.
-    if (::access(store.absolute(path).c_str(), F_OK) == 0) return;
+    if (::access(absolute.c_str(), F_OK) == 0) return;
     log::error("reconcile: index row for {} has no file: removing the row", path);
     missing.push_back(path);
     if (missing.size() >= kDeleteBatch) delete_missing();

@@ -492,6 +492,10 @@ TEST_CASE("start-up reconciliation merges the folders with the index: files with
   for (const auto& uid : unindexed) in_list += (in_list.empty() ? "'" : ",'") + uid + "'";
   node.sql("DELETE FROM instance WHERE sop_instance_uid IN (" + in_list + ")");
   for (const auto& uid : fileless) fs::remove(node.storage() / before.at(uid).file_path);
+  // A row whose path leads out of the store (damaged or hand-edited index): start-up goes
+  // on, the row goes, and the instance's file, which is in place, is indexed again.
+  const std::string& misplaced = uids[10];
+  node.sql("UPDATE instance SET file_path = '../../etc/passwd' WHERE sop_instance_uid = '" + misplaced + "'");
   const fs::path folder = (node.storage() / before.begin()->second.file_path).parent_path();
   std::ofstream(folder / ".0123456789abcdef0123456789abcdef.part") << "partial";
   std::ofstream(folder / "1.2.3.4.5.dcm.new") << "never indexed";
@@ -515,7 +519,8 @@ TEST_CASE("start-up reconciliation merges the folders with the index: files with
   CHECK(temp_files(node).empty());
   CHECK_FALSE(fs::exists(folder / "1.2.3.4.5.dcm.new"));
   CHECK(node.sql("SELECT sum(number_of_instances) FROM study") == "35");
-  CHECK(node.log().find("35 instance file(s); reconciled: 5 indexed, 5 index row(s) without file removed, 0 "
+  CHECK(node.log().find("index row for ../../etc/passwd: path outside the storage root") != std::string::npos);
+  CHECK(node.log().find("35 instance file(s); reconciled: 6 indexed, 6 index row(s) without file removed, 0 "
                         "unreadable, 1 interrupted transfer(s) removed, 0 interrupted replacement(s) finished, 1 "
                         "dropped") != std::string::npos);
 }
