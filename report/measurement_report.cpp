@@ -66,7 +66,7 @@ struct Source {
   std::string sop_class_uid, sop_instance_uid, study_instance_uid, series_instance_uid, modality;
   Uint16 rows = 0, columns = 0;
   long frames = 1;  // Number of Frames; 1 when absent
-  bool multi_frame = false;  // has a Number of Frames: only then may a reference name a frame
+  bool multi_frame = false;  // a Number of Frames and a multi-frame SOP class: only then may a reference name a frame
   bool had_character_set = false;
   DcmDataset& data_set() const { return *file->getDataset(); }
 };
@@ -75,6 +75,27 @@ std::string string_of(DcmItem& item, const DcmTagKey& tag) {
   OFString value;
   if (item.findAndGetOFStringArray(tag, value).bad()) return {};
   return std::string(value.c_str(), value.length());
+}
+
+// Image SOP classes whose IOD has no Multi-frame Module: a reference to one of their images
+// names no frame (dciodvfy refuses a Referenced Frame Number there), whatever the file's
+// Number of Frames says — some modalities write 1 into CT and MR images.
+bool single_frame_class(const std::string& uid) {
+  static const std::set<std::string> classes = {
+      UID_ComputedRadiographyImageStorage,
+      UID_DigitalXRayImageStorageForPresentation,
+      UID_DigitalXRayImageStorageForProcessing,
+      UID_DigitalMammographyXRayImageStorageForPresentation,
+      UID_DigitalMammographyXRayImageStorageForProcessing,
+      UID_DigitalIntraOralXRayImageStorageForPresentation,
+      UID_DigitalIntraOralXRayImageStorageForProcessing,
+      UID_CTImageStorage,
+      UID_MRImageStorage,
+      UID_UltrasoundImageStorage,
+      UID_SecondaryCaptureImageStorage,
+      UID_PositronEmissionTomographyImageStorage,
+  };
+  return classes.count(uid) != 0;
 }
 
 Source load_source(const std::filesystem::path& path) {
@@ -95,7 +116,7 @@ Source load_source(const std::filesystem::path& path) {
   ds.findAndGetUint16(DCM_Columns, source.columns);
   Sint32 frames = 0;
   if (ds.findAndGetSint32(DCM_NumberOfFrames, frames).good()) {
-    source.multi_frame = true;
+    source.multi_frame = !single_frame_class(source.sop_class_uid);
     source.frames = std::max<Sint32>(frames, 1);
   }
   const std::string name = "analysed file " + path.string();
@@ -267,6 +288,11 @@ BuiltReport build_measurement_report(const ReportInput& input) {
     if (region.referenced_frame_number && *region.referenced_frame_number > image.frames) {
       invalid(where + ".referencedFrameNumber: " + std::to_string(*region.referenced_frame_number) + ", but the image has " +
               std::to_string(image.frames) + " frame" + (image.frames == 1 ? "" : "s"));
+    }
+    if (region.referenced_frame_number && *region.referenced_frame_number > 1 && !image.multi_frame) {
+      invalid(where + ".referencedFrameNumber: " + std::to_string(*region.referenced_frame_number) +
+              ", but the image's SOP class (" + image.sop_class_uid + ") is a single-frame one, whatever its " +
+              std::to_string(image.frames) + " frames: a report can reference only the whole image");
     }
     for (std::size_t i = 0; i + 1 < region.graphic_data.size(); i += 2) {
       const double column = region.graphic_data[i], row = region.graphic_data[i + 1];

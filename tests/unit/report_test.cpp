@@ -964,3 +964,40 @@ TEST_CASE("report: a region on a frame of a multi-frame image names that frame")
   check_invalid([&] { build_measurement_report(input_for(result, two_frames)); },
                 "Measurements[0].imageRegion.referencedFrameNumber: 3, but the image has 2 frames");
 }
+
+TEST_CASE("report: an image of a single-frame SOP class whose file says it has frames is referenced whole") {
+  pacsnode::test::TempDir dir("report");
+  // pydicom's two-frame RGB picture says Secondary Capture, a single-frame class: its Number
+  // of Frames (2) must not make the report name a frame, which dciodvfy refuses.
+  const std::string file = "/usr/lib/python3/dist-packages/pydicom/data/test_files/SC_rgb_rle_2frame.dcm";
+  CtSeries picture;
+  picture.files = {file};
+  DcmFileFormat source;
+  REQUIRE(source.loadFile(file.c_str()).good());
+  OFString sop_uid, class_uid;
+  REQUIRE(source.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, sop_uid).good());
+  REQUIRE(source.getDataset()->findAndGetOFString(DCM_SOPClassUID, class_uid).good());
+  REQUIRE(class_uid == UID_SecondaryCaptureImageStorage);
+  AnalysisResult result;
+  result.algorithm_name = "roi-tool";
+  result.groups = {region_group("marker", {}, ImageRegion{"POINT", {50, 40}, sop_uid.c_str(), 1})};
+  const auto sr = write(build_measurement_report(input_for(result, picture)), dir.path() / "sr.dcm");
+  check_dciodvfy(sr);
+  DcmFileFormat ff;
+  REQUIRE(ff.loadFile(sr.c_str()).good());
+  const auto scoords = content_items(*ff.getDataset(), "111030");
+  REQUIRE(scoords.size() == 1);
+  const auto image = children(*scoords[0]);
+  REQUIRE(image.size() == 1);
+  DcmItem* sop = nullptr;
+  REQUIRE(image[0].second->findAndGetSequenceItem(DCM_ReferencedSOPSequence, sop, 0).good());
+  CHECK(text(*sop, DCM_ReferencedSOPInstanceUID) == sop_uid.c_str());
+  CHECK(text(*sop, DCM_ReferencedFrameNumber) == "<absent>");
+
+  // Its second frame cannot be referenced: refused, not written as the whole image.
+  result.groups[0].image_region->referenced_frame_number = 2;
+  check_invalid([&] { build_measurement_report(input_for(result, picture)); },
+                "Measurements[0].imageRegion.referencedFrameNumber: 2, but the image's SOP class (" +
+                    std::string(UID_SecondaryCaptureImageStorage) +
+                    ") is a single-frame one, whatever its 2 frames: a report can reference only the whole image");
+}
