@@ -924,29 +924,25 @@ TEST_CASE("report: a finding measured in a volume and on a slice shares its trac
                                                           " is used by another group too (Measurements[0], another finding)");
 }
 
-TEST_CASE("report: a region on a frame of a multi-frame image names that frame") {
-  pacsnode::test::TempDir dir("report");
-  // pydicom's two-frame RGB picture, as the multi-frame class it is (its file says Secondary
-  // Capture, a single-frame class, for which dciodvfy refuses any frame reference).
-  const std::string file = (dir.path() / "two-frames.dcm").string();
-  {
-    DcmFileFormat picture;
-    REQUIRE(picture.loadFile("/usr/lib/python3/dist-packages/pydicom/data/test_files/SC_rgb_rle_2frame.dcm").good());
-    REQUIRE(picture.getDataset()->putAndInsertString(DCM_SOPClassUID, UID_MultiframeTrueColorSecondaryCaptureImageStorage).good());
-    picture.getMetaInfo()->clear();
-    REQUIRE(picture.saveFile(file.c_str(), EXS_RLELossless).good());
-  }
-  CtSeries two_frames;
-  two_frames.files = {file};
+// A report with one region, on frame `frame` of the one image in `file`, checked by dciodvfy:
+// the image's UIDs and what the region's Referenced SOP Sequence item says.
+struct OneRegion {
+  CtSeries series;
+  AnalysisResult result;
+  std::string sop_uid, class_uid;
+  std::string referenced_sop_uid, referenced_class_uid, referenced_frame;
+};
+
+OneRegion one_region_report(const std::filesystem::path& dir, const std::string& file, int frame) {
+  OneRegion out;
+  out.series.files = {file};
   DcmFileFormat source;
   REQUIRE(source.loadFile(file.c_str()).good());
-  OFString sop_uid, class_uid;
-  REQUIRE(source.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, sop_uid).good());
-  REQUIRE(source.getDataset()->findAndGetOFString(DCM_SOPClassUID, class_uid).good());
-  AnalysisResult result;
-  result.algorithm_name = "roi-tool";
-  result.groups = {region_group("marker", {}, ImageRegion{"POINT", {50, 40}, sop_uid.c_str(), 2})};
-  const auto sr = write(build_measurement_report(input_for(result, two_frames)), dir.path() / "sr.dcm");
+  out.sop_uid = text(*source.getDataset(), DCM_SOPInstanceUID);
+  out.class_uid = text(*source.getDataset(), DCM_SOPClassUID);
+  out.result.algorithm_name = "roi-tool";
+  out.result.groups = {region_group("marker", {}, ImageRegion{"POINT", {50, 40}, out.sop_uid, frame})};
+  const auto sr = write(build_measurement_report(input_for(out.result, out.series)), dir / "sr.dcm");
   check_dciodvfy(sr);
   DcmFileFormat ff;
   REQUIRE(ff.loadFile(sr.c_str()).good());
@@ -956,47 +952,48 @@ TEST_CASE("report: a region on a frame of a multi-frame image names that frame")
   REQUIRE(image.size() == 1);
   DcmItem* sop = nullptr;
   REQUIRE(image[0].second->findAndGetSequenceItem(DCM_ReferencedSOPSequence, sop, 0).good());
-  CHECK(text(*sop, DCM_ReferencedSOPInstanceUID) == sop_uid.c_str());
-  CHECK(text(*sop, DCM_ReferencedSOPClassUID) == class_uid.c_str());
-  CHECK(text(*sop, DCM_ReferencedFrameNumber) == "2");
+  out.referenced_sop_uid = text(*sop, DCM_ReferencedSOPInstanceUID);
+  out.referenced_class_uid = text(*sop, DCM_ReferencedSOPClassUID);
+  out.referenced_frame = text(*sop, DCM_ReferencedFrameNumber);
+  return out;
+}
 
-  result.groups[0].image_region->referenced_frame_number = 3;
-  check_invalid([&] { build_measurement_report(input_for(result, two_frames)); },
+constexpr const char* kTwoFramePicture = "/usr/lib/python3/dist-packages/pydicom/data/test_files/SC_rgb_rle_2frame.dcm";
+
+TEST_CASE("report: a region on a frame of a multi-frame image names that frame") {
+  pacsnode::test::TempDir dir("report");
+  // pydicom's two-frame RGB picture, as the multi-frame class it is (its file says Secondary
+  // Capture, a single-frame class: see the next test).
+  const std::string file = (dir.path() / "two-frames.dcm").string();
+  {
+    DcmFileFormat picture;
+    REQUIRE(picture.loadFile(kTwoFramePicture).good());
+    REQUIRE(picture.getDataset()->putAndInsertString(DCM_SOPClassUID, UID_MultiframeTrueColorSecondaryCaptureImageStorage).good());
+    picture.getMetaInfo()->clear();
+    REQUIRE(picture.saveFile(file.c_str(), EXS_RLELossless).good());
+  }
+  OneRegion report = one_region_report(dir.path(), file, 2);
+  CHECK(report.referenced_sop_uid == report.sop_uid);
+  CHECK(report.referenced_class_uid == report.class_uid);
+  CHECK(report.referenced_frame == "2");
+
+  report.result.groups[0].image_region->referenced_frame_number = 3;
+  check_invalid([&] { build_measurement_report(input_for(report.result, report.series)); },
                 "Measurements[0].imageRegion.referencedFrameNumber: 3, but the image has 2 frames");
 }
 
 TEST_CASE("report: an image of a single-frame SOP class whose file says it has frames is referenced whole") {
   pacsnode::test::TempDir dir("report");
-  // pydicom's two-frame RGB picture says Secondary Capture, a single-frame class: its Number
-  // of Frames (2) must not make the report name a frame, which dciodvfy refuses.
-  const std::string file = "/usr/lib/python3/dist-packages/pydicom/data/test_files/SC_rgb_rle_2frame.dcm";
-  CtSeries picture;
-  picture.files = {file};
-  DcmFileFormat source;
-  REQUIRE(source.loadFile(file.c_str()).good());
-  OFString sop_uid, class_uid;
-  REQUIRE(source.getDataset()->findAndGetOFString(DCM_SOPInstanceUID, sop_uid).good());
-  REQUIRE(source.getDataset()->findAndGetOFString(DCM_SOPClassUID, class_uid).good());
-  REQUIRE(class_uid == UID_SecondaryCaptureImageStorage);
-  AnalysisResult result;
-  result.algorithm_name = "roi-tool";
-  result.groups = {region_group("marker", {}, ImageRegion{"POINT", {50, 40}, sop_uid.c_str(), 1})};
-  const auto sr = write(build_measurement_report(input_for(result, picture)), dir.path() / "sr.dcm");
-  check_dciodvfy(sr);
-  DcmFileFormat ff;
-  REQUIRE(ff.loadFile(sr.c_str()).good());
-  const auto scoords = content_items(*ff.getDataset(), "111030");
-  REQUIRE(scoords.size() == 1);
-  const auto image = children(*scoords[0]);
-  REQUIRE(image.size() == 1);
-  DcmItem* sop = nullptr;
-  REQUIRE(image[0].second->findAndGetSequenceItem(DCM_ReferencedSOPSequence, sop, 0).good());
-  CHECK(text(*sop, DCM_ReferencedSOPInstanceUID) == sop_uid.c_str());
-  CHECK(text(*sop, DCM_ReferencedFrameNumber) == "<absent>");
+  // The same picture as its file has it: Secondary Capture, a single-frame class, with a Number
+  // of Frames of 2, which must not make the report name a frame (dciodvfy refuses one).
+  OneRegion report = one_region_report(dir.path(), kTwoFramePicture, 1);
+  REQUIRE(report.class_uid == UID_SecondaryCaptureImageStorage);
+  CHECK(report.referenced_sop_uid == report.sop_uid);
+  CHECK(report.referenced_frame == "<absent>");
 
   // Its second frame cannot be referenced: refused, not written as the whole image.
-  result.groups[0].image_region->referenced_frame_number = 2;
-  check_invalid([&] { build_measurement_report(input_for(result, picture)); },
+  report.result.groups[0].image_region->referenced_frame_number = 2;
+  check_invalid([&] { build_measurement_report(input_for(report.result, report.series)); },
                 "Measurements[0].imageRegion.referencedFrameNumber: 2, but the image's SOP class (" +
                     std::string(UID_SecondaryCaptureImageStorage) +
                     ") is a single-frame one, whatever its 2 frames: a report can reference only the whole image");
