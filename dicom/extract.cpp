@@ -160,20 +160,7 @@ void check_nesting_of_file(const std::filesystem::path& file, const OFString& tr
   ::close(fd);
   if (map == MAP_FAILED) throw Error(ErrorCode::Internal, fmt::format("{}: cannot map", file.string()));
   const std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t*>(map), size);
-  // Group 0002 is Explicit VR Little Endian, element after element.
-  std::size_t offset = 132;
-  while (size - offset >= 8 && bytes[offset] == 0x02 && bytes[offset + 1] == 0x00) {
-    const std::string_view vr(reinterpret_cast<const char*>(bytes.data() + offset + 4), 2);
-    if (vr == "OB" || vr == "OW" || vr == "UN" || vr == "SQ" || vr == "UT" || vr == "UC" || vr == "UR") {
-      if (size - offset < 12) break;
-      const std::uint32_t length = bytes[offset + 8] | bytes[offset + 9] << 8 | bytes[offset + 10] << 16 |
-                                   static_cast<std::uint32_t>(bytes[offset + 11]) << 24;
-      if (length > size - offset - 12) break;
-      offset += 12 + length;
-    } else {
-      offset += 8 + (bytes[offset + 6] | bytes[offset + 7] << 8);
-    }
-  }
+  const std::size_t offset = part10_data_set_offset(bytes);
   try {
     const DcmXfer xfer(transfer_syntax.c_str());
     if (offset < size && xfer.getXfer() != EXS_Unknown) {

@@ -155,4 +155,23 @@ std::size_t nesting_depth(std::span<const std::uint8_t> bytes, bool explicit_vr,
   return std::min(Walker(bytes, limit).run(explicit_vr, big_endian), limit + 1);
 }
 
+std::size_t part10_data_set_offset(std::span<const std::uint8_t> bytes) {
+  const std::size_t size = bytes.size();
+  std::size_t offset = 132;
+  if (size <= offset) return size;
+  while (size - offset >= 8 && bytes[offset] == 0x02 && bytes[offset + 1] == 0x00) {
+    const std::string_view vr(reinterpret_cast<const char*>(bytes.data() + offset + 4), 2);
+    std::size_t header = 8, length = bytes[offset + 6] | bytes[offset + 7] << 8;
+    if (vr == "UN" || among(vr, kLongVrs)) {
+      if (size - offset < 12) break;
+      header = 12;
+      length = bytes[offset + 8] | bytes[offset + 9] << 8 | bytes[offset + 10] << 16 |
+               static_cast<std::size_t>(bytes[offset + 11]) << 24;
+    }
+    if (length > size - offset - header) break;
+    offset += header + length;
+  }
+  return offset;
+}
+
 }  // namespace pacsnode::dicom

@@ -23,4 +23,10 @@ inline constexpr std::size_t kMaxNestingDepth = 64;
 std::size_t nesting_depth(std::span<const std::uint8_t> bytes, bool explicit_vr, bool big_endian,
                           std::size_t limit = kMaxNestingDepth);
 
+// Where the data set of a Part-10 file's `bytes` begins: past the 128-byte preamble, "DICM"
+// and the group 0002 elements (Explicit VR Little Endian) that follow. An element whose
+// length runs past the end stops the walk at that element. Never more than bytes.size();
+// 132 or less when there is nothing past the preamble.
+std::size_t part10_data_set_offset(std::span<const std::uint8_t> bytes);
+
 }  // namespace pacsnode::dicom

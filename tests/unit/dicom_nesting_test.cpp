@@ -1,4 +1,4 @@
-// dicom::nesting_depth on hand-built bytes, and the parsers that refuse what nests too deep.
+// dicom::nesting_depth and part10_data_set_offset on hand-built bytes, and the parsers that refuse what nests too deep.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -180,4 +180,44 @@ TEST_CASE("extract_index_record and parse_find_identifier refuse sequences neste
   // At the limit, both still read.
   const Bytes fine = element(ele, 0x0008, 0x0052, "CS", {'S', 'T', 'U', 'D', 'Y', ' '}) + nested(ele, kMaxNestingDepth, false);
   CHECK(pacsnode::dicom::parse_find_identifier(fine, "1.2.840.10008.1.2.1").level == "STUDY");
+}
+
+// Found by tests/fuzz/dimse_fuzz (ASan: a wild read in check_nesting_of_file): a group 0002
+// element whose 2-byte length ran past the end of the file moved the walk beyond the file's
+// mapping, and the next element header was read from there.
+TEST_CASE("part10_data_set_offset: a meta element that runs past the file ends the walk inside it") {
+  using pacsnode::dicom::part10_data_set_offset;
+  const Encoding ele{true, false};
+  pacsnode::dicom::FileMeta meta;
+  meta.media_storage_sop_class_uid = "1.2.840.10008.5.1.4.1.1.7";
+  meta.media_storage_sop_instance_uid = "1.2.3.4.5.6.7.8.9";
+  meta.transfer_syntax_uid = "1.2.840.10008.1.2.1";
+  meta.implementation_class_uid = "1.2.3.4";
+  const Bytes header = pacsnode::dicom::encode_file_meta(meta);
+  const Bytes data = element(ele, 0x0008, 0x0016, "UI", {'1', '.', '2'});
+  CHECK(part10_data_set_offset(header) == header.size());
+  CHECK(part10_data_set_offset(header + data) == header.size());
+  for (std::size_t cut = 0; cut < header.size(); ++cut) {
+    CAPTURE(cut);
+    CHECK(part10_data_set_offset(Bytes(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(cut))) <= cut);
+  }
+
+  const Bytes preamble = Bytes(128, 0) + Bytes{'D', 'I', 'C', 'M'};
+  const Bytes version = element(ele, 0x0002, 0x0001, "OB", {0, 1});
+  // A short-VR length (2 bytes) and a long one (4 bytes) that claim more than is left.
+  const Bytes short_claim = element(ele, 0x0002, 0x0010, "UI", {'1', '.', '2'}, 0xFFFF);
+  const Bytes long_claim = element(ele, 0x0002, 0x0001, "OB", {0, 1}, 0xFFFFFFF0);
+  CHECK(part10_data_set_offset(preamble + short_claim) == 132);
+  CHECK(part10_data_set_offset(preamble + long_claim) == 132);
+  CHECK(part10_data_set_offset(preamble + version + short_claim + data) == 132 + version.size());
+
+  // As a file: refused with a pacsnode::Error, nothing read past its end.
+  pacsnode::test::TempDir dir("pn-meta");
+  const auto path = dir.path() / "claim.dcm";
+  {
+    const Bytes file = preamble + version + short_claim;
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(file.data()), static_cast<std::streamsize>(file.size()));
+  }
+  CHECK_THROWS_AS(pacsnode::dicom::extract_index_record(path), pacsnode::Error);
 }
