@@ -106,8 +106,10 @@ ReconcileReport reconcile(storage::Store& store, db::IndexWriter& index, const s
       absolute = store.absolute(path).string();
     } catch (const Error& e) {
       // Not a path of the store (a row written by hand, or a damaged index): no door can
-      // serve it. Removed at once: such paths sort before "objects/", so the instance's
-      // own file, if it is there, is indexed again later in this walk.
+      // serve it. Removed at once, so that the instance's own file, met later in this walk,
+      // is indexed again. Such a path sorts before "objects/" unless it starts with
+      // "objects/" and climbs out ("objects/../../x"): then the file came first and was kept
+      // as a duplicate of this row, and it is indexed at the next start.
       log::error("reconcile: index row for {}: {}; removing the row", path, e.what());
       missing.push_back(path);
       delete_missing();
