@@ -93,6 +93,16 @@ Bytes nested(Encoding e, int levels, bool defined, const char* vr = "SQ") {
   return inside;
 }
 
+// Preamble, "DICM" and group 0002 of a Secondary Capture in Explicit VR Little Endian.
+Bytes file_meta() {
+  pacsnode::dicom::FileMeta meta;
+  meta.media_storage_sop_class_uid = "1.2.840.10008.5.1.4.1.1.7";
+  meta.media_storage_sop_instance_uid = "1.2.3.4.5.6.7.8.9";
+  meta.transfer_syntax_uid = "1.2.840.10008.1.2.1";
+  meta.implementation_class_uid = "1.2.3.4";
+  return pacsnode::dicom::encode_file_meta(meta);
+}
+
 }  // namespace
 
 TEST_CASE("nesting_depth: counts the sequences around the deepest element") {
@@ -157,12 +167,7 @@ TEST_CASE("extract_index_record and parse_find_identifier refuse sequences neste
   pacsnode::test::TempDir dir("pn-deep");
   const auto path = dir.path() / "deep.dcm";
   {
-    pacsnode::dicom::FileMeta meta;
-    meta.media_storage_sop_class_uid = "1.2.840.10008.5.1.4.1.1.7";
-    meta.media_storage_sop_instance_uid = "1.2.3.4.5.6.7.8.9";
-    meta.transfer_syntax_uid = "1.2.840.10008.1.2.1";
-    meta.implementation_class_uid = "1.2.3.4";
-    const Bytes header = pacsnode::dicom::encode_file_meta(meta);
+    const Bytes header = file_meta();
     const Bytes uids = element(ele, 0x0008, 0x0016, "UI", {'1', '.', '2'}) + element(ele, 0x0008, 0x0018, "UI", {'1', '.', '3'});
     std::ofstream out(path, std::ios::binary);
     for (const Bytes* part : {&header, &uids, static_cast<const Bytes*>(&deep)}) {
@@ -188,12 +193,7 @@ TEST_CASE("extract_index_record and parse_find_identifier refuse sequences neste
 TEST_CASE("part10_data_set_offset: a meta element that runs past the file ends the walk inside it") {
   using pacsnode::dicom::part10_data_set_offset;
   const Encoding ele{true, false};
-  pacsnode::dicom::FileMeta meta;
-  meta.media_storage_sop_class_uid = "1.2.840.10008.5.1.4.1.1.7";
-  meta.media_storage_sop_instance_uid = "1.2.3.4.5.6.7.8.9";
-  meta.transfer_syntax_uid = "1.2.840.10008.1.2.1";
-  meta.implementation_class_uid = "1.2.3.4";
-  const Bytes header = pacsnode::dicom::encode_file_meta(meta);
+  const Bytes header = file_meta();
   const Bytes data = element(ele, 0x0008, 0x0016, "UI", {'1', '.', '2'});
   CHECK(part10_data_set_offset(header) == header.size());
   CHECK(part10_data_set_offset(header + data) == header.size());
